@@ -1,0 +1,39 @@
+// Where large buffers live. core knows nothing of shared memory: an Encoder asks a BufferSink
+// to place (or find) a buffer and gets back a BufferRef; a Decoder asks a BufferSource to turn a
+// BufferRef back into bytes. brine::ipc implements both over the pool's shared arena.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "brine/core/value_generated.h"
+
+namespace brine {
+
+// How a contiguous buffer travels. kAuto: by size, against EncodeOptions::reference_threshold.
+enum class Placement : uint8_t { kAuto, kCopy, kReference };
+
+// Default size above which a buffer is referenced in the arena rather than copied into the
+// envelope. Chosen from the copy-vs-reference crossover measured by bench/ (see README).
+inline constexpr std::size_t kDefaultReferenceThreshold = 64 * 1024;
+
+class BufferSink {
+ public:
+  virtual ~BufferSink() = default;
+  // A reference to [data, data+size) if it already lies inside the arena (no copy), else nullopt.
+  virtual std::optional<fb::BufferRef> locate(const void* data, std::size_t size) = 0;
+  // Copies [data, data+size) into a new arena block. Throws brine::ArenaExhausted.
+  virtual fb::BufferRef place(const void* data, std::size_t size, std::size_t align) = 0;
+};
+
+class BufferSource {
+ public:
+  virtual ~BufferSource() = default;
+  // The bytes a reference names. Throws brine::DecodeError if the reference is out of bounds,
+  // stale or malformed; never returns memory outside the arena.
+  virtual std::span<const std::byte> resolve(const fb::BufferRef& ref) const = 0;
+};
+
+}  // namespace brine

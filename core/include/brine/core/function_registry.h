@@ -1,0 +1,143 @@
+// The function registry: which functions a task may name.
+//
+//   double norm(std::span<const double> xs);
+//   BRINE_REGISTER(norm);                      // at namespace scope, in any linked .cc
+//
+// A task carries the function's id (FNV-1a of its registered name) and the fingerprint of its
+// parameter types; any process of a binary that registers the same name can run it — the
+// by-name form, portable like pickling a module-level function.
+//
+// Thread safety: registration happens during static initialization (the macro), before main;
+// lookups afterwards are lock-free reads. Registering at run time from several threads is not
+// supported.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+
+#include "brine/core/reducer.h"
+#include "brine/core/task_generated.h"
+#include "brine/core/result_generated.h"
+
+namespace brine {
+
+// Runs one call: decodes the arguments (bound first, then args) from `task`, calls the
+// function and encodes its result. `phase` is advanced as it goes, so a failure is reported
+// with the phase it happened in.
+using Invoker = ValueRef (*)(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase);
+
+struct FunctionInfo {
+  std::string name;
+  uint64_t id = 0;
+  uint64_t signature = 0;      // fingerprint of the decayed parameter types
+  std::string signature_text;  // the same, readable: "(array<f64>,i32)->f64"
+  const void* address = nullptr;
+  Invoker invoke = nullptr;
+};
+
+class FunctionRegistry {
+ public:
+  static FunctionRegistry& global();
+
+  // Adds a function. A second registration of the same name for a different function is a
+  // programming error reported on stderr and fatal (it would make tasks ambiguous).
+  const FunctionInfo& add(FunctionInfo info);
+  const FunctionInfo* find(uint64_t id) const noexcept;
+  const FunctionInfo* find_address(const void* address) const noexcept;
+  const FunctionInfo* find_name(std::string_view name) const noexcept;
+  std::size_t size() const noexcept { return by_id_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, std::unique_ptr<FunctionInfo>> by_id_;
+  std::unordered_map<const void*, const FunctionInfo*> by_address_;
+};
+
+namespace detail {
+
+template <class F>
+struct Signature;
+template <class R, class... P>
+struct Signature<R (*)(P...)> {
+  using Result = R;
+  using Params = std::tuple<std::decay_t<P>...>;
+  static constexpr std::size_t kArity = sizeof...(P);
+};
+template <class R, class... P>
+struct Signature<R (*)(P...) noexcept> : Signature<R (*)(P...)> {};
+
+template <class Tuple>
+struct ParamSignature;
+template <class... P>
+struct ParamSignature<std::tuple<P...>> {
+  static std::string text() { return "(" + signature_list<P...>() + ")"; }
+};
+
+// Argument i of a call: bound values come first, then the task's own arguments.
+inline const fb::Value& call_argument(const Decoder& d, const fb::Task& task, std::size_t i) {
+  const ValueList* bound = task.bound();
+  const std::size_t nb = bound != nullptr ? bound->size() : 0;
+  if (i < nb) return d.item(*bound, i);
+  return d.item(*task.args(), i - nb);
+}
+
+template <auto kFn>
+ValueRef invoke(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using Sig = Signature<decltype(kFn)>;
+  using Params = typename Sig::Params;
+  const std::size_t nb = task.bound() != nullptr ? task.bound()->size() : 0;
+  const std::size_t na = task.args() != nullptr ? task.args()->size() : 0;
+  if (nb + na != Sig::kArity) {
+    throw DecodeError("brine: the function takes " + std::to_string(Sig::kArity) + " arguments, the task carries " +
+                      std::to_string(nb + na));
+  }
+  phase = fb::Phase::DecodeTask;
+  Params args = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return Params{d.decode<std::tuple_element_t<I, Params>>(&call_argument(d, task, I))...};
+  }(std::make_index_sequence<Sig::kArity>());
+  phase = fb::Phase::Run;
+  if constexpr (std::is_void_v<typename Sig::Result>) {
+    std::apply(kFn, std::move(args));
+    phase = fb::Phase::EncodeResult;
+    return e.empty();
+  } else {
+    auto result = std::apply(kFn, std::move(args));
+    phase = fb::Phase::EncodeResult;
+    return e.encode(result);
+  }
+}
+
+template <auto kFn>
+FunctionInfo make_function_info(std::string_view name) {
+  using Sig = Signature<decltype(kFn)>;
+  FunctionInfo info;
+  info.name = std::string(name);
+  info.id = fnv1a(name);
+  info.signature_text = ParamSignature<typename Sig::Params>::text();
+  info.signature = fnv1a(info.signature_text);
+  info.address = reinterpret_cast<const void*>(kFn);
+  info.invoke = &invoke<kFn>;
+  return info;
+}
+
+struct Registration {
+  explicit Registration(FunctionInfo info) { FunctionRegistry::global().add(std::move(info)); }
+};
+
+#define BRINE_DETAIL_CAT2(a, b) a##b
+#define BRINE_DETAIL_CAT(a, b) BRINE_DETAIL_CAT2(a, b)
+}  // namespace detail
+
+}  // namespace brine
+
+// Registers a free function under its name as written (e.g. "norm", "geo::norm").
+#define BRINE_REGISTER(fn) BRINE_REGISTER_AS(fn, #fn)
+// Registers a free function under an explicit stable name.
+#define BRINE_REGISTER_AS(fn, name)                                                              \
+  static const ::brine::detail::Registration BRINE_DETAIL_CAT(brine_registration_, __COUNTER__) { \
+    ::brine::detail::make_function_info<&fn>(name)                                               \
+  }
