@@ -1,0 +1,100 @@
+// The shared arena: large buffers of a pool, in its segment, reference counted.
+//
+// Blocks are described by a fixed table (BlockDesc) whose ids come from a lock-free free list;
+// their bytes come from a Boost.Interprocess heap that only the parent process touches (a
+// worker killed at any instant can never hold its lock). A block lives while its count of
+// holders is positive: the tasks in flight that reference it, the futures whose results point
+// into it, the SharedVectors and Views handed to the user. The parent keeps every count, so a
+// worker's death cannot leak a block: what the worker was using is released with its task.
+//
+// Thread safety: Arena is safe to use from any thread of the parent. ArenaView (worker side)
+// only resolves references and is read-only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+
+#include "brine/core/buffers.h"
+#include "brine/ipc/layout.h"
+
+namespace brine::ipc {
+
+class Arena;
+
+// Holds one reference to an arena block; move-only RAII.
+class BlockHandle {
+ public:
+  BlockHandle() = default;
+  BlockHandle(Arena* arena, uint32_t id) noexcept : arena_(arena), id_(id) {}
+  BlockHandle(BlockHandle&& o) noexcept : arena_(o.arena_), id_(o.id_) { o.arena_ = nullptr; }
+  BlockHandle& operator=(BlockHandle&& o) noexcept;
+  BlockHandle(const BlockHandle&) = delete;
+  BlockHandle& operator=(const BlockHandle&) = delete;
+  ~BlockHandle() { reset(); }
+
+  void reset() noexcept;
+  BlockHandle share() const noexcept;  // another reference to the same block
+  explicit operator bool() const noexcept { return arena_ != nullptr; }
+  uint32_t id() const noexcept { return id_; }
+  std::byte* data() const noexcept;
+  std::size_t size() const noexcept;
+  fb::BufferRef ref(uint64_t offset, uint64_t length) const noexcept;
+
+ private:
+  Arena* arena_ = nullptr;
+  uint32_t id_ = 0;
+};
+
+// Resolves references against a mapped segment, with bounds and generation checks.
+class ArenaView : public BufferSource {
+ public:
+  ArenaView() = default;
+  ArenaView(std::byte* base, SegmentHeader* header) noexcept : base_(base), header_(header) {}
+  std::span<const std::byte> resolve(const fb::BufferRef& ref) const override;
+  // The block containing [data, data+size), with the offset inside it, if any.
+  std::optional<fb::BufferRef> locate(const void* data, std::size_t size) const noexcept;
+
+  BlockDesc* blocks() const noexcept { return reinterpret_cast<BlockDesc*>(base_ + header_->blocks_offset); }
+  std::byte* base() const noexcept { return base_; }
+  SegmentHeader* header() const noexcept { return header_; }
+
+ protected:
+  std::byte* base_ = nullptr;
+  SegmentHeader* header_ = nullptr;
+};
+
+class Arena : public ArenaView {
+ public:
+  // Formats the arena region described by `header` (parent, once).
+  Arena(std::byte* base, SegmentHeader* header);
+  ~Arena() override;
+
+  // A new block of `size` bytes aligned to `align` (<= 4096), holding one reference.
+  // Throws brine::ArenaExhausted with the sizes and the option that raises the limit.
+  BlockHandle allocate(std::size_t size, std::size_t align = 64);
+  // Like allocate() but returns an empty handle instead of throwing.
+  BlockHandle try_allocate(std::size_t size, std::size_t align = 64) noexcept;
+  // A reference to the block holding [data, data+size) if it lies in the arena.
+  BlockHandle find(const void* data, std::size_t size) noexcept;
+  BlockHandle retain(uint32_t id) noexcept;
+
+  std::size_t used() const noexcept;
+  std::size_t capacity() const noexcept;
+  std::size_t live_blocks() const noexcept;
+
+ private:
+  friend class BlockHandle;
+  void release(uint32_t id) noexcept;
+
+  struct Heap;
+  std::unique_ptr<Heap> heap_;
+  std::mutex mu_;                          // guards heap_ and by_offset_
+  std::map<uint64_t, uint32_t> by_offset_;  // block offset -> id, to locate user pointers
+};
+
+}  // namespace brine::ipc

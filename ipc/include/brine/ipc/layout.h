@@ -1,0 +1,136 @@
+// The layout of a pool segment. Everything here is placed in shared memory: standard layout,
+// fixed width, offsets instead of pointers, lock-free atomics only (static_asserts below).
+//
+//   SegmentHeader | WorkerControl[max_workers] | ring cells | SlotHeader+data[slot_count]
+//   | BlockDesc[max_blocks] | free-list links | arena (Boost.Interprocess heap, parent-only)
+//
+// Who writes what:
+//  - the parent formats everything, owns slot and block allocation and the arena heap;
+//  - a worker owns the consumer side of its submission ring, the producer side of its
+//    completion ring, its WorkerControl counters, and the slot of the task it is running
+//    between popping it and pushing its completion;
+//  - a worker never takes a lock: if it dies at any instant, the parent's state stays
+//    consistent (a ring push is one release store; slot states are single CAS transitions).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "brine/ipc/spsc_ring.h"
+#include "brine/ipc/wait.h"
+
+namespace brine::ipc {
+
+inline constexpr uint64_t kSegmentMagic = 0x31454e4952423a42ull;  // "B:BRINE1"
+inline constexpr uint32_t kLayoutVersion = 1;
+
+// Ring messages: kind in the top byte, argument (a slot index) below.
+enum class Message : uint8_t { kTask = 1, kStop = 2, kDone = 3, kAllocRequest = 4 };
+inline constexpr uint64_t make_message(Message kind, uint32_t arg) noexcept {
+  return (uint64_t(kind) << 56) | arg;
+}
+inline constexpr Message message_kind(uint64_t m) noexcept { return Message(m >> 56); }
+inline constexpr uint32_t message_arg(uint64_t m) noexcept { return uint32_t(m); }
+
+// A lock-free stack of indices (Treiber stack with a 32-bit ABA tag in the head word), used
+// as the free list of slots and arena blocks. Links live in a separate array of the segment.
+struct IndexStack {
+  std::atomic<uint64_t> head{0};  // (tag << 32) | (index + 1); 0 in the low half = empty
+
+  void push(std::atomic<uint32_t>* links, uint32_t index) noexcept {
+    uint64_t h = head.load(std::memory_order_relaxed);
+    for (;;) {
+      links[index].store(uint32_t(h), std::memory_order_relaxed);
+      const uint64_t next = (((h >> 32) + 1) << 32) | (uint64_t(index) + 1);
+      if (head.compare_exchange_weak(h, next, std::memory_order_release, std::memory_order_relaxed)) return;
+    }
+  }
+  bool pop(std::atomic<uint32_t>* links, uint32_t& index) noexcept {
+    uint64_t h = head.load(std::memory_order_acquire);
+    for (;;) {
+      const uint32_t top = uint32_t(h);
+      if (top == 0) return false;
+      const uint32_t below = links[top - 1].load(std::memory_order_relaxed);
+      const uint64_t next = (((h >> 32) + 1) << 32) | below;
+      if (head.compare_exchange_weak(h, next, std::memory_order_acquire, std::memory_order_acquire)) {
+        index = top - 1;
+        return true;
+      }
+    }
+  }
+};
+
+enum class WorkerState : uint32_t { kEmpty = 0, kStarting, kIdle, kBusy, kExited };
+
+// One per worker index; a respawned worker reuses its index.
+struct alignas(kCacheLineSize) WorkerControl {
+  std::atomic<int32_t> pid{0};
+  std::atomic<uint32_t> state{0};         // WorkerState, written by the worker
+  std::atomic<uint32_t> current_slot{0};  // slot + 1 of the task running, 0 when idle
+  std::atomic<uint64_t> tasks_done{0};
+  std::atomic<uint64_t> busy_ns{0};
+  uint64_t submit_ring = 0;    // offset of the submission ring (parent -> worker)
+  uint64_t complete_ring = 0;  // offset of the completion ring (worker -> parent)
+};
+
+enum class SlotState : uint32_t { kFree = 0, kQueued, kRunning, kDone, kCancelled };
+
+// A task slot: header + inline envelope storage. The task envelope is written here by the
+// parent; the worker overwrites it with the result envelope.
+struct alignas(kCacheLineSize) SlotHeader {
+  std::atomic<uint32_t> state{0};  // SlotState
+  std::atomic<uint32_t> grant{0};  // kAllocRequest handshake: 0 pending, 1 granted, 2 refused
+  uint64_t task_id = 0;
+  uint32_t envelope_block = 0;  // 0: envelope inline after the header; else block id + 1
+  uint32_t envelope_size = 0;
+  uint64_t request_size = 0;  // kAllocRequest: bytes wanted
+  uint32_t grant_block = 0;   // kAllocRequest answer
+  uint32_t grant_generation = 0;
+};
+
+// An arena block. refs counts holders (tasks in flight, futures, views, SharedVectors); the
+// generation changes on every reuse so a stale BufferRef is rejected.
+struct BlockDesc {
+  std::atomic<uint32_t> refs{0};
+  std::atomic<uint32_t> generation{0};
+  uint64_t offset = 0;  // from the segment base
+  uint64_t size = 0;
+};
+
+struct alignas(kCacheLineSize) SegmentHeader {
+  uint64_t magic = 0;
+  uint32_t version = 0;
+  uint32_t header_size = 0;
+  uint64_t total_size = 0;
+  int32_t owner_pid = 0;
+  uint32_t max_workers = 0;
+  uint32_t ring_capacity = 0;
+  uint32_t slot_count = 0;
+  uint32_t slot_size = 0;  // bytes per slot including its header
+  uint32_t max_blocks = 0;
+  uint64_t workers_offset = 0;
+  uint64_t slots_offset = 0;
+  uint64_t blocks_offset = 0;
+  uint64_t slot_links_offset = 0;
+  uint64_t block_links_offset = 0;
+  uint64_t arena_offset = 0;
+  uint64_t arena_size = 0;
+  uint64_t image_id = 0;  // build identity of the parent binary
+  std::atomic<uint32_t> live_workers{0};
+  std::atomic<uint64_t> arena_used{0};
+  std::atomic<uint64_t> tasks_submitted{0};
+  std::atomic<uint64_t> tasks_completed{0};
+  std::atomic<uint64_t> workers_crashed{0};
+  IndexStack free_slots;
+  IndexStack free_blocks;
+  alignas(kCacheLineSize) EventCount doorbell;  // the parent sleeps here for completions
+};
+
+static_assert(std::is_standard_layout_v<SegmentHeader>);
+static_assert(std::is_standard_layout_v<WorkerControl>);
+static_assert(std::is_standard_layout_v<SlotHeader>);
+static_assert(std::is_standard_layout_v<BlockDesc>);
+static_assert(std::atomic<int32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free);
+
+}  // namespace brine::ipc

@@ -1,0 +1,114 @@
+// Pool: a pool of worker processes that run registered functions, with futures.
+//
+//   double total(std::span<const double> xs) { return std::accumulate(xs.begin(), xs.end(), 0.0); }
+//   BRINE_REGISTER(total);
+//
+//   brine::Pool pool({.workers = 2});
+//   std::vector<double> xs(1 << 20, 1.0);
+//   brine::Future<double> f = pool.submit(total, xs);  // > 64 KiB: placed in the shared arena
+//   double s = f.get();
+//
+// Tasks and results are FlatBuffers envelopes in the pool's shared segment (a memfd: nothing
+// in /dev/shm, nothing left behind however the processes die). Only a slot index crosses each
+// lock-free ring. A worker that dies fails exactly the task it was running with
+// brine::WorkerCrashed and is replaced; the tasks queued behind it run on its successor.
+//
+// Thread safety: every member function may be called from any thread; futures may be waited
+// on anywhere. Destroying the pool stops and reaps every worker (queued tasks finish first)
+// and frees its segment; futures still pending then fail with brine::PoolClosed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "brine/core/call.h"
+#include "brine/ipc/arena.h"
+#include "brine/ipc/future.h"
+#include "brine/ipc/shared_vector.h"
+#include "brine/ipc/wait.h"
+
+namespace brine {
+
+struct PoolOptions {
+  unsigned workers = 0;  // 0: std::thread::hardware_concurrency()
+  std::size_t arena_bytes = std::size_t{1} << 30;  // virtual: pages cost memory only once touched
+  std::size_t reference_threshold = kDefaultReferenceThreshold;
+  uint32_t ring_capacity = 256;     // tasks queued per worker (a power of two)
+  uint32_t slot_count = 1024;       // tasks in flight in the whole pool
+  uint32_t slot_bytes = 4096;       // envelope bytes held inline per slot; larger ones use the arena
+  uint32_t max_blocks = 4096;       // arena blocks alive at once
+  ipc::WaitPolicy worker_wait{};    // how idle workers wait for tasks
+  ipc::WaitPolicy parent_wait{};    // how the collector and Future::get() wait
+  bool pin_workers = false;         // pin worker i to CPU i % ncpu
+  const ReducerTable* reducers = nullptr;  // per-pool reduce hooks, in parent and workers
+};
+
+struct PoolStats {
+  uint64_t submitted = 0;
+  uint64_t completed = 0;
+  uint64_t workers_crashed = 0;
+  std::size_t arena_used = 0;
+  std::size_t arena_capacity = 0;
+  std::size_t arena_blocks = 0;
+};
+
+namespace detail {
+class PoolCore;
+}
+
+class Pool {
+ public:
+  explicit Pool(PoolOptions options = {});
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Runs fn(args...) in a worker. fn must be registered (BRINE_REGISTER); each argument is
+  // encoded as the parameter type it is passed to. Throws brine::NotRegistered at once for an
+  // unregistered fn, brine::PoolClosed after shutdown; an argument that fails to encode fails
+  // only the returned future.
+  template <class R, class... P, class... A>
+  Future<R> submit(R (*fn)(P...), const A&... args) {
+    static_assert(sizeof...(A) == sizeof...(P), "brine: wrong number of arguments for this function");
+    const FunctionInfo& info = lookup(reinterpret_cast<const void*>(fn), detail::ParamSignature<std::tuple<std::decay_t<P>...>>::text());
+    auto state = std::make_shared<detail::TaskState<R>>();
+    submit_encoded(state, info, [&](Encoder& e) { return encode_arguments<std::tuple<std::decay_t<P>...>>(e, args...); });
+    return Future<R>(std::move(state), options().parent_wait);
+  }
+
+  // A vector allocated directly in the shared arena: fill it, then pass it (as a
+  // std::span<const T> argument) to any number of tasks without a single copy.
+  template <class T>
+  SharedVector<T> shared_vector(std::size_t n) {
+    return SharedVector<T>(arena().allocate(n * sizeof(T), alignof(T) > 64 ? alignof(T) : 64), n);
+  }
+
+  unsigned size() const noexcept;                 // workers
+  std::vector<pid_t> worker_pids() const;
+  PoolStats stats() const;
+  const PoolOptions& options() const noexcept;
+  ipc::Arena& arena() noexcept;
+  // Stops accepting tasks; with wait, returns once every queued task finished and every
+  // worker exited.
+  void shutdown(bool wait = true);
+
+ private:
+  using EncodeArgs = std::function<flatbuffers::Offset<ValueList>(Encoder&)>;
+  const FunctionInfo& lookup(const void* fn, const std::string& signature) const;
+  void submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
+                      const EncodeArgs& encode);
+
+  std::unique_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace brine

@@ -1,0 +1,168 @@
+#include "brine/ipc/arena.h"
+
+#include <boost/interprocess/managed_external_buffer.hpp>
+
+#include <string>
+
+#include "brine/core/error.h"
+
+namespace brine::ipc {
+
+namespace bip = boost::interprocess;
+
+struct Arena::Heap {
+  bip::managed_external_buffer buffer;
+};
+
+// ---- BlockHandle ----------------------------------------------------------------------------
+
+BlockHandle& BlockHandle::operator=(BlockHandle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    arena_ = std::exchange(o.arena_, nullptr);
+    id_ = o.id_;
+  }
+  return *this;
+}
+
+void BlockHandle::reset() noexcept {
+  if (arena_ != nullptr) std::exchange(arena_, nullptr)->release(id_);
+}
+
+BlockHandle BlockHandle::share() const noexcept { return arena_ != nullptr ? arena_->retain(id_) : BlockHandle(); }
+
+std::byte* BlockHandle::data() const noexcept { return arena_->base() + arena_->blocks()[id_].offset; }
+std::size_t BlockHandle::size() const noexcept { return arena_->blocks()[id_].size; }
+
+fb::BufferRef BlockHandle::ref(uint64_t offset, uint64_t length) const noexcept {
+  const BlockDesc& b = arena_->blocks()[id_];
+  return fb::BufferRef(id_, b.generation.load(std::memory_order_relaxed), offset, length);
+}
+
+// ---- ArenaView ------------------------------------------------------------------------------
+
+std::span<const std::byte> ArenaView::resolve(const fb::BufferRef& ref) const {
+  if (ref.block() >= header_->max_blocks) {
+    throw DecodeError("brine: a reference names arena block " + std::to_string(ref.block()) + " of " +
+                      std::to_string(header_->max_blocks));
+  }
+  const BlockDesc& b = blocks()[ref.block()];
+  if (b.refs.load(std::memory_order_acquire) == 0 || b.generation.load(std::memory_order_acquire) != ref.generation()) {
+    throw DecodeError("brine: a reference names arena block " + std::to_string(ref.block()) +
+                      " which was freed or reused (stale generation)");
+  }
+  const uint64_t size = b.size;
+  if (ref.offset() > size || ref.length() > size - ref.offset()) {
+    throw DecodeError("brine: a reference to bytes [" + std::to_string(ref.offset()) + ", +" +
+                      std::to_string(ref.length()) + ") lies outside its arena block of " + std::to_string(size) +
+                      " bytes");
+  }
+  if (b.offset < header_->arena_offset || b.offset + size > header_->arena_offset + header_->arena_size) {
+    throw DecodeError("brine: arena block " + std::to_string(ref.block()) + " lies outside the arena");
+  }
+  return {base_ + b.offset + ref.offset(), static_cast<std::size_t>(ref.length())};
+}
+
+std::optional<fb::BufferRef> ArenaView::locate(const void* data, std::size_t size) const noexcept {
+  const auto* p = static_cast<const std::byte*>(data);
+  const std::byte* begin = base_ + header_->arena_offset;
+  if (p < begin || p + size > begin + header_->arena_size) return std::nullopt;
+  const auto off = static_cast<uint64_t>(p - base_);
+  const BlockDesc* table = blocks();
+  for (uint32_t i = 0; i < header_->max_blocks; ++i) {
+    const BlockDesc& b = table[i];
+    if (b.refs.load(std::memory_order_acquire) != 0 && off >= b.offset && off + size <= b.offset + b.size) {
+      return fb::BufferRef(i, b.generation.load(std::memory_order_relaxed), off - b.offset, size);
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- Arena ----------------------------------------------------------------------------------
+
+Arena::Arena(std::byte* base, SegmentHeader* header)
+    : ArenaView(base, header),
+      heap_(new Heap{bip::managed_external_buffer(bip::create_only, base + header->arena_offset,
+                                                  header->arena_size)}) {
+  auto* links = reinterpret_cast<std::atomic<uint32_t>*>(base + header->block_links_offset);
+  for (uint32_t i = header->max_blocks; i-- > 0;) header->free_blocks.push(links, i);
+}
+
+Arena::~Arena() = default;
+
+BlockHandle Arena::try_allocate(std::size_t size, std::size_t align) noexcept {
+  auto* links = reinterpret_cast<std::atomic<uint32_t>*>(base_ + header_->block_links_offset);
+  uint32_t id = 0;
+  if (!header_->free_blocks.pop(links, id)) return {};
+  void* p = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    p = heap_->buffer.allocate_aligned(size == 0 ? 1 : size, static_cast<bip::managed_external_buffer::size_type>(align),
+                                       std::nothrow);
+    if (p != nullptr) by_offset_.emplace(static_cast<uint64_t>(static_cast<std::byte*>(p) - base_), id);
+  }
+  if (p == nullptr) {
+    header_->free_blocks.push(links, id);
+    return {};
+  }
+  BlockDesc& b = blocks()[id];
+  b.offset = static_cast<uint64_t>(static_cast<std::byte*>(p) - base_);
+  b.size = size;
+  b.generation.fetch_add(1, std::memory_order_relaxed);
+  b.refs.store(1, std::memory_order_release);
+  header_->arena_used.fetch_add(size, std::memory_order_relaxed);
+  return BlockHandle(this, id);
+}
+
+BlockHandle Arena::allocate(std::size_t size, std::size_t align) {
+  BlockHandle h = try_allocate(size, align);
+  if (!h) {
+    throw ArenaExhausted("brine: the shared arena cannot hold " + std::to_string(size) + " more bytes (" +
+                         std::to_string(used()) + " of " + std::to_string(capacity()) + " bytes in use in " +
+                         std::to_string(live_blocks()) + " blocks); raise PoolOptions::arena_bytes, or release "
+                         "futures and SharedVectors you no longer need");
+  }
+  return h;
+}
+
+BlockHandle Arena::find(const void* data, std::size_t size) noexcept {
+  const auto* p = static_cast<const std::byte*>(data);
+  const std::byte* begin = base_ + header_->arena_offset;
+  if (p < begin || p + size > begin + header_->arena_size) return {};
+  const auto off = static_cast<uint64_t>(p - base_);
+  std::lock_guard lock(mu_);
+  auto it = by_offset_.upper_bound(off);
+  if (it == by_offset_.begin()) return {};
+  --it;
+  BlockDesc& b = blocks()[it->second];
+  if (off + size > b.offset + b.size) return {};
+  b.refs.fetch_add(1, std::memory_order_relaxed);
+  return BlockHandle(this, it->second);
+}
+
+BlockHandle Arena::retain(uint32_t id) noexcept {
+  blocks()[id].refs.fetch_add(1, std::memory_order_relaxed);
+  return BlockHandle(this, id);
+}
+
+void Arena::release(uint32_t id) noexcept {
+  BlockDesc& b = blocks()[id];
+  if (b.refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  {
+    std::lock_guard lock(mu_);
+    by_offset_.erase(b.offset);
+    heap_->buffer.deallocate(base_ + b.offset);
+  }
+  header_->arena_used.fetch_sub(b.size, std::memory_order_relaxed);
+  header_->free_blocks.push(reinterpret_cast<std::atomic<uint32_t>*>(base_ + header_->block_links_offset), id);
+}
+
+std::size_t Arena::used() const noexcept { return header_->arena_used.load(std::memory_order_relaxed); }
+std::size_t Arena::capacity() const noexcept { return header_->arena_size; }
+std::size_t Arena::live_blocks() const noexcept {
+  std::size_t n = 0;
+  for (uint32_t i = 0; i < header_->max_blocks; ++i) n += blocks()[i].refs.load(std::memory_order_relaxed) != 0;
+  return n;
+}
+
+}  // namespace brine::ipc

@@ -1,0 +1,48 @@
+#include "brine/ipc/future.h"
+
+namespace brine::detail {
+
+void TaskStateBase::complete(TaskStatus status) noexcept {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(callbacks_mu_);
+    status_.store(uint32_t(status), std::memory_order_release);
+    callbacks.swap(callbacks_);
+  }
+  ready_.notify();
+  for (auto& cb : callbacks) {
+    try {
+      cb();
+    } catch (...) {
+      // A callback's exception has nowhere to go; like concurrent.futures, it is dropped.
+    }
+  }
+}
+
+void TaskStateBase::fail(std::exception_ptr error) noexcept {
+  error_ = std::move(error);
+  complete(TaskStatus::kFailed);
+}
+
+void TaskStateBase::finish() noexcept { complete(error_ ? TaskStatus::kFailed : TaskStatus::kDone); }
+
+void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
+  ready_.wait([this] { return done(); }, policy);
+}
+
+bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) const noexcept {
+  return ready_.wait([this] { return done(); }, ipc::WaitPolicy{}, timeout);
+}
+
+void TaskStateBase::add_done_callback(std::function<void()> callback) {
+  {
+    std::lock_guard lock(callbacks_mu_);
+    if (!done()) {
+      callbacks_.push_back(std::move(callback));
+      return;
+    }
+  }
+  callback();
+}
+
+}  // namespace brine::detail

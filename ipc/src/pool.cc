@@ -1,0 +1,642 @@
+#include "brine/ipc/pool.h"
+
+#include <dlfcn.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "pool_core.h"
+#include "worker.h"
+
+namespace brine {
+
+namespace detail {
+
+namespace {
+
+std::size_t align_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return std::string("was killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  return "stopped";
+}
+
+// Puts task buffers in the arena and records the blocks the task holds.
+class TaskSink final : public BufferSink {
+ public:
+  TaskSink(ipc::Arena& arena, std::vector<ipc::BlockHandle>& blocks) : arena_(arena), blocks_(blocks) {}
+  std::optional<fb::BufferRef> locate(const void* data, std::size_t size) override {
+    ipc::BlockHandle h = arena_.find(data, size);
+    if (!h) return std::nullopt;
+    const auto offset = static_cast<uint64_t>(static_cast<const std::byte*>(data) - h.data());
+    fb::BufferRef ref = h.ref(offset, size);
+    blocks_.push_back(std::move(h));
+    return ref;
+  }
+  fb::BufferRef place(const void* data, std::size_t size, std::size_t align) override {
+    ipc::BlockHandle h = arena_.allocate(size, std::max<std::size_t>(align, 64));
+    if (size != 0) std::memcpy(h.data(), data, size);
+    fb::BufferRef ref = h.ref(0, size);
+    blocks_.push_back(std::move(h));
+    return ref;
+  }
+
+ private:
+  ipc::Arena& arena_;
+  std::vector<ipc::BlockHandle>& blocks_;
+};
+
+// Resolves the references of a result and keeps their blocks alive for the future's value.
+class ResultSource final : public BufferSource {
+ public:
+  ResultSource(ipc::Arena& arena, std::vector<ipc::BlockHandle>& holds) : arena_(arena), holds_(holds) {}
+  std::span<const std::byte> resolve(const fb::BufferRef& ref) const override {
+    std::span<const std::byte> bytes = arena_.resolve(ref);
+    holds_.push_back(arena_.retain(ref.block()));
+    return bytes;
+  }
+
+ private:
+  ipc::Arena& arena_;
+  std::vector<ipc::BlockHandle>& holds_;
+};
+
+}  // namespace
+
+// ---- construction: the segment layout ------------------------------------------------------
+
+PoolCore::PoolCore(PoolOptions opts) : options(opts), parent_pid_(getpid()) {
+  if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (options.ring_capacity == 0 || (options.ring_capacity & (options.ring_capacity - 1)) != 0) {
+    throw std::invalid_argument("brine: PoolOptions::ring_capacity must be a power of two, got " +
+                                std::to_string(options.ring_capacity));
+  }
+  if (options.slot_count < options.workers) options.slot_count = options.workers;
+  const uint32_t max_workers = options.workers;
+  const std::size_t slot_size = align_up(sizeof(ipc::SlotHeader) + options.slot_bytes, ipc::kCacheLineSize);
+  const uint32_t sub_cap = options.ring_capacity;
+  const uint32_t done_cap = options.ring_capacity * 2;  // completions + one arena request per worker
+
+  std::size_t off = align_up(sizeof(ipc::SegmentHeader), ipc::kCacheLineSize);
+  const std::size_t workers_off = off;
+  off += max_workers * sizeof(ipc::WorkerControl);
+  const std::size_t rings_off = off = align_up(off, ipc::kCacheLineSize);
+  const std::size_t ring_pair = align_up(ipc::SpscRing::bytes_for(sub_cap), 64) + align_up(ipc::SpscRing::bytes_for(done_cap), 64);
+  off += max_workers * ring_pair;
+  const std::size_t slots_off = off = align_up(off, ipc::kCacheLineSize);
+  off += std::size_t{options.slot_count} * slot_size;
+  const std::size_t blocks_off = off = align_up(off, ipc::kCacheLineSize);
+  off += std::size_t{options.max_blocks} * sizeof(ipc::BlockDesc);
+  const std::size_t slot_links_off = off = align_up(off, 8);
+  off += std::size_t{options.slot_count} * sizeof(uint32_t);
+  const std::size_t block_links_off = off = align_up(off, 8);
+  off += std::size_t{options.max_blocks} * sizeof(uint32_t);
+  const std::size_t arena_off = align_up(off, 4096);
+  const std::size_t total = arena_off + align_up(options.arena_bytes, 4096);
+
+  segment = ipc::Segment::create(total);
+  header = new (segment.base()) ipc::SegmentHeader();
+  header->version = ipc::kLayoutVersion;
+  header->header_size = sizeof(ipc::SegmentHeader);
+  header->total_size = total;
+  header->owner_pid = parent_pid_;
+  header->max_workers = max_workers;
+  header->ring_capacity = sub_cap;
+  header->slot_count = options.slot_count;
+  header->slot_size = static_cast<uint32_t>(slot_size);
+  header->max_blocks = options.max_blocks;
+  header->workers_offset = workers_off;
+  header->slots_offset = slots_off;
+  header->blocks_offset = blocks_off;
+  header->slot_links_offset = slot_links_off;
+  header->block_links_offset = block_links_off;
+  header->arena_offset = arena_off;
+  header->arena_size = total - arena_off;
+
+  for (uint32_t i = 0; i < options.max_blocks; ++i) new (segment.at<ipc::BlockDesc>(blocks_off) + i) ipc::BlockDesc();
+  for (uint32_t i = 0; i < options.slot_count; ++i) new (&slot(i)) ipc::SlotHeader();
+  for (uint32_t i = options.slot_count; i-- > 0;) header->free_slots.push(slot_links(), i);
+  arena = std::make_unique<ipc::Arena>(segment.base(), header);
+
+  pending_.resize(options.slot_count);
+  slot_owner_ = std::make_unique<std::atomic<uint32_t>[]>(options.slot_count);
+  for (uint32_t i = 0; i < options.slot_count; ++i) slot_owner_[i].store(kNoWorker, std::memory_order_relaxed);
+
+  for (uint32_t w = 0; w < max_workers; ++w) {
+    auto entry = std::make_unique<WorkerEntry>();
+    entry->control = new (segment.at<ipc::WorkerControl>(workers_off) + w) ipc::WorkerControl();
+    std::byte* rings = segment.base() + rings_off + w * ring_pair;
+    entry->control->submit_ring = static_cast<uint64_t>(rings - segment.base());
+    entry->submit = ipc::SpscRing::create(rings, sub_cap);
+    rings += align_up(ipc::SpscRing::bytes_for(sub_cap), 64);
+    entry->control->complete_ring = static_cast<uint64_t>(rings - segment.base());
+    entry->complete = ipc::SpscRing::create(rings, done_cap);
+    workers_.push_back(std::move(entry));
+  }
+  // Published last: a tool that sees the magic sees a formatted segment.
+  std::atomic_thread_fence(std::memory_order_release);
+  header->magic = ipc::kSegmentMagic;
+
+  control_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (control_fd_ < 0) throw SegmentError(std::string("brine: eventfd failed: ") + std::strerror(errno));
+  collector_ = std::thread([this] { collector_loop(); });
+  monitor_ = std::thread([this] { monitor_loop(); });
+  std::unique_lock lock(spawned_mu_);
+  spawned_cv_.wait(lock, [this] { return initial_spawn_done_; });
+  if (spawn_error_) {
+    lock.unlock();
+    shutdown(false);
+    std::rethrow_exception(spawn_error_);
+  }
+}
+
+PoolCore::~PoolCore() { shutdown(true); }
+
+ipc::SlotHeader& PoolCore::slot(uint32_t i) const noexcept {
+  return *reinterpret_cast<ipc::SlotHeader*>(segment.base() + header->slots_offset + std::size_t{i} * header->slot_size);
+}
+
+std::atomic<uint32_t>* PoolCore::slot_links() const noexcept {
+  return segment.at<std::atomic<uint32_t>>(header->slot_links_offset);
+}
+
+// ---- submit ---------------------------------------------------------------------------------
+
+const FunctionInfo& PoolCore::lookup(const void* fn, const std::string& signature) const {
+  if (const FunctionInfo* info = FunctionRegistry::global().find_address(fn)) return *info;
+  Dl_info dl{};
+  std::string name = "a function";
+  if (dladdr(fn, &dl) != 0 && dl.dli_sname != nullptr) name = "'" + demangle(dl.dli_sname) + "'";
+  char addr[32];
+  std::snprintf(addr, sizeof addr, "%p", fn);
+  throw NotRegistered("brine: " + name + " taking " + signature + " at " + addr +
+                      " is not registered, so a worker could not find it; add BRINE_REGISTER(<its name>) at "
+                      "namespace scope in a source file linked into this binary");
+}
+
+void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
+                      const std::function<flatbuffers::Offset<ValueList>(Encoder&)>& encode) {
+  if (closing_.load(std::memory_order_acquire)) {
+    throw PoolClosed("brine: submit after the pool was shut down; create a new brine::Pool");
+  }
+  thread_local flatbuffers::FlatBufferBuilder fbb(4096);
+  fbb.Clear();
+  Pending rec;
+  rec.fn = &info;
+  rec.task_id = next_task_id_.fetch_add(1, std::memory_order_relaxed);
+  TaskSink sink(*arena, rec.blocks);
+  Encoder e(fbb, {options.reference_threshold, &sink, options.reducers});
+  try {
+    auto args = encode(e);
+    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, 0, args), fb::TaskIdentifier());
+  } catch (...) {
+    state->fail(std::current_exception());  // fails this future only; nothing was sent
+    return;
+  }
+  const std::size_t n = fbb.GetSize();
+  ipc::BlockHandle envelope_block;
+  if (n > options.slot_bytes) {
+    try {
+      envelope_block = arena->allocate(n);
+    } catch (...) {
+      state->fail(std::current_exception());
+      return;
+    }
+  }
+  const uint32_t s = acquire_slot();
+  ipc::SlotHeader& h = slot(s);
+  if (envelope_block) {
+    std::memcpy(envelope_block.data(), fbb.GetBufferPointer(), n);
+    h.envelope_block = envelope_block.id() + 1;
+    rec.blocks.push_back(std::move(envelope_block));
+  } else {
+    std::memcpy(slot_data(s), fbb.GetBufferPointer(), n);
+    h.envelope_block = 0;
+  }
+  h.envelope_size = static_cast<uint32_t>(n);
+  h.task_id = rec.task_id;
+  h.state.store(uint32_t(ipc::SlotState::kQueued), std::memory_order_relaxed);
+  state->bytes_copied = e.bytes_copied() + n;
+  const uint64_t task_id = rec.task_id;
+  rec.state = state;
+  pending_[s] = std::move(rec);
+  state->cancel_hook = [this, s, task_id] { return cancel(s, task_id); };
+  inflight_total_.fetch_add(1, std::memory_order_relaxed);
+  header->tasks_submitted.fetch_add(1, std::memory_order_relaxed);
+  dispatch(s);
+}
+
+uint32_t PoolCore::acquire_slot() {
+  for (;;) {
+    const uint32_t seen = slots_released_.load(std::memory_order_acquire);
+    uint32_t s = 0;
+    if (header->free_slots.pop(slot_links(), s)) return s;
+    if (std::this_thread::get_id() == collector_id_) {
+      drain();  // a done-callback submitting from the collector: free slots ourselves
+    } else {
+      slots_released_.wait(seen, std::memory_order_acquire);
+    }
+  }
+}
+
+void PoolCore::release_slot(uint32_t s) noexcept {
+  slot(s).state.store(uint32_t(ipc::SlotState::kFree), std::memory_order_relaxed);
+  slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
+  header->free_slots.push(slot_links(), s);
+  slots_released_.fetch_add(1, std::memory_order_release);
+  slots_released_.notify_all();
+}
+
+void PoolCore::dispatch(uint32_t s) {
+  const uint32_t cap = header->ring_capacity;
+  for (;;) {
+    const uint32_t seen = slots_released_.load(std::memory_order_acquire);
+    WorkerEntry* best = nullptr;
+    uint32_t best_index = 0;
+    for (uint32_t w = 0; w < workers_.size(); ++w) {
+      WorkerEntry& e = *workers_[w];
+      if (!e.alive.load(std::memory_order_acquire)) continue;
+      const uint32_t load = e.inflight.load(std::memory_order_relaxed);
+      if (load < cap && (best == nullptr || load < best->inflight.load(std::memory_order_relaxed))) {
+        best = &e;
+        best_index = w;
+      }
+    }
+    if (best != nullptr) {
+      std::lock_guard lock(best->submit_mu);
+      if (best->alive.load(std::memory_order_acquire) && best->inflight.load(std::memory_order_relaxed) < cap) {
+        best->inflight.fetch_add(1, std::memory_order_relaxed);
+        slot_owner_[s].store(best_index, std::memory_order_release);
+        best->submit.push_and_notify(ipc::make_message(ipc::Message::kTask, s));
+        return;
+      }
+      continue;
+    }
+    // Every ring is full (or every worker is being replaced): back-pressure.
+    if (std::this_thread::get_id() == collector_id_) {
+      drain();
+    } else {
+      slots_released_.wait(seen, std::memory_order_acquire);
+    }
+  }
+}
+
+bool PoolCore::cancel(uint32_t s, uint64_t task_id) {
+  ipc::SlotHeader& h = slot(s);
+  if (h.task_id != task_id) return false;
+  uint32_t expected = uint32_t(ipc::SlotState::kQueued);
+  if (!h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kCancelled))) return false;
+  // The worker will skip it and return the slot; the future fails now.
+  if (auto state = pending_[s].state) {
+    state->fail(std::make_exception_ptr(Cancelled("brine: the task was cancelled before a worker started it")));
+  }
+  return true;
+}
+
+// ---- the collector --------------------------------------------------------------------------
+
+void PoolCore::collector_loop() {
+  collector_id_ = std::this_thread::get_id();
+  auto work_waiting = [this] {
+    if (deaths_.load(std::memory_order_acquire) || stopping_.load(std::memory_order_acquire)) return true;
+    for (auto& w : workers_) {
+      if (!w->complete.empty()) return true;
+    }
+    return false;
+  };
+  for (;;) {
+    if (drain() != 0) continue;
+    if (stopping_.load(std::memory_order_acquire)) {
+      bool any_alive = false;
+      for (auto& w : workers_) any_alive = any_alive || w->alive.load() || w->dead.load();
+      if (!any_alive && !deaths_.load()) break;
+    }
+    header->doorbell.wait(work_waiting, options.parent_wait, std::chrono::milliseconds(stopping_.load() ? 10 : 1000));
+  }
+  drain();
+}
+
+std::size_t PoolCore::drain() {
+  std::size_t n = 0;
+  uint64_t m = 0;
+  for (uint32_t w = 0; w < workers_.size(); ++w) {
+    while (workers_[w]->complete.pop_and_notify(m)) {
+      handle_message(w, m);
+      ++n;
+    }
+  }
+  if (deaths_.exchange(false, std::memory_order_acq_rel)) {
+    for (uint32_t w = 0; w < workers_.size(); ++w) {
+      if (workers_[w]->dead.load(std::memory_order_acquire)) {
+        handle_death(w);
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
+void PoolCore::handle_message(uint32_t w, uint64_t m) {
+  const uint32_t s = ipc::message_arg(m);
+  // A worker may only speak of slots the parent gave it: anything else is ignored.
+  if (s >= options.slot_count || slot_owner_[s].load(std::memory_order_acquire) != w) return;
+  switch (ipc::message_kind(m)) {
+    case ipc::Message::kDone: finish(w, s); break;
+    case ipc::Message::kAllocRequest: grant(w, s); break;
+    default: break;
+  }
+}
+
+void PoolCore::finish(uint32_t w, uint32_t s) {
+  ipc::SlotHeader& h = slot(s);
+  Pending rec = std::move(pending_[s]);
+  pending_[s] = Pending{};
+  const bool cancelled = h.state.load(std::memory_order_acquire) == uint32_t(ipc::SlotState::kCancelled);
+  if (!cancelled && rec.state) {
+    try {
+      std::span<const std::byte> envelope;
+      const uint32_t size = h.envelope_size;
+      if (h.envelope_block == 0) {
+        if (size > options.slot_bytes) throw DecodeError("brine: a result claims " + std::to_string(size) + " bytes in a slot of " + std::to_string(options.slot_bytes));
+        envelope = {slot_data(s), size};
+      } else {
+        const uint32_t id = h.envelope_block - 1;
+        auto it = std::find_if(rec.blocks.begin(), rec.blocks.end(), [id](const ipc::BlockHandle& b) { return b.id() == id; });
+        if (it == rec.blocks.end() || size > it->size()) throw DecodeError("brine: a result envelope names an arena block its task does not hold");
+        envelope = {it->data(), size};
+      }
+      const fb::Result& result = verify_result(envelope);
+      ResultSource source(*arena, rec.state->holds);
+      Decoder d(&source, options.reducers);
+      rec.state->decode(result, d);
+    } catch (...) {
+      rec.state->holds.clear();
+      rec.state->fail(std::current_exception());
+      rec.state.reset();
+    }
+  }
+  rec.blocks.clear();
+  workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
+  release_slot(s);
+  header->tasks_completed.fetch_add(1, std::memory_order_relaxed);
+  inflight_total_.fetch_sub(1, std::memory_order_release);
+  if (rec.state) rec.state->finish();
+}
+
+void PoolCore::grant(uint32_t /*worker*/, uint32_t s) {
+  ipc::SlotHeader& h = slot(s);
+  ipc::BlockHandle b = h.request_size <= arena->capacity() ? arena->try_allocate(h.request_size) : ipc::BlockHandle();
+  uint32_t answer = 2;
+  if (b) {
+    h.grant_block = b.id();
+    h.grant_generation = arena->blocks()[b.id()].generation.load(std::memory_order_relaxed);
+    pending_[s].blocks.push_back(std::move(b));
+    answer = 1;
+  }
+  h.grant.store(answer, std::memory_order_release);
+  ipc::futex_wake_all(&h.grant);
+}
+
+void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
+  Pending rec = std::move(pending_[s]);
+  pending_[s] = Pending{};
+  rec.blocks.clear();
+  workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
+  release_slot(s);
+  inflight_total_.fetch_sub(1, std::memory_order_release);
+  if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
+}
+
+void PoolCore::handle_death(uint32_t w) {
+  WorkerEntry& e = *workers_[w];
+  // Barrier: a submitter that saw the worker alive finishes its push before we look; after
+  // this, `alive` is false and nobody pushes to this worker until it is respawned.
+  { std::lock_guard barrier(e.submit_mu); }
+  uint64_t m = 0;
+  while (e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
+
+  struct Requeue {
+    uint64_t task_id;
+    uint32_t slot;
+  };
+  std::vector<Requeue> requeue;
+  const bool stopping = stopping_.load(std::memory_order_acquire);
+  const std::string how = describe_exit(e.wait_status);
+  for (uint32_t s = 0; s < options.slot_count; ++s) {
+    if (slot_owner_[s].load(std::memory_order_acquire) != w) continue;
+    ipc::SlotHeader& h = slot(s);
+    const auto st = ipc::SlotState(h.state.load(std::memory_order_acquire));
+    if (st == ipc::SlotState::kDone || st == ipc::SlotState::kCancelled) {
+      finish(w, s);  // its result (or cancellation) was written; only the message was lost
+    } else if (st == ipc::SlotState::kQueued && !stopping) {
+      requeue.push_back({h.task_id, s});
+    } else {
+      const std::string fn = pending_[s].fn != nullptr ? pending_[s].fn->name : "?";
+      const std::string msg = "brine: worker " + std::to_string(w) + " (pid " + std::to_string(e.pid) + ") " + how +
+                              " while running '" + fn + "' (task " + std::to_string(h.task_id) +
+                              "); the pool replaced the worker. If it was killed by signal 9, check `dmesg` "
+                              "for the OOM killer";
+      header->workers_crashed.fetch_add(st == ipc::SlotState::kRunning ? 1 : 0, std::memory_order_relaxed);
+      fail_slot(w, s, st == ipc::SlotState::kRunning
+                          ? std::make_exception_ptr(WorkerCrashed(msg))
+                          : std::make_exception_ptr(PoolClosed("brine: the pool shut down before the task ran")));
+    }
+  }
+  e.submit.reset();
+  e.complete.reset();
+  e.control->current_slot.store(0, std::memory_order_relaxed);
+  e.control->state.store(uint32_t(ipc::WorkerState::kExited), std::memory_order_relaxed);
+  std::sort(requeue.begin(), requeue.end(), [](const Requeue& a, const Requeue& b) { return a.task_id < b.task_id; });
+  e.inflight.store(static_cast<uint32_t>(requeue.size()), std::memory_order_relaxed);
+  for (const Requeue& r : requeue) e.submit.try_push(ipc::make_message(ipc::Message::kTask, r.slot));
+  e.dead.store(false, std::memory_order_release);
+  if (!stopping) request_monitor(w);
+}
+
+// ---- the monitor: spawning and reaping ------------------------------------------------------
+
+void PoolCore::request_monitor(uint32_t respawn_worker) {
+  {
+    std::lock_guard lock(monitor_mu_);
+    if (respawn_worker != kNoWorker) respawn_.push_back(respawn_worker);
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = write(control_fd_, &one, sizeof one);
+}
+
+void PoolCore::spawn(uint32_t w) {
+  WorkerEntry& e = *workers_[w];
+  e.control->state.store(uint32_t(ipc::WorkerState::kStarting), std::memory_order_relaxed);
+  const pid_t pid = fork();
+  if (pid < 0) throw SegmentError(std::string("brine: fork failed: ") + std::strerror(errno));
+  if (pid == 0) WorkerProcess::run(*this, w);  // never returns
+  e.pid = pid;
+  e.pidfd = pidfd_open(pid);
+  if (e.pidfd < 0) throw SegmentError(std::string("brine: pidfd_open failed: ") + std::strerror(errno));
+  e.control->pid.store(pid, std::memory_order_relaxed);
+  header->live_workers.fetch_add(1, std::memory_order_relaxed);
+  e.alive.store(true, std::memory_order_release);
+  slots_released_.fetch_add(1, std::memory_order_release);  // wake submitters waiting for a worker
+  slots_released_.notify_all();
+}
+
+void PoolCore::reap(uint32_t w) {
+  WorkerEntry& e = *workers_[w];
+  int status = 0;
+  while (waitpid(e.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  close(e.pidfd);
+  e.pidfd = -1;
+  e.wait_status = status;
+  header->live_workers.fetch_sub(1, std::memory_order_relaxed);
+  e.alive.store(false, std::memory_order_release);
+  e.dead.store(true, std::memory_order_release);
+  deaths_.store(true, std::memory_order_release);
+  header->doorbell.wake();
+}
+
+void PoolCore::monitor_loop() {
+  try {
+    for (uint32_t w = 0; w < workers_.size(); ++w) spawn(w);
+  } catch (...) {
+    spawn_error_ = std::current_exception();
+  }
+  {
+    std::lock_guard lock(spawned_mu_);
+    initial_spawn_done_ = true;
+  }
+  spawned_cv_.notify_all();
+
+  std::vector<pollfd> fds;
+  std::vector<uint32_t> who;
+  for (;;) {
+    fds.assign(1, pollfd{control_fd_, POLLIN, 0});
+    who.assign(1, kNoWorker);
+    for (uint32_t w = 0; w < workers_.size(); ++w) {
+      if (workers_[w]->pidfd >= 0) {
+        fds.push_back(pollfd{workers_[w]->pidfd, POLLIN, 0});
+        who.push_back(w);
+      }
+    }
+    if (fds.size() == 1 && stopping_.load(std::memory_order_acquire)) break;
+    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) reap(who[i]);
+    }
+    if (fds[0].revents != 0) {
+      uint64_t count = 0;
+      [[maybe_unused]] ssize_t r = read(control_fd_, &count, sizeof count);
+      std::deque<uint32_t> todo;
+      {
+        std::lock_guard lock(monitor_mu_);
+        todo.swap(respawn_);
+      }
+      for (uint32_t w : todo) {
+        if (stopping_.load(std::memory_order_acquire)) break;
+        try {
+          spawn(w);
+        } catch (...) {
+          // fork failed (out of processes/memory): try again on the next request.
+          request_monitor(w);
+        }
+      }
+    }
+  }
+}
+
+// ---- shutdown -------------------------------------------------------------------------------
+
+void PoolCore::shutdown(bool wait) {
+  std::lock_guard guard(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  closing_.store(true, std::memory_order_release);
+  if (wait) {
+    // Queued tasks run first: the stop message goes behind them in each ring.
+    uint64_t n;
+    while ((n = inflight_total_.load(std::memory_order_acquire)) != 0) {
+      slots_released_.wait(slots_released_.load(std::memory_order_acquire));
+    }
+  }
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->submit_mu);
+    if (!w->alive.load(std::memory_order_acquire)) continue;
+    if (!wait) {
+      kill(w->pid, SIGKILL);
+    } else if (!w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
+      kill(w->pid, SIGKILL);
+    }
+  }
+  request_monitor(kNoWorker);
+  if (monitor_.joinable()) monitor_.join();
+  header->doorbell.wake();
+  if (collector_.joinable()) collector_.join();
+  // Anything still pending (shutdown without wait) fails now.
+  for (uint32_t s = 0; s < options.slot_count; ++s) {
+    if (pending_[s].state && !pending_[s].state->done()) {
+      pending_[s].state->fail(std::make_exception_ptr(PoolClosed("brine: the pool shut down before the task finished")));
+    }
+    pending_[s] = Pending{};
+  }
+  if (control_fd_ >= 0) close(control_fd_);
+  control_fd_ = -1;
+}
+
+std::vector<pid_t> PoolCore::worker_pids() const {
+  std::vector<pid_t> out;
+  for (auto& w : workers_) {
+    if (w->alive.load(std::memory_order_acquire)) out.push_back(w->pid);
+  }
+  return out;
+}
+
+PoolStats PoolCore::stats() const {
+  PoolStats s;
+  s.submitted = header->tasks_submitted.load();
+  s.completed = header->tasks_completed.load();
+  s.workers_crashed = header->workers_crashed.load();
+  s.arena_used = arena->used();
+  s.arena_capacity = arena->capacity();
+  s.arena_blocks = arena->live_blocks();
+  return s;
+}
+
+}  // namespace detail
+
+// ---- Pool -----------------------------------------------------------------------------------
+
+Pool::Pool(PoolOptions options) : core_(std::make_unique<detail::PoolCore>(options)) {}
+Pool::~Pool() = default;
+
+const FunctionInfo& Pool::lookup(const void* fn, const std::string& signature) const {
+  return core_->lookup(fn, signature);
+}
+void Pool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
+                          const EncodeArgs& encode) {
+  core_->submit(state, info, encode);
+}
+unsigned Pool::size() const noexcept { return core_->options.workers; }
+std::vector<pid_t> Pool::worker_pids() const { return core_->worker_pids(); }
+PoolStats Pool::stats() const { return core_->stats(); }
+const PoolOptions& Pool::options() const noexcept { return core_->options; }
+ipc::Arena& Pool::arena() noexcept { return *core_->arena; }
+void Pool::shutdown(bool wait) { core_->shutdown(wait); }
+
+}  // namespace brine

@@ -1,0 +1,121 @@
+// Private: the machinery behind brine::Pool. See pool.h for the contract and layout.h for
+// what lives in shared memory.
+//
+// Threads of the parent:
+//  - callers of submit(): encode into a thread-local builder, take a free slot, copy the
+//    envelope in and push the slot index to the least-loaded worker's submission ring (one
+//    mutex per ring serializes its producers: SPSC);
+//  - the collector: drains every completion ring, completes futures, answers workers' arena
+//    requests and handles dead workers; sleeps on the segment's doorbell when idle;
+//  - the monitor: forks workers (so their parent-death signal is tied to a thread that lives
+//    as long as the pool), and waits in poll() on their pidfds to learn of deaths at once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "brine/ipc/arena.h"
+#include "brine/ipc/layout.h"
+#include "brine/ipc/pool.h"
+#include "brine/ipc/segment.h"
+
+namespace brine::detail {
+
+inline constexpr uint32_t kNoWorker = UINT32_MAX;
+
+// What the parent keeps about a task in flight, by slot index.
+struct Pending {
+  std::shared_ptr<TaskStateBase> state;
+  std::vector<ipc::BlockHandle> blocks;  // arena blocks the task (and its result) hold
+  const FunctionInfo* fn = nullptr;
+  uint64_t task_id = 0;
+};
+
+struct WorkerEntry {
+  ipc::WorkerControl* control = nullptr;
+  ipc::SpscRing submit;
+  ipc::SpscRing complete;
+  std::mutex submit_mu;  // producers of `submit`
+  std::atomic<uint32_t> inflight{0};
+  std::atomic<bool> alive{false};
+  std::atomic<bool> dead{false};  // reaped by the monitor, not yet cleaned up by the collector
+  pid_t pid = 0;
+  int pidfd = -1;
+  int wait_status = 0;  // from waitpid, valid when dead
+};
+
+class PoolCore {
+ public:
+  explicit PoolCore(PoolOptions options);
+  ~PoolCore();
+
+  const FunctionInfo& lookup(const void* fn, const std::string& signature) const;
+  void submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
+              const std::function<flatbuffers::Offset<ValueList>(Encoder&)>& encode);
+  void shutdown(bool wait);
+  std::vector<pid_t> worker_pids() const;
+  PoolStats stats() const;
+
+  PoolOptions options;
+  ipc::Segment segment;
+  ipc::SegmentHeader* header = nullptr;
+  std::unique_ptr<ipc::Arena> arena;
+
+ private:
+  friend class WorkerProcess;
+  ipc::SlotHeader& slot(uint32_t i) const noexcept;
+  std::byte* slot_data(uint32_t i) const noexcept { return reinterpret_cast<std::byte*>(&slot(i) + 1); }
+  std::atomic<uint32_t>* slot_links() const noexcept;
+
+  uint32_t acquire_slot();
+  void release_slot(uint32_t slot) noexcept;
+  void dispatch(uint32_t slot);
+  bool cancel(uint32_t slot, uint64_t task_id);
+
+  void collector_loop();
+  std::size_t drain();
+  void handle_message(uint32_t worker, uint64_t message);
+  void finish(uint32_t worker, uint32_t slot);
+  void grant(uint32_t worker, uint32_t slot);
+  void handle_death(uint32_t worker);
+  void fail_slot(uint32_t worker, uint32_t slot, std::exception_ptr error);
+
+  void monitor_loop();
+  void spawn(uint32_t worker);
+  void reap(uint32_t worker);
+  void request_monitor(uint32_t respawn_worker);
+
+  std::vector<std::unique_ptr<WorkerEntry>> workers_;
+  std::vector<Pending> pending_;                        // by slot
+  std::unique_ptr<std::atomic<uint32_t>[]> slot_owner_;  // worker a slot was pushed to, by slot
+  std::atomic<uint64_t> next_task_id_{1};
+  std::atomic<uint32_t> slots_released_{0};  // bumped (and notified) whenever a slot frees
+  std::atomic<uint64_t> inflight_total_{0};
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> deaths_{false};
+  pid_t parent_pid_ = 0;
+
+  int control_fd_ = -1;  // eventfd: wakes the monitor
+  std::mutex monitor_mu_;
+  std::deque<uint32_t> respawn_;  // guarded by monitor_mu_
+  std::mutex spawned_mu_;
+  std::condition_variable spawned_cv_;
+  bool initial_spawn_done_ = false;
+  std::exception_ptr spawn_error_;
+
+  std::thread monitor_;
+  std::thread collector_;
+  std::thread::id collector_id_;
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;
+};
+
+}  // namespace brine::detail

@@ -1,0 +1,197 @@
+#include "worker.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "pool_core.h"
+
+namespace brine::detail {
+
+namespace {
+
+// A worker's view of the pool: what it reads and the few things it writes.
+class Worker final : public BufferSink {
+ public:
+  Worker(PoolCore& core, uint32_t index)
+      : core_(core),
+        header_(*core.header),
+        view_(core.segment.base(), core.header),
+        control_(*core.segment.at<ipc::WorkerControl>(core.header->workers_offset + index * sizeof(ipc::WorkerControl))),
+        submit_(ipc::SpscRing::attach(core.segment.base() + control_.submit_ring)),
+        complete_(ipc::SpscRing::attach(core.segment.base() + control_.complete_ring)),
+        fbb_(4096) {}
+
+  [[noreturn]] void serve() {
+    control_.pid.store(getpid(), std::memory_order_relaxed);
+    const ipc::WaitPolicy policy = core_.options.worker_wait;
+    for (;;) {
+      uint64_t m = 0;
+      if (!submit_.try_pop(m)) {
+        control_.state.store(uint32_t(ipc::WorkerState::kIdle), std::memory_order_relaxed);
+        submit_.consumer_wake().wait([this] { return !submit_.empty(); }, policy);
+        continue;
+      }
+      if (ipc::message_kind(m) == ipc::Message::kStop) _exit(0);
+      if (ipc::message_kind(m) == ipc::Message::kTask && ipc::message_arg(m) < header_.slot_count) {
+        run(ipc::message_arg(m));
+      }
+    }
+  }
+
+  // BufferSink for results: a buffer already in the arena (e.g. a view of an argument) is
+  // referenced as is; a new one goes into a block the parent grants.
+  std::optional<fb::BufferRef> locate(const void* data, std::size_t size) override { return view_.locate(data, size); }
+  fb::BufferRef place(const void* data, std::size_t size, std::size_t /*align*/) override {
+    std::byte* dst = request_block(size);
+    if (dst == nullptr) throw_arena_full(size);
+    if (size != 0) std::memcpy(dst, data, size);
+    return fb::BufferRef(slot_->grant_block, slot_->grant_generation, 0, size);
+  }
+
+ private:
+  ipc::SlotHeader& slot_header(uint32_t s) const {
+    return *reinterpret_cast<ipc::SlotHeader*>(core_.segment.base() + header_.slots_offset +
+                                                std::size_t{s} * header_.slot_size);
+  }
+
+  [[noreturn]] void throw_arena_full(std::size_t size) const {
+    throw ArenaExhausted("brine: the worker's result needs " + std::to_string(size) +
+                         " bytes of shared arena and the parent could not grant them; raise "
+                         "PoolOptions::arena_bytes or return less data");
+  }
+
+  // Asks the parent for an arena block of `size` bytes for the current slot and waits for the
+  // answer. Returns its address, or nullptr if refused.
+  std::byte* request_block(std::size_t size) {
+    slot_->request_size = size;
+    slot_->grant.store(0, std::memory_order_relaxed);
+    push_completion(ipc::make_message(ipc::Message::kAllocRequest, slot_index_));
+    uint32_t g;
+    while ((g = slot_->grant.load(std::memory_order_acquire)) == 0) ipc::futex_wait(&slot_->grant, 0, std::chrono::nanoseconds::max());
+    if (g != 1 || slot_->grant_block >= header_.max_blocks) return nullptr;
+    const ipc::BlockDesc& b = view_.blocks()[slot_->grant_block];
+    if (b.size < size) return nullptr;
+    return core_.segment.base() + b.offset;
+  }
+
+  void push_completion(uint64_t m) {
+    while (!complete_.try_push(m)) {
+      complete_.producer_wake().wait([this] { return complete_.size() < complete_.capacity(); }, ipc::WaitPolicy{});
+    }
+    header_.doorbell.notify();
+  }
+
+  std::span<const std::byte> task_envelope(const ipc::SlotHeader& h) const {
+    const std::size_t size = h.envelope_size;
+    if (h.envelope_block == 0) {
+      if (size > header_.slot_size - sizeof(ipc::SlotHeader)) throw DecodeError("brine: a task envelope overflows its slot");
+      return {reinterpret_cast<const std::byte*>(&h + 1), size};
+    }
+    const uint32_t id = h.envelope_block - 1;
+    if (id >= header_.max_blocks) throw DecodeError("brine: a task envelope names a block outside the table");
+    const ipc::BlockDesc& b = view_.blocks()[id];
+    return view_.resolve(fb::BufferRef(id, b.generation.load(std::memory_order_acquire), 0, size));
+  }
+
+  void run(uint32_t s) {
+    ipc::SlotHeader& h = slot_header(s);
+    uint32_t expected = uint32_t(ipc::SlotState::kQueued);
+    if (!h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kRunning), std::memory_order_acq_rel)) {
+      push_completion(ipc::make_message(ipc::Message::kDone, s));  // cancelled: hand the slot back
+      return;
+    }
+    slot_ = &h;
+    slot_index_ = s;
+    control_.state.store(uint32_t(ipc::WorkerState::kBusy), std::memory_order_relaxed);
+    control_.current_slot.store(s + 1, std::memory_order_relaxed);
+    const uint64_t start = ipc::monotonic_ns();
+
+    fbb_.Clear();
+    Encoder e(fbb_, {core_.options.reference_threshold, this, core_.options.reducers});
+    Decoder d(&view_, core_.options.reducers);
+    flatbuffers::Offset<fb::Result> result;
+    try {
+      const fb::Task& task = verify_task(task_envelope(h));
+      result = run_task(task, FunctionRegistry::global(), d, e);
+    } catch (const Error& err) {
+      result = encode_error(e, h.task_id, fb::Phase::DecodeTask, err.code(), current_exception_type(), err.what(), "worker");
+    } catch (...) {
+      result = encode_error(e, h.task_id, fb::Phase::DecodeTask, ErrorCode::kUnknown, current_exception_type(),
+                            current_exception_message(), "worker");
+    }
+    fbb_.Finish(result, fb::ResultIdentifier());
+    write_result(h);
+
+    control_.busy_ns.fetch_add(ipc::monotonic_ns() - start, std::memory_order_relaxed);
+    control_.tasks_done.fetch_add(1, std::memory_order_relaxed);
+    control_.current_slot.store(0, std::memory_order_relaxed);
+    h.state.store(uint32_t(ipc::SlotState::kDone), std::memory_order_release);
+    push_completion(ipc::make_message(ipc::Message::kDone, s));
+  }
+
+  void write_result(ipc::SlotHeader& h) {
+    std::size_t n = fbb_.GetSize();
+    const std::size_t inline_capacity = header_.slot_size - sizeof(ipc::SlotHeader);
+    std::byte* dst = reinterpret_cast<std::byte*>(&h + 1);
+    h.envelope_block = 0;
+    if (n > inline_capacity) {
+      dst = request_block(n);
+      if (dst != nullptr) {
+        h.envelope_block = slot_->grant_block + 1;
+      } else {
+        fbb_.Clear();
+        Encoder e(fbb_);
+        fbb_.Finish(encode_error(e, h.task_id, fb::Phase::EncodeResult, ErrorCode::kArenaExhausted,
+                                 "brine::ArenaExhausted",
+                                 "the result envelope of " + std::to_string(n) +
+                                     " bytes did not fit the shared arena; raise PoolOptions::arena_bytes",
+                                 "worker"),
+                    fb::ResultIdentifier());
+        n = fbb_.GetSize();
+        dst = reinterpret_cast<std::byte*>(&h + 1);
+      }
+    }
+    std::memcpy(dst, fbb_.GetBufferPointer(), n);
+    h.envelope_size = static_cast<uint32_t>(n);
+  }
+
+  PoolCore& core_;
+  ipc::SegmentHeader& header_;
+  ipc::ArenaView view_;
+  ipc::WorkerControl& control_;
+  ipc::SpscRing submit_;
+  ipc::SpscRing complete_;
+  flatbuffers::FlatBufferBuilder fbb_;
+  ipc::SlotHeader* slot_ = nullptr;
+  uint32_t slot_index_ = 0;
+};
+
+}  // namespace
+
+void WorkerProcess::run(PoolCore& core, uint32_t index) {
+  // Die with the parent (SIGKILL included): the signal is tied to the monitor thread that
+  // forked us, which lives as long as the pool. Check for a parent that died before prctl.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != core.header->owner_pid) _exit(1);
+  // Ctrl-C reaches the whole process group: the parent decides, workers carry on.
+  signal(SIGINT, SIG_IGN);
+  if (core.options.pin_workers) {
+    const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(index % ncpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+  }
+  try {
+    Worker(core, index).serve();
+  } catch (...) {
+  }
+  _exit(3);
+}
+
+}  // namespace brine::detail

@@ -1,0 +1,197 @@
+#include "brine/ipc/pool.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <numeric>
+#include <stdexcept>
+#include <thread>
+
+#include "test_support.h"
+
+namespace pool_test {
+
+int add(int a, int b) { return a + b; }
+BRINE_REGISTER(add);
+
+void nothing() {}
+BRINE_REGISTER(nothing);
+
+int divide(int a, int b) {
+  if (b == 0) throw std::domain_error("division by zero: " + std::to_string(a) + " / 0");
+  return a / b;
+}
+BRINE_REGISTER(divide);
+
+std::string greet(const std::string& name, std::optional<int> times) {
+  std::string out;
+  for (int i = 0; i < times.value_or(1); ++i) out += "hello " + name + ";";
+  return out;
+}
+BRINE_REGISTER(greet);
+
+double sum(std::span<const double> xs) { return std::accumulate(xs.begin(), xs.end(), 0.0); }
+BRINE_REGISTER(sum);
+
+std::vector<double> scaled(std::span<const double> xs, double k) {
+  std::vector<double> out(xs.begin(), xs.end());
+  for (double& x : out) x *= k;
+  return out;
+}
+BRINE_REGISTER(scaled);
+
+int32_t my_pid() { return getpid(); }
+BRINE_REGISTER(my_pid);
+
+int sleep_then(int ms, int v) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return v;
+}
+BRINE_REGISTER(sleep_then);
+
+int unregistered(int x) { return x; }
+
+}  // namespace pool_test
+
+namespace {
+
+using namespace pool_test;
+
+TEST(PoolTest, RunsATaskInAnotherProcess) {
+  brine::Pool pool({.workers = 1});
+  EXPECT_EQ(pool.submit(add, 2, 40).get(), 42);
+  const int32_t remote = pool.submit(my_pid).get();
+  EXPECT_NE(remote, getpid());
+  EXPECT_EQ(pool.worker_pids(), std::vector<pid_t>{remote});
+  pool.submit(nothing).get();
+}
+
+TEST(PoolTest, HundredThousandTasksOverTwoWorkersAllReturnTheRightValue) {
+  brine::Pool pool({.workers = 2});
+  constexpr int kTasks = 100'000;
+  std::vector<brine::Future<int>> futures;
+  futures.reserve(kTasks);
+  for (int i = 0; i < kTasks; ++i) futures.push_back(pool.submit(add, i, 7));
+  for (int i = 0; i < kTasks; ++i) ASSERT_EQ(futures[i].get(), i + 7) << "task " << i;
+  const auto stats = pool.stats();
+  EXPECT_EQ(stats.submitted, uint64_t(kTasks));
+  EXPECT_EQ(stats.completed, uint64_t(kTasks));
+}
+
+TEST(PoolTest, TasksAreSpreadOverEveryWorker) {
+  brine::Pool pool({.workers = 2});
+  std::vector<brine::Future<int32_t>> futures;
+  std::vector<brine::Future<int>> slow;
+  for (int i = 0; i < 4; ++i) slow.push_back(pool.submit(sleep_then, 50, i));
+  for (int i = 0; i < 200; ++i) futures.push_back(pool.submit(my_pid));
+  std::set<int32_t> pids;
+  for (auto& f : futures) pids.insert(f.get());
+  EXPECT_EQ(pids.size(), 2u);
+  for (auto& f : slow) f.get();
+}
+
+TEST(PoolTest, ValuesOfManyTypesTravelBothWays) {
+  brine::Pool pool({.workers = 1});
+  EXPECT_EQ(pool.submit(greet, std::string("ada"), std::optional<int>(2)).get(), "hello ada;hello ada;");
+  EXPECT_EQ(pool.submit(greet, "bob", std::optional<int>()).get(), "hello bob;");
+  std::vector<double> xs(1000);
+  std::iota(xs.begin(), xs.end(), 1.0);
+  EXPECT_DOUBLE_EQ(pool.submit(sum, xs).get(), 500500.0);
+  EXPECT_EQ(pool.submit(scaled, xs, 2.0).get()[999], 2000.0);
+}
+
+TEST(PoolTest, LargeArgumentsAndResultsGoThroughTheArena) {
+  brine::Pool pool({.workers = 1});
+  std::vector<double> xs(1 << 20, 0.5);  // 8 MiB: above the threshold, and above a slot
+  EXPECT_DOUBLE_EQ(pool.submit(sum, xs).get(), double(1 << 19));
+  auto f = pool.submit(scaled, xs, 4.0);
+  const std::vector<double> big = f.get();
+  ASSERT_EQ(big.size(), xs.size());
+  EXPECT_EQ(big.front(), 2.0);
+  EXPECT_EQ(big.back(), 2.0);
+  // Copying forced, the same data still arrives (inline envelope in an arena block).
+  EXPECT_DOUBLE_EQ(pool.submit(sum, brine::copy(xs)).get(), double(1 << 19));
+}
+
+TEST(PoolTest, AThrowingTaskReachesTheCallerAsRemoteErrorAndThePoolGoesOn) {
+  brine::Pool pool({.workers = 1});
+  auto f = pool.submit(divide, 7, 0);
+  try {
+    f.get();
+    FAIL() << "expected brine::RemoteError";
+  } catch (const brine::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::domain_error");
+    EXPECT_EQ(e.message(), "division by zero: 7 / 0");
+    EXPECT_EQ(e.where(), "divide");
+    EXPECT_NE(std::string(e.what()).find("division by zero"), std::string::npos);
+  }
+  EXPECT_EQ(pool.submit(divide, 8, 2).get(), 4);
+}
+
+TEST(PoolTest, AnUnregisteredFunctionIsRefusedAtSubmitWithItsSignature) {
+  brine::Pool pool({.workers = 1});
+  try {
+    pool.submit(unregistered, 1);
+    FAIL() << "expected brine::NotRegistered";
+  } catch (const brine::NotRegistered& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("is not registered"), std::string::npos) << what;
+    EXPECT_NE(what.find("(i32)"), std::string::npos) << what;
+    EXPECT_NE(what.find("BRINE_REGISTER"), std::string::npos) << what;
+  }
+  EXPECT_EQ(pool.submit(add, 1, 1).get(), 2);
+}
+
+TEST(PoolTest, AKilledWorkerFailsItsTaskWithWorkerCrashedAndIsReplaced) {
+  brine::Pool pool({.workers = 1});
+  const pid_t victim = pool.worker_pids().at(0);
+  auto stuck = pool.submit(sleep_then, 10'000, 1);
+  auto queued = pool.submit(add, 20, 22);
+  while (!brine::testing::process_exists(victim)) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it start the sleep
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  try {
+    stuck.get();
+    FAIL() << "expected brine::WorkerCrashed";
+  } catch (const brine::WorkerCrashed& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("pid " + std::to_string(victim)), std::string::npos) << what;
+    EXPECT_NE(what.find("signal 9"), std::string::npos) << what;
+    EXPECT_NE(what.find("sleep_then"), std::string::npos) << what;
+  }
+  EXPECT_EQ(queued.get(), 42) << "the task queued behind the crash runs on the replacement";
+  const auto pids = pool.worker_pids();
+  ASSERT_EQ(pids.size(), 1u);
+  EXPECT_NE(pids[0], victim);
+  EXPECT_EQ(pool.stats().workers_crashed, 1u);
+}
+
+TEST(PoolTest, DestroyingThePoolLeavesNoSegmentNoFdAndNoChild) {
+  const auto shm_before = brine::testing::brine_shm_entries();
+  ASSERT_TRUE(brine::testing::brine_memfds().empty());
+  std::vector<pid_t> pids;
+  {
+    brine::Pool pool({.workers = 2});
+    pids = pool.worker_pids();
+    EXPECT_EQ(brine::testing::brine_memfds().size(), 1u);
+    for (int i = 0; i < 100; ++i) pool.submit(add, i, i);
+    EXPECT_EQ(pool.submit(add, 1, 2).get(), 3);
+  }
+  EXPECT_EQ(brine::testing::brine_shm_entries(), shm_before);
+  EXPECT_TRUE(brine::testing::brine_memfds().empty());
+  EXPECT_TRUE(brine::testing::child_pids().empty());
+  for (pid_t p : pids) EXPECT_FALSE(brine::testing::process_exists(p)) << p;
+}
+
+TEST(PoolTest, ShutdownFinishesQueuedWorkThenRefusesNewWork) {
+  brine::Pool pool({.workers = 1});
+  std::vector<brine::Future<int>> fs;
+  for (int i = 0; i < 20; ++i) fs.push_back(pool.submit(sleep_then, 1, i));
+  pool.shutdown(true);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(fs[i].get(), i);
+  EXPECT_THROW(pool.submit(add, 1, 2), brine::PoolClosed);
+}
+
+}  // namespace
