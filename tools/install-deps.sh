@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what brine needs from Debian's archive, only if something is missing.
+# Usage: tools/install-deps.sh [--bench]   (--bench adds the comparison baselines)
+set -euo pipefail
+
+packages=(g++ clang cmake ninja-build pkg-config
+  libboost-dev libflatbuffers-dev flatbuffers-compiler googletest libgtest-dev libbenchmark-dev
+  libclang-14-dev llvm-14-dev)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(libprotobuf-dev protobuf-compiler capnproto libcapnp-dev libcereal-dev libmsgpack-cxx-dev
+    libboost-serialization-dev python3 python3-joblib python3-numpy openmpi-bin libopenmpi-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
