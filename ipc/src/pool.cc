@@ -150,8 +150,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), parent_pid_(getpid()) {
     workers_.push_back(std::move(entry));
   }
   // Published last: a tool that sees the magic sees a formatted segment.
-  std::atomic_thread_fence(std::memory_order_release);
-  header->magic = ipc::kSegmentMagic;
+  std::atomic_ref<uint64_t>(header->magic).store(ipc::kSegmentMagic, std::memory_order_release);
 
   control_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (control_fd_ < 0) throw SegmentError(std::string("brine: eventfd failed: ") + std::strerror(errno));

@@ -20,7 +20,6 @@ void SpscRing::reset() noexcept {
   c_->read.store(0, std::memory_order_relaxed);
   c_->read_cache = 0;
   c_->write_cache = 0;
-  std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 }  // namespace brine::ipc

@@ -3,8 +3,10 @@
 // EventCount is the sleeping half (after Dmitry Vyukov's eventcount, as used in Eigen and
 // Folly): a waiter announces itself in `sleepers`, re-checks its condition and sleeps on `seq`;
 // a notifier that changed the condition makes the wake syscall only when a sleeper is
-// recorded. Both sides issue a seq_cst fence between "publish" and "check the other side", so
-// either the waiter sees the new state or the notifier sees the waiter (Dekker).
+// recorded. Both sides read-modify-write `sleepers` (acq_rel) between "publish" and "check the
+// other side": the two RMWs are ordered, so either the waiter's RMW reads the notifier's and
+// then sees the new state, or the notifier's reads the waiter's and wakes it (Dekker without
+// fences, which ThreadSanitizer cannot model).
 //
 // Lives in shared memory: standard layout, lock-free atomics, no pointers.
 #pragma once
@@ -35,8 +37,7 @@ struct EventCount {
 
   // Call after publishing the state a waiter may be sleeping on.
   void notify() noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleepers.load(std::memory_order_relaxed) != 0) wake();
+    if (sleepers.fetch_add(0, std::memory_order_acq_rel) != 0) wake();
   }
   // Wakes every sleeper whatever the recorded state (shutdown, death notices).
   void wake() noexcept {
@@ -59,7 +60,7 @@ struct EventCount {
       if ((i & 7) == 0) now = monotonic_ns();
       if (now >= limit) return false;
     }
-    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    sleepers.fetch_add(1, std::memory_order_acq_rel);
     bool ok = true;
     for (;;) {
       const uint32_t s = seq.load(std::memory_order_seq_cst);
