@@ -66,6 +66,14 @@ flatbuffers::Offset<fb::Result> run_task(const fb::Task& task, const FunctionReg
                             " as registered in the worker; rebuild both sides from the same sources",
                         info->name);
   }
+  if (info->by_value && task.image_id() != info->image_id) {
+    return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kNotSerializable,
+                        "brine::NotSerializable",
+                        info->name + " was sent by value from a different binary image; a lambda only runs in "
+                                     "workers of the binary that sent it (fork, or spawn of the same build). "
+                                     "Register a function or functor and send it by name instead",
+                        info->name);
+  }
   const std::size_t mark = e.mark();
   fb::Phase phase = fb::Phase::DecodeTask;
   try {

@@ -1,6 +1,5 @@
 #include "brine/ipc/pool.h"
 
-#include <dlfcn.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -177,20 +176,8 @@ std::atomic<uint32_t>* PoolCore::slot_links() const noexcept {
 
 // ---- submit ---------------------------------------------------------------------------------
 
-const FunctionInfo& PoolCore::lookup(const void* fn, const std::string& signature) const {
-  if (const FunctionInfo* info = FunctionRegistry::global().find_address(fn)) return *info;
-  Dl_info dl{};
-  std::string name = "a function";
-  if (dladdr(fn, &dl) != 0 && dl.dli_sname != nullptr) name = "'" + demangle(dl.dli_sname) + "'";
-  char addr[32];
-  std::snprintf(addr, sizeof addr, "%p", fn);
-  throw NotRegistered("brine: " + name + " taking " + signature + " at " + addr +
-                      " is not registered, so a worker could not find it; add BRINE_REGISTER(<its name>) at "
-                      "namespace scope in a source file linked into this binary");
-}
-
 void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
-                      const std::function<flatbuffers::Offset<ValueList>(Encoder&)>& encode) {
+                      const std::function<EncodedCall(Encoder&)>& encode) {
   if (closing_.load(std::memory_order_acquire)) {
     throw PoolClosed("brine: submit after the pool was shut down; create a new brine::Pool");
   }
@@ -202,8 +189,9 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   TaskSink sink(*arena, rec.blocks);
   Encoder e(fbb, {options.reference_threshold, &sink, options.reducers});
   try {
-    auto args = encode(e);
-    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, 0, args), fb::TaskIdentifier());
+    const EncodedCall call = encode(e);
+    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, 0, call.args, call.bound, info.image_id),
+               fb::TaskIdentifier());
   } catch (...) {
     state->fail(std::current_exception());  // fails this future only; nothing was sent
     return;
@@ -624,9 +612,6 @@ PoolStats PoolCore::stats() const {
 Pool::Pool(PoolOptions options) : core_(std::make_unique<detail::PoolCore>(options)) {}
 Pool::~Pool() = default;
 
-const FunctionInfo& Pool::lookup(const void* fn, const std::string& signature) const {
-  return core_->lookup(fn, signature);
-}
 void Pool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
                           const EncodeArgs& encode) {
   core_->submit(state, info, encode);

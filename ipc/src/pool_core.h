@@ -56,9 +56,8 @@ class PoolCore {
   explicit PoolCore(PoolOptions options);
   ~PoolCore();
 
-  const FunctionInfo& lookup(const void* fn, const std::string& signature) const;
   void submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
-              const std::function<flatbuffers::Offset<ValueList>(Encoder&)>& encode);
+              const std::function<EncodedCall(Encoder&)>& encode);
   void shutdown(bool wait);
   std::vector<pid_t> worker_pids() const;
   PoolStats stats() const;

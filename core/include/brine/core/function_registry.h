@@ -35,9 +35,11 @@ struct FunctionInfo {
   std::string name;
   uint64_t id = 0;
   uint64_t signature = 0;      // fingerprint of the decayed parameter types
-  std::string signature_text;  // the same, readable: "(array<f64>,i32)->f64"
-  const void* address = nullptr;
+  std::string signature_text;  // the same, readable: "(array<f64>,i32)"
+  const void* address = nullptr;  // the function (or the invoker of a functor or lambda)
   Invoker invoke = nullptr;
+  bool by_value = false;  // a lambda: valid only in processes of the same binary image
+  uint64_t image_id = 0;  // for by_value: build identity of the image holding the code
 };
 
 class FunctionRegistry {
@@ -50,6 +52,9 @@ class FunctionRegistry {
   const FunctionInfo* find(uint64_t id) const noexcept;
   const FunctionInfo* find_address(const void* address) const noexcept;
   const FunctionInfo* find_name(std::string_view name) const noexcept;
+  // The entry for a function pointer, or brine::NotRegistered naming it (by symbol when the
+  // binary exports one) and its parameter types, saying how to register it.
+  const FunctionInfo& require(const void* address, const std::string& signature_text) const;
   std::size_t size() const noexcept { return by_id_.size(); }
 
  private:
@@ -69,6 +74,15 @@ struct Signature<R (*)(P...)> {
 };
 template <class R, class... P>
 struct Signature<R (*)(P...) noexcept> : Signature<R (*)(P...)> {};
+// operator() of functors and lambdas
+template <class R, class C, class... P>
+struct Signature<R (C::*)(P...) const> : Signature<R (*)(P...)> {};
+template <class R, class C, class... P>
+struct Signature<R (C::*)(P...)> : Signature<R (*)(P...)> {};
+template <class R, class C, class... P>
+struct Signature<R (C::*)(P...) const noexcept> : Signature<R (*)(P...)> {};
+template <class R, class C, class... P>
+struct Signature<R (C::*)(P...) noexcept> : Signature<R (*)(P...)> {};
 
 template <class Tuple>
 struct ParamSignature;
@@ -85,30 +99,40 @@ inline const fb::Value& call_argument(const Decoder& d, const fb::Task& task, st
   return d.item(*task.args(), i - nb);
 }
 
-template <auto kFn>
-ValueRef invoke(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
-  using Sig = Signature<decltype(kFn)>;
-  using Params = typename Sig::Params;
-  const std::size_t nb = task.bound() != nullptr ? task.bound()->size() : 0;
-  const std::size_t na = task.args() != nullptr ? task.args()->size() : 0;
-  if (nb + na != Sig::kArity) {
-    throw DecodeError("brine: the function takes " + std::to_string(Sig::kArity) + " arguments, the task carries " +
-                      std::to_string(nb + na));
+inline std::size_t bound_count(const fb::Task& task) { return task.bound() != nullptr ? task.bound()->size() : 0; }
+inline std::size_t arg_count(const fb::Task& task) { return task.args() != nullptr ? task.args()->size() : 0; }
+
+// Decodes the call's parameters — values [skip, skip + arity) of bound-then-args — calls `f`
+// and encodes what it returns, advancing `phase` as it goes.
+template <class R, class Params, class F>
+ValueRef decode_call_encode(const fb::Task& task, std::size_t skip, const Decoder& d, Encoder& e, fb::Phase& phase,
+                            F&& f) {
+  constexpr std::size_t kArity = std::tuple_size_v<Params>;
+  const std::size_t carried = bound_count(task) + arg_count(task);
+  if (carried != skip + kArity) {
+    throw DecodeError("brine: the function takes " + std::to_string(kArity) + " arguments, the task carries " +
+                      std::to_string(carried - std::min(carried, skip)));
   }
   phase = fb::Phase::DecodeTask;
   Params args = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return Params{d.decode<std::tuple_element_t<I, Params>>(&call_argument(d, task, I))...};
-  }(std::make_index_sequence<Sig::kArity>());
+    return Params{d.decode<std::tuple_element_t<I, Params>>(&call_argument(d, task, skip + I))...};
+  }(std::make_index_sequence<kArity>());
   phase = fb::Phase::Run;
-  if constexpr (std::is_void_v<typename Sig::Result>) {
-    std::apply(kFn, std::move(args));
+  if constexpr (std::is_void_v<R>) {
+    std::apply(std::forward<F>(f), std::move(args));
     phase = fb::Phase::EncodeResult;
     return e.empty();
   } else {
-    auto result = std::apply(kFn, std::move(args));
+    auto result = std::apply(std::forward<F>(f), std::move(args));
     phase = fb::Phase::EncodeResult;
     return e.encode(result);
   }
+}
+
+template <auto kFn>
+ValueRef invoke(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using Sig = Signature<decltype(kFn)>;
+  return decode_call_encode<typename Sig::Result, typename Sig::Params>(task, 0, d, e, phase, kFn);
 }
 
 template <auto kFn>

@@ -31,7 +31,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "brine/core/call.h"
+#include "brine/core/closure.h"
 #include "brine/ipc/arena.h"
 #include "brine/ipc/future.h"
 #include "brine/ipc/shared_vector.h"
@@ -73,16 +73,19 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // Runs fn(args...) in a worker. fn must be registered (BRINE_REGISTER); each argument is
+  // Runs callable(args...) in a worker. The callable is a registered function, a
+  // brine::partial, a registered functor or a lambda (see closure.h); each argument is
   // encoded as the parameter type it is passed to. Throws brine::NotRegistered at once for an
-  // unregistered fn, brine::PoolClosed after shutdown; an argument that fails to encode fails
-  // only the returned future.
-  template <class R, class... P, class... A>
-  Future<R> submit(R (*fn)(P...), const A&... args) {
-    static_assert(sizeof...(A) == sizeof...(P), "brine: wrong number of arguments for this function");
-    const FunctionInfo& info = lookup(reinterpret_cast<const void*>(fn), detail::ParamSignature<std::tuple<std::decay_t<P>...>>::text());
+  // unregistered function and brine::PoolClosed after shutdown; an argument that fails to
+  // encode fails only the returned future.
+  template <class C, class... A>
+  Future<typename CallableTraits<std::decay_t<C>>::Result> submit(const C& callable, const A&... args) {
+    using Traits = CallableTraits<std::decay_t<C>>;
+    using R = typename Traits::Result;
+    const std::decay_t<C>& c = callable;
+    const FunctionInfo& info = Traits::info(c);
     auto state = std::make_shared<detail::TaskState<R>>();
-    submit_encoded(state, info, [&](Encoder& e) { return encode_arguments<std::tuple<std::decay_t<P>...>>(e, args...); });
+    submit_encoded(state, info, [&](Encoder& e) { return encode_call(e, c, args...); });
     return Future<R>(std::move(state), options().parent_wait);
   }
 
@@ -103,8 +106,7 @@ class Pool {
   void shutdown(bool wait = true);
 
  private:
-  using EncodeArgs = std::function<flatbuffers::Offset<ValueList>(Encoder&)>;
-  const FunctionInfo& lookup(const void* fn, const std::string& signature) const;
+  using EncodeArgs = std::function<EncodedCall(Encoder&)>;
   void submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
                       const EncodeArgs& encode);
 

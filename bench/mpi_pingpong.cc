@@ -1,0 +1,77 @@
+// Open MPI's 8-byte ping-pong between two ranks, printed as Google Benchmark
+// JSON so that the report reads it like the other suites.
+//   mpirun -np 2 --bind-to core brine_mpi_pingpong [--iterations N]
+#include <mpi.h>
+#include <sched.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+constexpr int kTag = 7;
+
+long iterations_from(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--iterations") == 0) return std::atol(argv[i + 1]);
+  }
+  return 200'000;
+}
+
+// Rank 0 sends and waits for the echo; rank 1 echoes.
+void ping_pong(int rank, long rounds) {
+  std::uint64_t message = 0;
+  for (long i = 0; i < rounds; ++i) {
+    if (rank == 0) {
+      ++message;
+      MPI_Send(&message, 1, MPI_UINT64_T, 1, kTag, MPI_COMM_WORLD);
+      MPI_Recv(&message, 1, MPI_UINT64_T, 1, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    } else {
+      MPI_Recv(&message, 1, MPI_UINT64_T, 0, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Send(&message, 1, MPI_UINT64_T, 0, kTag, MPI_COMM_WORLD);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0;
+  int size = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size != 2) {
+    if (rank == 0) std::fprintf(stderr, "brine_mpi_pingpong needs exactly 2 ranks, got %d\n", size);
+    MPI_Finalize();
+    return 1;
+  }
+  const long rounds = iterations_from(argc, argv);
+  int cpus[2] = {0, 0};
+  int my_cpu = sched_getcpu();
+  MPI_Gather(&my_cpu, 1, MPI_INT, cpus, 1, MPI_INT, 0, MPI_COMM_WORLD);
+
+  ping_pong(rank, rounds / 10 + 1);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double start = MPI_Wtime();
+  ping_pong(rank, rounds);
+  const double microseconds = (MPI_Wtime() - start) * 1e6 / static_cast<double>(rounds);
+
+  if (rank == 0) {
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int length = 0;
+    MPI_Get_library_version(version, &length);
+    const char* placement = cpus[0] == cpus[1] ? "same_cpu" : "cross_cpu";
+    std::printf(
+        "{\n  \"context\": {\"executable\": \"brine_mpi_pingpong\", \"mpi_library\": \"%.*s\"},\n"
+        "  \"benchmarks\": [{\"name\": \"BM_Transport/mpi/%s\", \"run_type\": \"iteration\", "
+        "\"iterations\": %ld, \"real_time\": %.6f, \"cpu_time\": %.6f, \"time_unit\": \"us\", "
+        "\"label\": \"cpus %d,%d\"}]\n}\n",
+        static_cast<int>(std::strcspn(version, "\n,\"")), version, placement, rounds, microseconds, microseconds,
+        cpus[0], cpus[1]);
+  }
+  MPI_Finalize();
+  return 0;
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""What Python's process pools cost, for the brine benchmark report.
+
+Measures, with 2 workers started by fork:
+  * one empty task, submit and wait: multiprocessing.Pool.apply,
+    concurrent.futures.ProcessPoolExecutor, loky's reusable executor;
+  * a map of N trivial tasks: Pool.map with its default chunksize, loky with
+    a chunksize that gives each worker a few chunks;
+  * sending a float64 array to a worker that sums it: Pool.apply (pickle),
+    loky (pickle), joblib.Parallel reused across calls (automatic memmapping).
+
+Writes Google Benchmark-shaped JSON ({"benchmarks": [{"name", "real_time",
+"time_unit", ...}]}) so that the report reads one format. Run it with
+Debian's /usr/bin/python3, which has numpy and joblib.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+
+WORKERS = 2
+MIB = 1 << 20
+
+
+def empty_task():
+    return None
+
+
+def identity(x):
+    return x
+
+
+def array_sum(a):
+    return float(a.sum())
+
+
+def median_seconds(call, repeats):
+    """Runs call() `repeats` times (after one warm-up) and returns the median."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def row(name, seconds, unit="us", iterations=1, **counters):
+    scale = {"us": 1e6, "ms": 1e3}[unit]
+    result = {"name": name, "run_type": "iteration", "iterations": iterations,
+              "real_time": seconds * scale, "cpu_time": seconds * scale, "time_unit": unit}
+    result.update(counters)
+    return result
+
+
+def bench_round_trips(pools, repeats):
+    submitters = {
+        "mp_pool_apply": lambda: pools["mp"].apply(empty_task),
+        "process_pool_executor": lambda: pools["ppe"].submit(empty_task).result(),
+        "loky": lambda: pools["loky"]().submit(empty_task).result(),
+    }
+    return [row(f"BM_PyRoundTrip/{name}", median_seconds(call, repeats), iterations=repeats)
+            for name, call in submitters.items()]
+
+
+def bench_maps(pools, tasks):
+    loky_chunk = max(1, tasks // (WORKERS * 4))
+    mappers = {
+        "mp_pool_map": lambda: pools["mp"].map(identity, range(tasks)),
+        f"loky_chunksize_{loky_chunk}": lambda: list(pools["loky"]().map(identity, range(tasks), chunksize=loky_chunk)),
+    }
+    rows = []
+    for name, call in mappers.items():
+        seconds = median_seconds(call, 3)
+        rows.append(row(f"BM_PyMap/{tasks}/{name}", seconds, unit="ms", iterations=3,
+                        items_per_second=tasks / seconds))
+    return rows
+
+
+def bench_array_sums(pools, sizes, np):
+    """Array sums, one method at a time: loky's reusable executor and joblib's
+    Parallel share one global executor, which either replaces when asked for
+    different settings."""
+    from joblib import Parallel, delayed
+
+    arrays = {size: np.ones(size // 8, dtype=np.float64) for size in sizes}
+
+    def measure(method, send):
+        rows = []
+        for size, array in arrays.items():
+            repeats = 5 if size <= 64 * MIB else 3
+            seconds = median_seconds(lambda: send(array), repeats)
+            rows.append(row(f"BM_PyArraySum/{size // MIB}MiB/{method}", seconds, unit="ms", iterations=repeats,
+                            payload_bytes=size, bytes_per_second=size / seconds))
+        return rows
+
+    rows = measure("in_process", array_sum)
+    rows += measure("mp_pool_apply", lambda a: pools["mp"].apply(array_sum, (a,)))
+    rows += measure("loky", lambda a: pools["loky"]().submit(array_sum, a).result())
+    pools["loky"]().shutdown(wait=True)
+    with Parallel(n_jobs=WORKERS, max_nbytes="1M", mmap_mode="r") as parallel:
+        rows += measure("joblib_parallel_memmap", lambda a: parallel(delayed(array_sum)(a) for _ in range(1)))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats: checks that everything runs")
+    parser.add_argument("--tasks", type=int, default=1_000_000, help="tasks in the map benchmark")
+    parser.add_argument("--max-mib", type=int, default=1024,
+                        help="largest array to sum, in MiB: sizes 1, 64 and 1024 are run up to it (default 1024)")
+    parser.add_argument("--out", help="JSON file to write (default: stdout)")
+    args = parser.parse_args()
+
+    try:
+        import numpy as np
+        import joblib
+        from joblib.externals.loky import get_reusable_executor
+    except ImportError as e:
+        print(f"skipped: python pools need numpy and joblib ({e}); run with /usr/bin/python3", file=sys.stderr)
+        return 0
+
+    tasks = 1000 if args.quick else args.tasks
+    max_mib = 1 if args.quick else args.max_mib
+    sizes = [mib * MIB for mib in (1, 64, 1024) if mib <= max_mib]
+    repeats = 20 if args.quick else 2000
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(WORKERS) as mp_pool, \
+            concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=context) as ppe:
+        pools = {"mp": mp_pool, "ppe": ppe, "loky": lambda: get_reusable_executor(max_workers=WORKERS)}
+        rows = bench_round_trips(pools, repeats)
+        rows += bench_maps(pools, tasks)
+        rows += bench_array_sums(pools, sizes, np)
+
+    report = {
+        "context": {
+            "executable": "python_pools.py",
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "joblib": joblib.__version__,
+            "num_cpus": os.cpu_count(),
+            "start_method": "fork",
+            "workers": WORKERS,
+        },
+        "benchmarks": rows,
+    }
+    text = json.dumps(report, indent=2)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

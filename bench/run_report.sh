@@ -1,0 +1,92 @@
+#!/bin/bash
+# Runs every benchmark suite against an existing build and renders
+# bench/report/REPORT.md. Builds nothing.
+#
+#   bench/run_report.sh BUILD_DIR [--quick]
+#
+# BUILD_DIR is the top-level build directory (or its bench/ subdirectory).
+# Console output goes to bench/report/raw/*.log.
+# --quick runs every benchmark about once on tiny sizes, to check that
+# everything works. Raw JSON goes to bench/report/raw/.
+set -euo pipefail
+
+usage() { echo "usage: $0 BUILD_DIR [--quick]" >&2; exit 2; }
+[[ $# -ge 1 ]] || usage
+build_dir=$1
+shift
+quick=0
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=1 ;;
+    *) usage ;;
+  esac
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+report_dir=$here/report
+raw_dir=$report_dir/raw
+python=/usr/bin/python3
+if [[ -f $build_dir/bench/bench_facts.json ]]; then
+  bench_bin=$build_dir/bench
+elif [[ -f $build_dir/bench_facts.json ]]; then
+  bench_bin=$build_dir
+else
+  echo "error: no bench build in '$build_dir' (configure with -DBRINE_BUILD_BENCH=ON and build first)" >&2
+  exit 1
+fi
+
+mkdir -p "$raw_dir"
+rm -f "$raw_dir"/*.json
+
+if ((quick)); then
+  mode=quick
+  gbench_args=(--benchmark_min_time=0.001)
+  python_args=(--quick)
+  mpi_iterations=1000
+else
+  mode=full
+  gbench_args=(--benchmark_min_time=0.3)
+  python_args=()
+  mpi_iterations=200000
+fi
+
+steps=5
+step=0
+progress() { step=$((step + 1)); echo "[$step/$steps] $*"; }
+skip() { echo "      skipped: $*"; }
+
+# run_suite NAME BINARY: a Google Benchmark binary, its JSON kept raw.
+run_suite() {
+  local name=$1 binary=$bench_bin/$2
+  progress "$name ($2)"
+  if [[ ! -x $binary ]]; then skip "$binary not built"; return; fi
+  "$binary" "${gbench_args[@]}" --benchmark_out="$raw_dir/$name.json" --benchmark_out_format=json \
+    >"$raw_dir/$name.log" 2>&1 || echo "      $name failed (exit $?); the report shows what was written"
+}
+
+run_suite serialization brine_serialization_bench
+run_suite transport brine_transport_bench
+
+progress "mpi ping-pong (brine_mpi_pingpong)"
+if [[ -x $bench_bin/brine_mpi_pingpong ]] && command -v mpirun >/dev/null; then
+  # Shared memory only (vader); single-copy off, as containers often forbid it.
+  timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 --bind-to core \
+    --mca btl self,vader --mca btl_vader_single_copy_mechanism none \
+    "$bench_bin/brine_mpi_pingpong" --iterations "$mpi_iterations" >"$raw_dir/mpi.json" \
+    || { rm -f "$raw_dir/mpi.json"; echo "      mpi ping-pong failed"; }
+else
+  skip "brine_mpi_pingpong or mpirun missing"
+fi
+
+progress "python pools ($python python_pools.py)"
+if [[ -x $python ]]; then
+  "$python" "$here/python_pools.py" "${python_args[@]}" --out "$raw_dir/python.json" \
+    || echo "      python pools failed"
+else
+  skip "$python missing"
+fi
+
+progress "render report"
+cp "$bench_bin/bench_facts.json" "$raw_dir/build_facts.json"
+"$python" "$report_dir/render.py" "$raw_dir" --facts "$raw_dir/build_facts.json" --mode "$mode" \
+  --out "$report_dir/REPORT.md"

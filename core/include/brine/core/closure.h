@@ -1,0 +1,221 @@
+// Closures: callables that carry state to a worker. Three forms, like Python's dill
+// (by name, portable) versus cloudpickle (by value, exact):
+//
+//  1. brine::partial(fn, bound...) — a registered function with leading arguments bound; the
+//     bound values are reduced like any argument (loky ships functools.partial the same way).
+//       auto scale = brine::partial(multiply, 2.5);  pool.submit(scale, 4.0);   // 10.0
+//
+//  2. a functor registered by name; its members travel through its reduce hook:
+//       struct Threshold { double limit; bool operator()(double x) const { return x > limit; } };
+//       template <> struct brine::Reducer<Threshold> : brine::Fields<&Threshold::limit> {};
+//       BRINE_REGISTER_FUNCTOR(Threshold);   // in the namespace of Threshold
+//
+//  3. a lambda by value, for workers running the same binary image: its captures are copied
+//     byte for byte, so they must be trivially copyable (no std::string or std::vector: use
+//     form 1 or 2 for those); the task names the lambda by its invoker's offset in the image
+//     and carries the image's build id, and a worker of another image refuses it. A captured
+//     pointer or reference is copied as an address: meaningless in another process — capture
+//     values only.
+//       int k = 3;  pool.submit([k](int x) { return x * k; }, 14);   // 42
+//
+// CallableTraits<C> tells the pool how each form travels; all forms run through the
+// function registry, so a worker only ever calls code registered in its own binary.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "brine/core/call.h"
+
+namespace brine {
+
+// Build identity (GNU build-id, else a hash of the file) of the loaded image containing
+// `address`; 0 if unknown.
+uint64_t image_id_of(const void* address);
+// Offset of `address` from the load base of its image: the same in every process of that
+// image, whatever the address-space layout.
+uint64_t image_offset_of(const void* address);
+
+template <class F, class... B>
+struct Partial {
+  F fn;
+  std::tuple<B...> bound;
+};
+
+// Binds the leading arguments of a registered function.
+template <class R, class... P, class... B>
+Partial<R (*)(P...), std::decay_t<B>...> partial(R (*fn)(P...), B&&... bound) {
+  static_assert(sizeof...(B) <= sizeof...(P), "brine::partial: more bound arguments than parameters");
+  return {fn, std::tuple<std::decay_t<B>...>(std::forward<B>(bound)...)};
+}
+
+namespace detail {
+
+template <class Tuple, std::size_t kSkip>
+struct TupleTail;
+template <class... T, std::size_t kSkip>
+struct TupleTail<std::tuple<T...>, kSkip> {
+  using type = decltype([]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::tuple<std::tuple_element_t<kSkip + I, std::tuple<T...>>...>{};
+  }(std::make_index_sequence<sizeof...(T) - kSkip>()));
+};
+
+template <class T>
+ValueRef invoke_functor(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using Sig = Signature<decltype(&T::operator())>;
+  if (bound_count(task) != 1) throw DecodeError("brine: a functor task must carry exactly its state");
+  phase = fb::Phase::DecodeTask;
+  const T functor = d.decode<T>(&d.item(*task.bound(), 0));
+  return decode_call_encode<typename Sig::Result, typename Sig::Params>(task, 1, d, e, phase, functor);
+}
+
+template <class L>
+ValueRef invoke_lambda(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using Sig = Signature<decltype(&L::operator())>;
+  if (bound_count(task) != 1) throw DecodeError("brine: a lambda task must carry exactly its captures");
+  phase = fb::Phase::DecodeTask;
+  const auto bytes = d.bytes(d.item(*task.bound(), 0), 1, 1);
+  if (bytes.size() != sizeof(L)) {
+    throw DecodeError("brine: a lambda's captures are " + std::to_string(bytes.size()) + " bytes, expected " +
+                      std::to_string(sizeof(L)));
+  }
+  alignas(L) std::byte storage[sizeof(L)];
+  std::memcpy(storage, bytes.data(), sizeof(L));  // trivially copyable: this creates the object
+  const L& lambda = *std::launder(reinterpret_cast<const L*>(storage));
+  return decode_call_encode<typename Sig::Result, typename Sig::Params>(task, 1, d, e, phase, lambda);
+}
+
+template <class T, Invoker kInvoke>
+FunctionInfo make_closure_info(std::string name, bool by_value) {
+  using Sig = Signature<decltype(&T::operator())>;
+  FunctionInfo info;
+  info.address = reinterpret_cast<const void*>(kInvoke);
+  info.by_value = by_value;
+  if (by_value) {
+    info.image_id = image_id_of(info.address);
+    info.id = image_offset_of(info.address) | (uint64_t{1} << 63);  // never an FNV name id by chance alone
+    name = "lambda " + name;
+  } else {
+    info.id = fnv1a(name);
+  }
+  info.name = std::move(name);
+  info.signature_text = ParamSignature<typename Sig::Params>::text();
+  info.signature = fnv1a(info.signature_text);
+  info.invoke = kInvoke;
+  return info;
+}
+
+// A lambda type registers itself when first used to submit: the inline static runs during
+// static initialization in every process of the binary.
+template <class L>
+struct LambdaEntry {
+  static inline const FunctionInfo& info =
+      FunctionRegistry::global().add(make_closure_info<L, &invoke_lambda<L>>(demangle(typeid(L).name()), true));
+};
+
+template <class T>
+concept RegisteredFunctor = requires(const T* p) {
+  { brine_functor_info(p) } -> std::same_as<const FunctionInfo&>;
+};
+
+template <class T>
+concept PlainCallable = std::is_class_v<T> && requires { &T::operator(); };
+
+}  // namespace detail
+
+// How a callable of type C travels: Result, the Params still to pass per call, the registry
+// entry that runs it, and the state it carries (encoded into the task's `bound`).
+template <class C, class Enable = void>
+struct CallableTraits {
+  static_assert(detail::PlainCallable<C>,
+                "brine: this is not a callable brine can send. Use a registered function (BRINE_REGISTER), "
+                "brine::partial(fn, bound...), a functor registered with BRINE_REGISTER_FUNCTOR, or a "
+                "non-generic lambda (a generic lambda or an overloaded operator() has no single signature)");
+};
+
+template <class R, class... P>
+struct CallableTraits<R (*)(P...)> {
+  using Result = R;
+  using Params = std::tuple<std::decay_t<P>...>;
+  static const FunctionInfo& info(R (*fn)(P...)) {
+    return FunctionRegistry::global().require(reinterpret_cast<const void*>(fn), detail::ParamSignature<Params>::text());
+  }
+  static void encode_bound(Encoder&, R (*)(P...)) {}
+};
+
+template <class R, class... P, class... B>
+struct CallableTraits<Partial<R (*)(P...), B...>> {
+  using All = std::tuple<std::decay_t<P>...>;
+  using Result = R;
+  using Params = typename detail::TupleTail<All, sizeof...(B)>::type;
+  static const FunctionInfo& info(const Partial<R (*)(P...), B...>& p) { return CallableTraits<R (*)(P...)>::info(p.fn); }
+  static void encode_bound(Encoder& e, const Partial<R (*)(P...), B...>& p) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (e.push(detail::encode_argument<std::tuple_element_t<I, All>>(e, std::get<I>(p.bound))), ...);
+    }(std::index_sequence_for<B...>());
+  }
+};
+
+template <class T>
+  requires detail::RegisteredFunctor<T>
+struct CallableTraits<T> {
+  using Sig = detail::Signature<decltype(&T::operator())>;
+  using Result = typename Sig::Result;
+  using Params = typename Sig::Params;
+  static const FunctionInfo& info(const T&) { return brine_functor_info(static_cast<const T*>(nullptr)); }
+  static void encode_bound(Encoder& e, const T& functor) { e.push(e.encode(functor)); }
+};
+
+template <class L>
+  requires(detail::PlainCallable<L> && !detail::RegisteredFunctor<L>)
+struct CallableTraits<L> {
+  static_assert(std::is_trivially_copyable_v<L>,
+                "brine: a lambda sent by value must capture only trivially copyable values (numbers, PODs, "
+                "std::array of them); a capture such as std::string or std::vector is not. Bind such state "
+                "with brine::partial(registered_fn, state...) or a functor with BRINE_REGISTER_FUNCTOR");
+  using Sig = detail::Signature<decltype(&L::operator())>;
+  using Result = typename Sig::Result;
+  using Params = typename Sig::Params;
+  static const FunctionInfo& info(const L&) { return detail::LambdaEntry<L>::info; }
+  static void encode_bound(Encoder& e, const L& lambda) {
+    Encoder::PlacementScope copy(e, Placement::kCopy);  // captures always travel inside the task
+    e.push(e.bytes(&lambda, sizeof(L), alignof(L) < 4 ? 4 : alignof(L)));
+  }
+};
+
+// The parts of a task a pool needs, encoded for callable `c` and its per-call arguments.
+struct EncodedCall {
+  flatbuffers::Offset<ValueList> args;
+  flatbuffers::Offset<ValueList> bound;
+};
+
+template <class C, class... A>
+EncodedCall encode_call(Encoder& e, const C& c, const A&... args) {
+  using Traits = CallableTraits<C>;
+  static_assert(sizeof...(A) == std::tuple_size_v<typename Traits::Params>,
+                "brine: wrong number of arguments for this callable");
+  EncodedCall out;
+  const std::size_t mark = e.mark();
+  Traits::encode_bound(e, c);
+  out.bound = e.list_since(mark);
+  out.args = encode_arguments<typename Traits::Params>(e, args...);
+  return out;
+}
+
+}  // namespace brine
+
+// Registers a functor type by name. Use it in the namespace that declares the type (it
+// defines the lookup function that argument-dependent lookup finds there).
+#define BRINE_REGISTER_FUNCTOR(Type)                                                                  \
+  [[maybe_unused]] inline const ::brine::FunctionInfo& brine_functor_info(const Type*) {              \
+    static const ::brine::FunctionInfo& info = ::brine::FunctionRegistry::global().add(                \
+        ::brine::detail::make_closure_info<Type, &::brine::detail::invoke_functor<Type>>(#Type, false)); \
+    return info;                                                                                       \
+  }                                                                                                    \
+  static const ::brine::FunctionInfo& BRINE_DETAIL_CAT(brine_functor_registration_, __COUNTER__) =    \
+      brine_functor_info(static_cast<const Type*>(nullptr))
