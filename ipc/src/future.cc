@@ -20,14 +20,27 @@ void TaskStateBase::complete(TaskStatus status) noexcept {
 }
 
 void TaskStateBase::fail(std::exception_ptr error) noexcept {
+  if (claimed_.exchange(true, std::memory_order_acq_rel)) return;  // already completed
   error_ = std::move(error);
   complete(TaskStatus::kFailed);
 }
 
-void TaskStateBase::finish() noexcept { complete(error_ ? TaskStatus::kFailed : TaskStatus::kDone); }
+void TaskStateBase::finish() noexcept {
+  if (claimed_.exchange(true, std::memory_order_acq_rel)) return;
+  complete(error_ ? TaskStatus::kFailed : TaskStatus::kDone);
+}
 
 void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
-  ready_.wait([this] { return done(); }, policy);
+  if (done()) return;
+  // Spin phase: collect completions ourselves, so the result does not wait for the collector
+  // thread to be scheduled. Then sleep; the collector completes us.
+  const uint64_t until = ipc::monotonic_ns() + policy.spin_ns;
+  for (uint32_t i = 0; !policy.sleep || (i & 15) != 0 || ipc::monotonic_ns() < until; ++i) {
+    if (drain_hook) drain_hook->try_drain();
+    if (done()) return;
+    ipc::cpu_relax();
+  }
+  ready_.wait([this] { return done(); }, ipc::WaitPolicy{.spin_ns = 0, .sleep = true});
 }
 
 bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) const noexcept {

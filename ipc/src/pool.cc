@@ -151,6 +151,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), parent_pid_(getpid()) {
   // Published last: a tool that sees the magic sees a formatted segment.
   std::atomic_ref<uint64_t>(header->magic).store(ipc::kSegmentMagic, std::memory_order_release);
 
+  drain_hook_->drain = [this] { return drain(); };
   control_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (control_fd_ < 0) throw SegmentError(std::string("brine: eventfd failed: ") + std::strerror(errno));
   collector_ = std::thread([this] { collector_loop(); });
@@ -223,7 +224,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   const uint64_t task_id = rec.task_id;
   rec.state = state;
   pending_[s] = std::move(rec);
-  state->cancel_hook = [this, s, task_id] { return cancel(s, task_id); };
+  state->cancel_hook = [this, s, task_id, raw = state.get()] { return cancel(s, task_id, *raw); };
+  state->drain_hook = drain_hook_;
   inflight_total_.fetch_add(1, std::memory_order_relaxed);
   header->tasks_submitted.fetch_add(1, std::memory_order_relaxed);
   dispatch(s);
@@ -234,12 +236,28 @@ uint32_t PoolCore::acquire_slot() {
     const uint32_t seen = slots_released_.load(std::memory_order_acquire);
     uint32_t s = 0;
     if (header->free_slots.pop(slot_links(), s)) return s;
-    if (std::this_thread::get_id() == collector_id_) {
-      drain();  // a done-callback submitting from the collector: free slots ourselves
-    } else {
-      slots_released_.wait(seen, std::memory_order_acquire);
-    }
+    wait_for_room(seen);
   }
+}
+
+namespace {
+thread_local int tls_drain_depth = 0;  // > 0 while this thread is inside drain()
+}
+
+void PoolCore::wait_for_room(uint32_t seen) {
+  if (tls_drain_depth == 0) {
+    slots_released_.wait(seen, std::memory_order_acquire);
+    return;
+  }
+  if (drain() == 0) {
+    header->doorbell.wait([&] { return slots_released_.load() != seen; }, options.parent_wait,
+                          std::chrono::milliseconds(1));
+  }
+}
+
+std::size_t PoolCore::drain_locked() {
+  std::lock_guard lock(drain_hook_->mu);
+  return drain();
 }
 
 void PoolCore::release_slot(uint32_t s) noexcept {
@@ -276,30 +294,24 @@ void PoolCore::dispatch(uint32_t s) {
       continue;
     }
     // Every ring is full (or every worker is being replaced): back-pressure.
-    if (std::this_thread::get_id() == collector_id_) {
-      drain();
-    } else {
-      slots_released_.wait(seen, std::memory_order_acquire);
-    }
+    wait_for_room(seen);
   }
 }
 
-bool PoolCore::cancel(uint32_t s, uint64_t task_id) {
+bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
   ipc::SlotHeader& h = slot(s);
   if (h.task_id != task_id) return false;
   uint32_t expected = uint32_t(ipc::SlotState::kQueued);
   if (!h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kCancelled))) return false;
-  // The worker will skip it and return the slot; the future fails now.
-  if (auto state = pending_[s].state) {
-    state->fail(std::make_exception_ptr(Cancelled("brine: the task was cancelled before a worker started it")));
-  }
+  // The worker will skip it and hand the slot back; the collector then leaves the future
+  // alone. It fails now.
+  state.fail(std::make_exception_ptr(Cancelled("brine: the task was cancelled before a worker started it")));
   return true;
 }
 
 // ---- the collector --------------------------------------------------------------------------
 
 void PoolCore::collector_loop() {
-  collector_id_ = std::this_thread::get_id();
   auto work_waiting = [this] {
     if (deaths_.load(std::memory_order_acquire) || stopping_.load(std::memory_order_acquire)) return true;
     for (auto& w : workers_) {
@@ -308,7 +320,7 @@ void PoolCore::collector_loop() {
     return false;
   };
   for (;;) {
-    if (drain() != 0) continue;
+    if (drain_locked() != 0) continue;
     if (stopping_.load(std::memory_order_acquire)) {
       bool any_alive = false;
       for (auto& w : workers_) any_alive = any_alive || w->alive.load() || w->dead.load();
@@ -316,10 +328,14 @@ void PoolCore::collector_loop() {
     }
     header->doorbell.wait(work_waiting, options.parent_wait, std::chrono::milliseconds(stopping_.load() ? 10 : 1000));
   }
-  drain();
+  drain_locked();
 }
 
 std::size_t PoolCore::drain() {
+  struct Depth {
+    Depth() { ++tls_drain_depth; }
+    ~Depth() { --tls_drain_depth; }
+  } depth;
   std::size_t n = 0;
   uint64_t m = 0;
   for (uint32_t w = 0; w < workers_.size(); ++w) {
@@ -383,7 +399,7 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
   release_slot(s);
   header->tasks_completed.fetch_add(1, std::memory_order_relaxed);
   inflight_total_.fetch_sub(1, std::memory_order_release);
-  if (rec.state) rec.state->finish();
+  if (rec.state && !cancelled) rec.state->finish();
 }
 
 void PoolCore::grant(uint32_t /*worker*/, uint32_t s) {
@@ -575,6 +591,10 @@ void PoolCore::shutdown(bool wait) {
   if (monitor_.joinable()) monitor_.join();
   header->doorbell.wake();
   if (collector_.joinable()) collector_.join();
+  {
+    std::lock_guard lock(drain_hook_->mu);
+    drain_hook_->drain = nullptr;  // futures outliving the pool no longer reach into it
+  }
   // Anything still pending (shutdown without wait) fails now.
   for (uint32_t s = 0; s < options.slot_count; ++s) {
     if (pending_[s].state && !pending_[s].state->done()) {

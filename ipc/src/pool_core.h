@@ -76,10 +76,14 @@ class PoolCore {
   uint32_t acquire_slot();
   void release_slot(uint32_t slot) noexcept;
   void dispatch(uint32_t slot);
-  bool cancel(uint32_t slot, uint64_t task_id);
+  bool cancel(uint32_t slot, uint64_t task_id, TaskStateBase& state);
 
   void collector_loop();
-  std::size_t drain();
+  std::size_t drain();       // caller holds drain_hook_->mu
+  std::size_t drain_locked();
+  // Waits for a slot or ring space to free up; a thread inside a drain (a done-callback that
+  // submits) frees them itself.
+  void wait_for_room(uint32_t seen);
   void handle_message(uint32_t worker, uint64_t message);
   void finish(uint32_t worker, uint32_t slot);
   void grant(uint32_t worker, uint32_t slot);
@@ -112,7 +116,7 @@ class PoolCore {
 
   std::thread monitor_;
   std::thread collector_;
-  std::thread::id collector_id_;
+  std::shared_ptr<DrainHook> drain_hook_ = std::make_shared<DrainHook>();
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
 };

@@ -30,6 +30,22 @@ namespace detail {
 
 enum class TaskStatus : uint32_t { kPending = 0, kDone = 1, kFailed = 2 };
 
+// Lets a thread waiting on a future collect completions itself instead of waiting for the
+// pool's collector thread to do it (one thread hop less on the critical path). Shared by a
+// pool and its futures; `drain` is cleared when the pool shuts down. Recursive: a done-callback
+// that waits on another future may drain from inside a drain.
+struct DrainHook {
+  std::recursive_mutex mu;
+  std::function<std::size_t()> drain;  // guarded by mu
+  // Drains once if no other thread is draining; false if the lock was busy or the pool gone.
+  bool try_drain() {
+    std::unique_lock lock(mu, std::try_to_lock);
+    if (!lock.owns_lock() || !drain) return false;
+    drain();
+    return true;
+  }
+};
+
 class TaskStateBase {
  public:
   virtual ~TaskStateBase() = default;
@@ -38,8 +54,8 @@ class TaskStateBase {
   // pool's collector, with a decoder that retains every arena block the value references.
   virtual void decode(const fb::Result& result, const Decoder& d) noexcept = 0;
 
-  void fail(std::exception_ptr error) noexcept;  // completes with an error
-  void finish() noexcept;                         // completes after decode()
+  void fail(std::exception_ptr error) noexcept;  // completes with an error (first completion wins)
+  void finish() noexcept;                         // completes after decode() (first completion wins)
   bool done() const noexcept { return status_.load(std::memory_order_acquire) != uint32_t(TaskStatus::kPending); }
   void wait(const ipc::WaitPolicy& policy) const noexcept;
   bool wait_for(std::chrono::nanoseconds timeout) const noexcept;
@@ -51,12 +67,14 @@ class TaskStateBase {
   std::vector<ipc::BlockHandle> holds;  // arena blocks the value points into
   std::size_t bytes_copied = 0;         // framework copies made to send this task
   std::function<bool()> cancel_hook;    // set by the pool while the task may be cancelled
+  std::shared_ptr<DrainHook> drain_hook;  // set by the pool: lets waiters collect completions
 
  protected:
   std::exception_ptr error_;
 
  private:
   void complete(TaskStatus status) noexcept;
+  std::atomic<bool> claimed_{false};  // the first of fail()/finish() completes; later calls are no-ops
   std::atomic<uint32_t> status_{uint32_t(TaskStatus::kPending)};
   mutable ipc::EventCount ready_;  // waiters sleep here
   std::mutex callbacks_mu_;
