@@ -1,0 +1,102 @@
+// What brine-codegen knows about one header: its exposed enums and structs, with every field
+// type resolved to one of the shapes the generator supports, and its tasks. Built by
+// parse_header() (parser.h) from libclang; read by the schema and C++ writers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace brine::codegen {
+
+struct SourceLocation {
+  std::string file;
+  unsigned line = 0;
+  unsigned column = 0;
+};
+
+// An error a user can act on, printed as "file:line:col: error: message".
+struct Diagnostic {
+  SourceLocation where;
+  std::string message;
+  bool warning = false;
+};
+std::string format(const Diagnostic& d);
+
+enum class Scalar { kBool, kInt8, kUInt8, kInt16, kUInt16, kInt32, kUInt32, kInt64, kUInt64, kFloat, kDouble };
+
+// A field type. Value semantics; `element` is set for kVector, kArray and kOptional.
+struct TypeRef {
+  enum class Kind { kScalar, kString, kEnum, kStruct, kVector, kArray, kOptional };
+  Kind kind = Kind::kScalar;
+  Scalar scalar = Scalar::kInt32;          // kScalar
+  std::string name;                        // kEnum, kStruct: qualified C++ name
+  std::size_t length = 0;                  // kArray
+  std::shared_ptr<const TypeRef> element;  // kVector, kArray, kOptional
+
+  // True when the type holds contiguous arithmetic data somewhere (what BRINE_REF can move).
+  bool has_contiguous_data() const;
+};
+
+enum class FieldPlacement { kAuto, kCopy, kReference };
+
+struct Field {
+  std::string name;
+  TypeRef type;
+  FieldPlacement placement = FieldPlacement::kAuto;
+  SourceLocation where;
+};
+
+// A C++ name split into its namespaces and the name inside them. A class nested in a class
+// keeps the outer class in `name` ("Outer::Inner").
+struct QualifiedName {
+  std::vector<std::string> namespaces;
+  std::string name;
+
+  std::string cxx() const;         // "shapes::Outer::Inner"
+  std::string schema_name() const; // "Outer_Inner": a FlatBuffers identifier
+  std::string schema_namespace() const;  // "shapes.fb"
+};
+
+struct Struct {
+  QualifiedName name;
+  std::vector<Field> fields;  // in declaration order: field i has schema id i
+  SourceLocation where;
+};
+
+struct Enumerator {
+  std::string name;
+  int64_t value = 0;
+};
+
+struct Enum {
+  QualifiedName name;
+  Scalar underlying = Scalar::kInt32;
+  std::vector<Enumerator> values;  // in declaration order
+  SourceLocation where;
+};
+
+struct Param {
+  std::string name;
+  std::string type;  // fully qualified C++ spelling, e.g. "const shapes::Frame &"
+};
+
+struct Task {
+  QualifiedName name;
+  std::string result;  // fully qualified C++ spelling
+  std::vector<Param> params;
+  SourceLocation where;
+};
+
+struct Header {
+  std::string path;        // as given on the command line
+  std::string stem;        // "shapes" for "dir/shapes.h"
+  std::vector<Enum> enums;
+  std::vector<Struct> structs;  // in declaration order
+  std::vector<Task> tasks;
+  std::vector<std::string> dependencies;  // files read, for the build system's depfile
+};
+
+}  // namespace brine::codegen

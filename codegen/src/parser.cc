@@ -1,0 +1,561 @@
+#include "parser.h"
+
+#include <clang-c/Index.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace brine::codegen {
+
+namespace {
+
+std::string take(CXString s) {
+  const char* c = clang_getCString(s);
+  std::string out = c != nullptr ? c : "";
+  clang_disposeString(s);
+  return out;
+}
+
+std::string spelling(CXCursor c) { return take(clang_getCursorSpelling(c)); }
+std::string spelling(CXType t) { return take(clang_getTypeSpelling(t)); }
+
+// Calls f(child) for each direct child of `parent`.
+template <class F>
+void for_each_child(CXCursor parent, F&& f) {
+  using Fn = std::remove_reference_t<F>;
+  clang_visitChildren(
+      parent,
+      [](CXCursor child, CXCursor, CXClientData data) {
+        (*static_cast<Fn*>(data))(child);
+        return CXChildVisit_Continue;
+      },
+      &f);
+}
+
+SourceLocation location_of(CXCursor c) {
+  CXFile file = nullptr;
+  unsigned line = 0;
+  unsigned column = 0;
+  clang_getSpellingLocation(clang_getCursorLocation(c), &file, &line, &column, nullptr);
+  return {take(clang_getFileName(file)), line, column};
+}
+
+std::set<std::string> annotations(CXCursor c) {
+  std::set<std::string> out;
+  for_each_child(c, [&](CXCursor child) {
+    if (clang_getCursorKind(child) == CXCursor_AnnotateAttr) {
+      std::string a = spelling(child);
+      if (a.starts_with("brine::")) out.insert(std::move(a));
+    }
+  });
+  return out;
+}
+
+// A canonical type's spelling, made shorter where clang spells out defaults.
+std::string cxx_spelling(CXType t) {
+  std::string s = spelling(clang_getCanonicalType(t));
+  const std::pair<std::string_view, std::string_view> rewrites[] = {
+      {"std::basic_string<char>", "std::string"},
+      {"std::basic_string_view<char>", "std::string_view"},
+      {", 18446744073709551615>", ">"},  // std::span's std::dynamic_extent
+      {" &", "&"},
+      {" *", "*"},
+  };
+  for (const auto& [from, to] : rewrites) {
+    for (std::size_t i = s.find(from); i != std::string::npos; i = s.find(from, i + to.size())) {
+      s.replace(i, from.size(), to);
+    }
+  }
+  return s;
+}
+
+bool is_record(CXCursorKind k) { return k == CXCursor_StructDecl || k == CXCursor_ClassDecl; }
+
+// The namespaces and enclosing classes of a declaration. An anonymous namespace shows as "".
+QualifiedName qualified_name(CXCursor c) {
+  QualifiedName q;
+  q.name = spelling(c);
+  for (CXCursor p = clang_getCursorSemanticParent(c);
+       !clang_Cursor_isNull(p) && clang_getCursorKind(p) != CXCursor_TranslationUnit;
+       p = clang_getCursorSemanticParent(p)) {
+    if (clang_getCursorKind(p) == CXCursor_Namespace) {
+      q.namespaces.insert(q.namespaces.begin(), spelling(p));
+    } else if (is_record(clang_getCursorKind(p))) {
+      q.name = spelling(p) + "::" + q.name;
+    }
+  }
+  return q;
+}
+
+bool in_anonymous_namespace(const QualifiedName& q) {
+  for (const auto& n : q.namespaces) {
+    if (n.empty()) return true;
+  }
+  return false;
+}
+
+// Whether `c` is declared directly in namespace std (through inline namespaces like __cxx11).
+bool in_std(CXCursor c) {
+  CXCursor p = clang_getCursorSemanticParent(c);
+  while (clang_getCursorKind(p) == CXCursor_Namespace && clang_Cursor_isInlineNamespace(p) != 0) {
+    p = clang_getCursorSemanticParent(p);
+  }
+  return clang_getCursorKind(p) == CXCursor_Namespace && spelling(p) == "std" &&
+         clang_getCursorKind(clang_getCursorSemanticParent(p)) == CXCursor_TranslationUnit;
+}
+
+std::optional<Scalar> scalar_of(CXType t) {
+  const bool wide = clang_Type_getSizeOf(t) == 8;
+  switch (t.kind) {
+    case CXType_Bool: return Scalar::kBool;
+    case CXType_Char_S:
+    case CXType_SChar: return Scalar::kInt8;
+    case CXType_Char_U:
+    case CXType_UChar: return Scalar::kUInt8;
+    case CXType_Short: return Scalar::kInt16;
+    case CXType_UShort: return Scalar::kUInt16;
+    case CXType_Int: return Scalar::kInt32;
+    case CXType_UInt: return Scalar::kUInt32;
+    case CXType_Long:
+    case CXType_LongLong: return wide ? Scalar::kInt64 : Scalar::kInt32;
+    case CXType_ULong:
+    case CXType_ULongLong: return wide ? Scalar::kUInt64 : Scalar::kUInt32;
+    case CXType_Float: return Scalar::kFloat;
+    case CXType_Double: return Scalar::kDouble;
+    default: return std::nullopt;
+  }
+}
+
+constexpr std::string_view kSupported =
+    "supported are bool, fixed-width integers, float, double, std::string, BRINE_EXPOSE enums and "
+    "structs, and std::vector / std::array / std::optional of those";
+
+class HeaderParser {
+ public:
+  explicit HeaderParser(ParseResult& out) : out_(out) {}
+
+  // Pass 1: finds the annotated declarations written in the main file.
+  void collect(CXCursor parent) {
+    for_each_child(parent, [&](CXCursor c) {
+      if (clang_Location_isFromMainFile(clang_getCursorLocation(c)) == 0) return;
+      const CXCursorKind kind = clang_getCursorKind(c);
+      const std::set<std::string> marks = annotations(c);
+      const bool expose = marks.contains("brine::expose");
+      const bool task = marks.contains("brine::task");
+      if (kind == CXCursor_Namespace || kind == CXCursor_LinkageSpec) {
+        collect(c);
+      } else if (is_record(kind) || kind == CXCursor_EnumDecl) {
+        if (task) error(c, "BRINE_TASK marks a free function; '" + spelling(c) + "' is a type (did you mean BRINE_EXPOSE?)");
+        if (expose && clang_isCursorDefinition(c) != 0) {
+          (kind == CXCursor_EnumDecl ? enums_ : records_).push_back(c);
+          exposed_[take(clang_getCursorUSR(c))] = c;
+        }
+        if (is_record(kind)) collect(c);  // nested types
+      } else if (kind == CXCursor_FunctionDecl) {
+        if (expose) error(c, "BRINE_EXPOSE marks a struct or an enum; '" + spelling(c) + "' is a function (did you mean BRINE_TASK?)");
+        if (task) tasks_.push_back(c);
+      } else if (task) {
+        error(c, "BRINE_TASK marks a non-template free function; '" + spelling(c) +
+                     "' is not one. Wrap it in a free function taking and returning exposed types");
+      } else if (expose) {
+        error(c, "BRINE_EXPOSE marks a struct or an enum; '" + spelling(c) + "' is neither");
+      } else if (kind == CXCursor_FieldDecl && (marks.contains("brine::ref") || marks.contains("brine::copy"))) {
+        const CXCursor owner = clang_getCursorSemanticParent(c);
+        if (!annotations(owner).contains("brine::expose")) {
+          error(c, "BRINE_REF/BRINE_COPY on field '" + spelling(c) + "' has no effect: '" + spelling(owner) +
+                       "' is not BRINE_EXPOSE; expose it or drop the marker");
+        }
+      } else if (marks.contains("brine::ref") || marks.contains("brine::copy")) {
+        error(c, "BRINE_REF/BRINE_COPY mark fields of a BRINE_EXPOSE struct; '" + spelling(c) + "' is not a field");
+      }
+    });
+  }
+
+  // Pass 2: builds the model of what pass 1 found.
+  void build() {
+    for (CXCursor c : enums_) build_enum(c);
+    for (CXCursor c : records_) build_struct(c);
+    std::map<std::string, SourceLocation> task_names;
+    for (CXCursor c : tasks_) {
+      const std::string usr = take(clang_getCursorUSR(c));
+      if (!seen_tasks_.insert(usr).second) continue;  // a redeclaration
+      build_task(c, task_names);
+    }
+  }
+
+ private:
+  void error(CXCursor at, std::string message) { error(location_of(at), std::move(message)); }
+  void error(SourceLocation at, std::string message) { out_.errors.push_back({std::move(at), std::move(message)}); }
+
+  bool check_name(CXCursor c, const QualifiedName& q) {
+    if (!in_anonymous_namespace(q)) return true;
+    error(c, "'" + spelling(c) + "' is in an anonymous namespace: generated code in another file cannot name it; "
+                                 "move it to a named namespace");
+    return false;
+  }
+
+  void build_enum(CXCursor c) {
+    Enum e;
+    e.name = qualified_name(c);
+    e.where = location_of(c);
+    if (!check_name(c, e.name)) return;
+    const CXType underlying = clang_getCanonicalType(clang_getEnumDeclIntegerType(c));
+    const std::optional<Scalar> s = scalar_of(underlying);
+    if (!s || *s == Scalar::kBool || *s == Scalar::kFloat || *s == Scalar::kDouble) {
+      error(c, "enum '" + e.name.cxx() + "' has underlying type '" + spelling(underlying) +
+                   "', which FlatBuffers cannot hold; use a fixed-width integer type");
+      return;
+    }
+    e.underlying = *s;
+    const bool is_unsigned = *s == Scalar::kUInt8 || *s == Scalar::kUInt16 || *s == Scalar::kUInt32 || *s == Scalar::kUInt64;
+    for_each_child(c, [&](CXCursor k) {
+      if (clang_getCursorKind(k) != CXCursor_EnumConstantDecl) return;
+      const int64_t v = is_unsigned ? static_cast<int64_t>(clang_getEnumConstantDeclUnsignedValue(k))
+                                    : clang_getEnumConstantDeclValue(k);
+      e.values.push_back({spelling(k), v});
+    });
+    if (e.values.empty()) {
+      error(c, "enum '" + e.name.cxx() + "' has no enumerators; FlatBuffers needs at least one");
+      return;
+    }
+    out_.header.enums.push_back(std::move(e));
+  }
+
+  void build_struct(CXCursor c) {
+    Struct s;
+    s.name = qualified_name(c);
+    s.where = location_of(c);
+    if (!check_name(c, s.name)) return;
+    bool ok = true;
+    for_each_child(c, [&](CXCursor m) {
+      const CXCursorKind kind = clang_getCursorKind(m);
+      if (kind == CXCursor_CXXBaseSpecifier) {
+        error(m, "'" + s.name.cxx() + "' has a base class '" + spelling(clang_getCursorType(m)) +
+                     "': brine-codegen sends a struct's own fields only; hold the base as a field instead");
+        ok = false;
+      } else if (kind == CXCursor_FieldDecl) {
+        ok = build_field(s, m) && ok;
+      }
+    });
+    if (ok) out_.header.structs.push_back(std::move(s));
+  }
+
+  bool build_field(Struct& s, CXCursor m) {
+    const std::string name = spelling(m);
+    const std::string what = "field '" + name + "' of '" + s.name.cxx() + "'";
+    if (const CX_CXXAccessSpecifier access = clang_getCXXAccessSpecifier(m); access != CX_CXXPublic) {
+      error(m, what + " is " + (access == CX_CXXPrivate ? "private" : "protected") +
+                   ": generated hooks can only reach public fields; make the data public (a plain struct), or "
+                   "write brine::Reducer<" + s.name.cxx() + "> by hand and do not mark the type BRINE_EXPOSE");
+      return false;
+    }
+    if (clang_Cursor_isBitField(m) != 0) {
+      error(m, what + " is a bit-field; use a plain integer field");
+      return false;
+    }
+    const CXType written = clang_getCursorType(m);
+    const CXType canonical = clang_getCanonicalType(written);
+    std::string type_text = "'" + spelling(written) + "'";
+    if (spelling(canonical) != spelling(written)) type_text += " (aka '" + spelling(canonical) + "')";
+    if (clang_isConstQualifiedType(canonical) != 0) {
+      error(m, what + " is const: it could not be assigned when the struct is rebuilt; drop the const");
+      return false;
+    }
+    std::string why;
+    const std::optional<TypeRef> type = resolve(canonical, why);
+    if (!type) {
+      error(m, what + " has type " + type_text + ": " + why);
+      return false;
+    }
+    const std::set<std::string> marks = annotations(m);
+    FieldPlacement placement = FieldPlacement::kAuto;
+    if (marks.contains("brine::ref") && marks.contains("brine::copy")) {
+      error(m, what + " is marked both BRINE_REF and BRINE_COPY; keep one");
+      return false;
+    }
+    if (marks.contains("brine::ref")) placement = FieldPlacement::kReference;
+    if (marks.contains("brine::copy")) placement = FieldPlacement::kCopy;
+    if (placement != FieldPlacement::kAuto && !type->has_contiguous_data()) {
+      error(m, std::string(placement == FieldPlacement::kReference ? "BRINE_REF" : "BRINE_COPY") + " on " + what +
+                   " has no effect: only contiguous arithmetic data (std::vector<double>, std::array<float, N>, ...) "
+                   "can travel by reference; drop the marker");
+      return false;
+    }
+    s.fields.push_back({name, *type, placement, location_of(m)});
+    return true;
+  }
+
+  // Resolves a canonical field type to a TypeRef, or says in `why` what is wrong and what to do.
+  std::optional<TypeRef> resolve(CXType t, std::string& why) {
+    TypeRef r;
+    if (std::optional<Scalar> s = scalar_of(t)) {
+      r.scalar = *s;
+      return r;
+    }
+    switch (t.kind) {
+      case CXType_Pointer:
+      case CXType_MemberPointer:
+      case CXType_BlockPointer:
+        why = "a raw pointer is an address in this process and means nothing in a worker; hold the value itself "
+              "(a BRINE_EXPOSE struct, std::optional<T> or std::vector<T>)";
+        return std::nullopt;
+      case CXType_LValueReference:
+      case CXType_RValueReference:
+        why = "a reference member cannot be rebuilt in another process; hold the value itself";
+        return std::nullopt;
+      case CXType_ConstantArray:
+      case CXType_IncompleteArray:
+      case CXType_VariableArray:
+        why = "C arrays are not supported; use std::array<T, N> (or std::vector<T>)";
+        return std::nullopt;
+      case CXType_Enum: return resolve_enum(t, why);
+      case CXType_Record: return resolve_record(t, why);
+      default: break;
+    }
+    why = "this type has no FlatBuffers equivalent; " + std::string(kSupported);
+    return std::nullopt;
+  }
+
+  std::optional<TypeRef> resolve_enum(CXType t, std::string& why) {
+    const CXCursor decl = clang_getTypeDeclaration(t);
+    if (!exposed_.contains(take(clang_getCursorUSR(decl)))) {
+      why = not_exposed(decl, "enum");
+      return std::nullopt;
+    }
+    TypeRef r;
+    r.kind = TypeRef::Kind::kEnum;
+    r.name = qualified_name(decl).cxx();
+    return r;
+  }
+
+  std::optional<TypeRef> resolve_element(CXType t, std::string& why) {
+    const CXType element = clang_getCanonicalType(clang_Type_getTemplateArgumentAsType(t, 0));
+    std::optional<TypeRef> r = resolve(element, why);
+    if (!r) why = "its element type '" + spelling(element) + "' is not supported: " + why;
+    return r;
+  }
+
+  std::optional<TypeRef> resolve_record(CXType t, std::string& why) {
+    const CXCursor decl = clang_getTypeDeclaration(t);
+    const CXCursor templ = clang_getSpecializedCursorTemplate(decl);
+    if (!clang_Cursor_isNull(templ) && in_std(templ)) return resolve_std(t, spelling(templ), why);
+    if (in_std(decl)) {
+      why = "std::" + spelling(decl) + " is not supported in an exposed struct; " + std::string(kSupported);
+      return std::nullopt;
+    }
+    if (!exposed_.contains(take(clang_getCursorUSR(decl)))) {
+      why = not_exposed(decl, "struct");
+      return std::nullopt;
+    }
+    TypeRef r;
+    r.kind = TypeRef::Kind::kStruct;
+    r.name = qualified_name(decl).cxx();
+    return r;
+  }
+
+  std::optional<TypeRef> resolve_std(CXType t, const std::string& name, std::string& why) {
+    TypeRef r;
+    if (name == "basic_string") {
+      if (clang_getCanonicalType(clang_Type_getTemplateArgumentAsType(t, 0)).kind == CXType_Char_S) {
+        r.kind = TypeRef::Kind::kString;
+        return r;
+      }
+      why = "only std::string (of char) is supported; convert to UTF-8 std::string";
+      return std::nullopt;
+    }
+    if (name == "vector" || name == "array" || name == "optional") {
+      std::optional<TypeRef> element = resolve_element(t, why);
+      if (!element) return std::nullopt;
+      const bool container = element->kind == TypeRef::Kind::kVector || element->kind == TypeRef::Kind::kArray;
+      if (name != "optional" && container) {
+        why = "FlatBuffers has no vectors of vectors; wrap the inner container in a BRINE_EXPOSE struct and hold a "
+              "std::vector of that struct";
+        return std::nullopt;
+      }
+      if (element->kind == TypeRef::Kind::kOptional) {
+        why = "std::optional cannot be nested inside std::" + name +
+              " in a schema; wrap it in a BRINE_EXPOSE struct with one std::optional field";
+        return std::nullopt;
+      }
+      r.kind = name == "vector" ? TypeRef::Kind::kVector
+             : name == "array"  ? TypeRef::Kind::kArray
+                                : TypeRef::Kind::kOptional;
+      if (r.kind == TypeRef::Kind::kArray) {
+        const long long elem_size =
+            clang_Type_getSizeOf(clang_getCanonicalType(clang_Type_getTemplateArgumentAsType(t, 0)));
+        r.length = elem_size > 0 ? static_cast<std::size_t>(clang_Type_getSizeOf(t) / elem_size) : 0;
+      }
+      r.element = std::make_shared<const TypeRef>(std::move(*element));
+      return r;
+    }
+    if (name == "function" || name == "move_only_function") {
+      why = "a std::function cannot cross a process boundary; mark the function BRINE_TASK and send data that "
+            "selects it (an enum) instead";
+    } else if (name == "unique_ptr" || name == "shared_ptr" || name == "weak_ptr") {
+      why = "a smart pointer owns memory of this process; hold the value itself, or std::optional<T>";
+    } else if (name == "span" || name == "basic_string_view") {
+      why = "a view does not own its data; hold a std::vector<T> or std::string (mark it BRINE_REF to send a "
+            "large vector by reference)";
+    } else if (name == "map" || name == "unordered_map" || name == "multimap" || name == "set" ||
+               name == "unordered_set") {
+      why = "std::" + name + " has no schema mapping yet; hold a std::vector of a BRINE_EXPOSE {key, value} struct";
+    } else if (name == "pair" || name == "tuple" || name == "variant") {
+      why = "std::" + name + " has no named fields for a schema; use a BRINE_EXPOSE struct";
+    } else {
+      why = "std::" + name + " is not supported in an exposed struct; " + std::string(kSupported);
+    }
+    return std::nullopt;
+  }
+
+  // Why a user type that is not in this header's exposed set cannot be a field.
+  std::string not_exposed(CXCursor decl, const std::string& what) {
+    const std::string name = qualified_name(decl).cxx();
+    if (annotations(decl).contains("brine::expose")) {
+      return "'" + name + "' is exposed in another header (" + location_of(decl).file +
+             "); brine-codegen reads one header at a time, so declare the types a struct holds in the same header";
+    }
+    if (what == "struct") {
+      bool any_public = false;
+      for_each_child(decl, [&](CXCursor m) {
+        if (clang_getCursorKind(m) == CXCursor_FieldDecl && clang_getCXXAccessSpecifier(m) == CX_CXXPublic) {
+          any_public = true;
+        }
+      });
+      if (!any_public) {
+        return "'" + name + "' is a class with no public fields, which generated hooks cannot read; make its data "
+                            "public and mark it BRINE_EXPOSE, or pass it to tasks directly with a hand-written "
+                            "brine::Reducer<" + name + ">";
+      }
+    }
+    return what + " '" + name + "' is not exposed; mark its declaration BRINE_EXPOSE in this header";
+  }
+
+  void build_task(CXCursor c, std::map<std::string, SourceLocation>& names) {
+    Task t;
+    t.name = qualified_name(c);
+    t.where = location_of(c);
+    if (!check_name(c, t.name)) return;
+    const std::string what = "task '" + t.name.cxx() + "'";
+    if (auto [it, fresh] = names.emplace(t.name.cxx(), t.where); !fresh) {
+      error(c, what + " is overloaded (also declared at " + it->second.file + ":" + std::to_string(it->second.line) +
+                   "); a task's name must name one function: rename one overload");
+      return;
+    }
+    if (clang_Cursor_getStorageClass(c) == CX_SC_Static) {
+      error(c, what + " is static: each file would get its own copy and the registry could not find it; drop "
+                      "`static` (use `inline` for a function defined in the header)");
+      return;
+    }
+    const CXType type = clang_getCursorType(c);
+    if (clang_isFunctionTypeVariadic(type) != 0) {
+      error(c, what + " is variadic; give it a fixed parameter list");
+      return;
+    }
+    t.result = cxx_spelling(clang_getResultType(type));
+    bool ok = true;
+    const int n = clang_Cursor_getNumArguments(c);
+    for (int i = 0; i < n; ++i) {
+      const CXCursor p = clang_Cursor_getArgument(c, static_cast<unsigned>(i));
+      const CXType pt = clang_getCanonicalType(clang_getCursorType(p));
+      std::string name = spelling(p);
+      if (name.empty()) name = "arg" + std::to_string(i);
+      const std::string param = "parameter '" + name + "' of " + what;
+      if (pt.kind == CXType_LValueReference &&
+          clang_isConstQualifiedType(clang_getPointeeType(pt)) == 0) {
+        error(p, param + " is a non-const reference: a worker's changes cannot flow back; take it by const& or by "
+                         "value and return the result");
+        ok = false;
+      } else if (pt.kind == CXType_RValueReference) {
+        error(p, param + " is an rvalue reference; take it by value or by const&");
+        ok = false;
+      } else if (pt.kind == CXType_Pointer) {
+        error(p, param + " is a raw pointer, which means nothing in a worker; take the value (or a std::span<const T> "
+                         "for contiguous data)");
+        ok = false;
+      }
+      t.params.push_back({name, cxx_spelling(pt)});
+    }
+    if (ok) out_.header.tasks.push_back(std::move(t));
+  }
+
+  ParseResult& out_;
+  std::vector<CXCursor> records_;
+  std::vector<CXCursor> enums_;
+  std::vector<CXCursor> tasks_;
+  std::set<std::string> seen_tasks_;
+  std::map<std::string, CXCursor> exposed_;  // by USR
+};
+
+struct IndexDeleter {
+  void operator()(void* index) const { clang_disposeIndex(index); }
+};
+struct UnitDeleter {
+  void operator()(CXTranslationUnitImpl* tu) const { clang_disposeTranslationUnit(tu); }
+};
+
+// The files the header read, system headers excepted: what a change to should regenerate.
+std::vector<std::string> user_files(CXTranslationUnit tu) {
+  struct Inclusions {
+    CXTranslationUnit tu;
+    std::set<std::string> files;
+  } inclusions{tu, {}};
+  clang_getInclusions(
+      tu,
+      [](CXFile file, CXSourceLocation*, unsigned, CXClientData data) {
+        auto& inc = *static_cast<Inclusions*>(data);
+        if (clang_Location_isInSystemHeader(clang_getLocation(inc.tu, file, 1, 1)) == 0) {
+          inc.files.insert(take(clang_getFileName(file)));
+        }
+      },
+      &inclusions);
+  return {inclusions.files.begin(), inclusions.files.end()};
+}
+
+}  // namespace
+
+ParseResult parse_header(const std::string& path, const std::vector<std::string>& clang_args) {
+  ParseResult result;
+  result.header.path = path;
+  std::vector<std::string> args = {"-x", "c++", "-std=c++20", "-DBRINE_CODEGEN=1"};
+  args.insert(args.end(), clang_args.begin(), clang_args.end());
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+
+  std::unique_ptr<void, IndexDeleter> index(clang_createIndex(0, 0));
+  CXTranslationUnit raw = nullptr;
+  const CXErrorCode rc = clang_parseTranslationUnit2(index.get(), path.c_str(), argv.data(), static_cast<int>(argv.size()),
+                                                     nullptr, 0, CXTranslationUnit_SkipFunctionBodies, &raw);
+  std::unique_ptr<CXTranslationUnitImpl, UnitDeleter> tu(raw);
+  if (rc != CXError_Success || !tu) {
+    std::string command;
+    for (const auto& a : args) command += " " + a;
+    result.errors.push_back({{path, 0, 0}, "libclang could not parse the file (is it missing, or is an argument "
+                                           "wrong?) with arguments:" + command});
+    return result;
+  }
+  for (unsigned i = 0, n = clang_getNumDiagnostics(tu.get()); i < n; ++i) {
+    CXDiagnostic d = clang_getDiagnostic(tu.get(), i);
+    if (clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
+      CXFile file = nullptr;
+      unsigned line = 0;
+      unsigned column = 0;
+      clang_getSpellingLocation(clang_getDiagnosticLocation(d), &file, &line, &column, nullptr);
+      result.errors.push_back({{take(clang_getFileName(file)), line, column}, take(clang_getDiagnosticSpelling(d))});
+    }
+    clang_disposeDiagnostic(d);
+  }
+  if (!result.errors.empty()) return result;  // the AST of a broken header would mislead
+
+  HeaderParser parser(result);
+  parser.collect(clang_getTranslationUnitCursor(tu.get()));
+  parser.build();
+  result.header.dependencies = user_files(tu.get());
+  return result;
+}
+
+}  // namespace brine::codegen
