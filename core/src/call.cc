@@ -50,6 +50,30 @@ flatbuffers::Offset<fb::Result> encode_error(Encoder& e, uint64_t task_id, fb::P
   return fb::CreateResult(fbb, task_id, 0, err);
 }
 
+namespace {
+
+// One call of a verified task; a failure becomes an error result, never an exception.
+flatbuffers::Offset<fb::Result> run_call(const FunctionInfo& info, uint64_t task_id, const CallValues& call,
+                                         const Decoder& d, Encoder& e) {
+  const std::size_t mark = e.mark();
+  fb::Phase phase = fb::Phase::DecodeTask;
+  try {
+    const ValueRef value = info.invoke(call, d, e, phase);
+    return fb::CreateResult(e.builder(), task_id, value);
+  } catch (const Error& err) {
+    e.discard_since(mark);
+    // A brine error inside the call (a nested decode, an arena limit...) keeps its own type.
+    return encode_error(e, task_id, phase, phase == fb::Phase::Run ? ErrorCode::kRemote : err.code(),
+                        current_exception_type(), err.what(), info.name);
+  } catch (...) {
+    e.discard_since(mark);
+    return encode_error(e, task_id, phase, ErrorCode::kRemote, current_exception_type(), current_exception_message(),
+                        info.name);
+  }
+}
+
+}  // namespace
+
 flatbuffers::Offset<fb::Result> run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d,
                                          Encoder& e) {
   const FunctionInfo* info = registry.find(task.function_id());
@@ -74,21 +98,16 @@ flatbuffers::Offset<fb::Result> run_task(const fb::Task& task, const FunctionReg
                                      "Register a function or functor and send it by name instead",
                         info->name);
   }
-  const std::size_t mark = e.mark();
-  fb::Phase phase = fb::Phase::DecodeTask;
-  try {
-    const ValueRef value = info->invoke(task, d, e, phase);
-    return fb::CreateResult(e.builder(), task.task_id(), value);
-  } catch (const Error& err) {
-    e.discard_since(mark);
-    // A brine error inside the call (a nested decode, an arena limit...) keeps its own type.
-    return encode_error(e, task.task_id(), phase, phase == fb::Phase::Run ? ErrorCode::kRemote : err.code(),
-                        current_exception_type(), err.what(), info->name);
-  } catch (...) {
-    e.discard_since(mark);
-    return encode_error(e, task.task_id(), phase, ErrorCode::kRemote, current_exception_type(),
-                        current_exception_message(), info->name);
+  const auto* batch = task.batch();
+  if (batch == nullptr) return run_call(*info, task.task_id(), CallValues{task.bound(), task.args()}, d, e);
+  // A chunk: every call shares the function and its bound state; each gets its own result.
+  std::vector<flatbuffers::Offset<fb::Result>> results;
+  results.reserve(batch->size());
+  for (const fb::Task* call : *batch) {
+    results.push_back(run_call(*info, task.task_id(), CallValues{task.bound(), call->args()}, d, e));
   }
+  auto list = e.builder().CreateVector(results);
+  return fb::CreateResult(e.builder(), task.task_id(), 0, 0, list);
 }
 
 void rethrow(const fb::Error& error) {

@@ -191,7 +191,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   Encoder e(fbb, {options.reference_threshold, &sink, options.reducers});
   try {
     const EncodedCall call = encode(e);
-    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, 0, call.args, call.bound, info.image_id),
+    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, 0, call.args, call.bound, info.image_id,
+                              call.batch),
                fb::TaskIdentifier());
   } catch (...) {
     state->fail(std::current_exception());  // fails this future only; nothing was sent
@@ -339,7 +340,14 @@ std::size_t PoolCore::drain() {
   std::size_t n = 0;
   uint64_t m = 0;
   for (uint32_t w = 0; w < workers_.size(); ++w) {
-    while (workers_[w]->complete.pop_and_notify(m)) {
+    WorkerEntry& e = *workers_[w];
+    // A ring never holds more than its capacity: a worker whose ring says so is corrupt or
+    // hostile. Kill it rather than spin on garbage; handle_death() fails its tasks.
+    if (e.complete.size() > e.complete.capacity()) {
+      if (e.alive.load(std::memory_order_acquire)) kill(e.pid, SIGKILL);
+      continue;
+    }
+    for (uint32_t k = e.complete.capacity(); k != 0 && e.complete.pop_and_notify(m); --k) {
       handle_message(w, m);
       ++n;
     }
@@ -359,8 +367,13 @@ void PoolCore::handle_message(uint32_t w, uint64_t m) {
   const uint32_t s = ipc::message_arg(m);
   // A worker may only speak of slots the parent gave it: anything else is ignored.
   if (s >= options.slot_count || slot_owner_[s].load(std::memory_order_acquire) != w) return;
+  const auto state = ipc::SlotState(slot(s).state.load(std::memory_order_acquire));
   switch (ipc::message_kind(m)) {
-    case ipc::Message::kDone: finish(w, s); break;
+    case ipc::Message::kDone:
+      // Only a slot the worker marked done (or that was cancelled): a premature report would
+      // free a slot it is still writing.
+      if (state == ipc::SlotState::kDone || state == ipc::SlotState::kCancelled) finish(w, s);
+      break;
     case ipc::Message::kAllocRequest: grant(w, s); break;
     default: break;
   }
@@ -432,7 +445,8 @@ void PoolCore::handle_death(uint32_t w) {
   // this, `alive` is false and nobody pushes to this worker until it is respawned.
   { std::lock_guard barrier(e.submit_mu); }
   uint64_t m = 0;
-  while (e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
+  const bool garbled = e.complete.size() > e.complete.capacity();
+  while (!garbled && e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
 
   struct Requeue {
     uint64_t task_id;
@@ -440,7 +454,7 @@ void PoolCore::handle_death(uint32_t w) {
   };
   std::vector<Requeue> requeue;
   const bool stopping = stopping_.load(std::memory_order_acquire);
-  const std::string how = describe_exit(e.wait_status);
+  const std::string how = describe_exit(e.wait_status) + (garbled ? " after corrupting its completion ring" : "");
   for (uint32_t s = 0; s < options.slot_count; ++s) {
     if (slot_owner_[s].load(std::memory_order_acquire) != w) continue;
     ipc::SlotHeader& h = slot(s);
@@ -636,6 +650,13 @@ void Pool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, c
                           const EncodeArgs& encode) {
   core_->submit(state, info, encode);
 }
+std::size_t Pool::default_chunksize(std::size_t n) const noexcept {
+  // Python's rule (n / 4 per worker) keeps every worker busy with a few chunks each; the cap
+  // keeps chunk envelopes small enough to pipeline (see bench/ for the measurement).
+  const std::size_t per = n / (std::size_t{4} * core_->options.workers);
+  return std::clamp<std::size_t>(per, 1, 4096);
+}
+
 unsigned Pool::size() const noexcept { return core_->options.workers; }
 std::vector<pid_t> Pool::worker_pids() const { return core_->worker_pids(); }
 PoolStats Pool::stats() const { return core_->stats(); }

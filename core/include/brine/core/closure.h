@@ -29,6 +29,8 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
+#include <iterator>
 
 #include "brine/core/call.h"
 
@@ -66,20 +68,20 @@ struct TupleTail<std::tuple<T...>, kSkip> {
 };
 
 template <class T>
-ValueRef invoke_functor(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
+ValueRef invoke_functor(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
   using Sig = Signature<decltype(&T::operator())>;
-  if (bound_count(task) != 1) throw DecodeError("brine: a functor task must carry exactly its state");
+  if (bound_count(call) != 1) throw DecodeError("brine: a functor task must carry exactly its state");
   phase = fb::Phase::DecodeTask;
-  const T functor = d.decode<T>(&d.item(*task.bound(), 0));
-  return decode_call_encode<typename Sig::Result, typename Sig::Params>(task, 1, d, e, phase, functor);
+  const T functor = d.decode<T>(&d.item(*call.bound, 0));
+  return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, functor);
 }
 
 template <class L>
-ValueRef invoke_lambda(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
+ValueRef invoke_lambda(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
   using Sig = Signature<decltype(&L::operator())>;
-  if (bound_count(task) != 1) throw DecodeError("brine: a lambda task must carry exactly its captures");
+  if (bound_count(call) != 1) throw DecodeError("brine: a lambda task must carry exactly its captures");
   phase = fb::Phase::DecodeTask;
-  const auto bytes = d.bytes(d.item(*task.bound(), 0), 1, 1);
+  const auto bytes = d.bytes(d.item(*call.bound, 0), 1, 1);
   if (bytes.size() != sizeof(L)) {
     throw DecodeError("brine: a lambda's captures are " + std::to_string(bytes.size()) + " bytes, expected " +
                       std::to_string(sizeof(L)));
@@ -87,7 +89,7 @@ ValueRef invoke_lambda(const fb::Task& task, const Decoder& d, Encoder& e, fb::P
   alignas(L) std::byte storage[sizeof(L)];
   std::memcpy(storage, bytes.data(), sizeof(L));  // trivially copyable: this creates the object
   const L& lambda = *std::launder(reinterpret_cast<const L*>(storage));
-  return decode_call_encode<typename Sig::Result, typename Sig::Params>(task, 1, d, e, phase, lambda);
+  return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, lambda);
 }
 
 template <class T, Invoker kInvoke>
@@ -188,10 +190,12 @@ struct CallableTraits<L> {
   }
 };
 
-// The parts of a task a pool needs, encoded for callable `c` and its per-call arguments.
+// The parts of a task a pool needs, encoded for callable `c` and its per-call arguments: one
+// call (args), or a batch of calls sharing the bound state.
 struct EncodedCall {
   flatbuffers::Offset<ValueList> args;
   flatbuffers::Offset<ValueList> bound;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Task>>> batch;
 };
 
 template <class C, class... A>
@@ -204,6 +208,36 @@ EncodedCall encode_call(Encoder& e, const C& c, const A&... args) {
   Traits::encode_bound(e, c);
   out.bound = e.list_since(mark);
   out.args = encode_arguments<typename Traits::Params>(e, args...);
+  return out;
+}
+
+// A batch: `inputs[first, first + count)` are each one call's arguments — a tuple of them
+// for a callable taking several parameters, else the single argument.
+template <class C, class Range>
+EncodedCall encode_batch(Encoder& e, const C& c, const Range& inputs, std::size_t first, std::size_t count) {
+  using Traits = CallableTraits<C>;
+  using Params = typename Traits::Params;
+  EncodedCall out;
+  const std::size_t mark = e.mark();
+  Traits::encode_bound(e, c);
+  out.bound = e.list_since(mark);
+  std::vector<flatbuffers::Offset<fb::Task>> calls;
+  calls.reserve(count);
+  auto it = std::begin(inputs);
+  std::advance(it, first);
+  for (std::size_t i = 0; i < count; ++i, ++it) {
+    const auto& x = *it;
+    flatbuffers::Offset<ValueList> args;
+    if constexpr (std::tuple_size_v<Params> == 1) {
+      args = encode_arguments<Params>(e, x);
+    } else {
+      args = std::apply([&](const auto&... a) { return encode_arguments<Params>(e, a...); }, x);
+    }
+    fb::TaskBuilder b(e.builder());
+    b.add_args(args);
+    calls.push_back(b.Finish());
+  }
+  out.batch = e.builder().CreateVector(calls);
   return out;
 }
 

@@ -26,10 +26,17 @@
 
 namespace brine {
 
-// Runs one call: decodes the arguments (bound first, then args) from `task`, calls the
-// function and encodes its result. `phase` is advanced as it goes, so a failure is reported
-// with the phase it happened in.
-using Invoker = ValueRef (*)(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase);
+// The values of one call: the callable's bound state, then the call's own arguments. A task
+// carries one call, or a batch of calls sharing the bound state (map with chunksize > 1).
+struct CallValues {
+  const ValueList* bound = nullptr;
+  const ValueList* args = nullptr;
+};
+
+// Runs one call: decodes the arguments (bound first, then args), calls the function and
+// encodes its result. `phase` is advanced as it goes, so a failure is reported with the phase
+// it happened in.
+using Invoker = ValueRef (*)(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase);
 
 struct FunctionInfo {
   std::string name;
@@ -92,30 +99,28 @@ struct ParamSignature<std::tuple<P...>> {
 };
 
 // Argument i of a call: bound values come first, then the task's own arguments.
-inline const fb::Value& call_argument(const Decoder& d, const fb::Task& task, std::size_t i) {
-  const ValueList* bound = task.bound();
-  const std::size_t nb = bound != nullptr ? bound->size() : 0;
-  if (i < nb) return d.item(*bound, i);
-  return d.item(*task.args(), i - nb);
-}
+inline std::size_t bound_count(const CallValues& call) { return call.bound != nullptr ? call.bound->size() : 0; }
+inline std::size_t arg_count(const CallValues& call) { return call.args != nullptr ? call.args->size() : 0; }
 
-inline std::size_t bound_count(const fb::Task& task) { return task.bound() != nullptr ? task.bound()->size() : 0; }
-inline std::size_t arg_count(const fb::Task& task) { return task.args() != nullptr ? task.args()->size() : 0; }
+inline const fb::Value& call_argument(const Decoder& d, const CallValues& call, std::size_t i) {
+  const std::size_t nb = bound_count(call);
+  return i < nb ? d.item(*call.bound, i) : d.item(*call.args, i - nb);
+}
 
 // Decodes the call's parameters — values [skip, skip + arity) of bound-then-args — calls `f`
 // and encodes what it returns, advancing `phase` as it goes.
 template <class R, class Params, class F>
-ValueRef decode_call_encode(const fb::Task& task, std::size_t skip, const Decoder& d, Encoder& e, fb::Phase& phase,
+ValueRef decode_call_encode(const CallValues& call, std::size_t skip, const Decoder& d, Encoder& e, fb::Phase& phase,
                             F&& f) {
   constexpr std::size_t kArity = std::tuple_size_v<Params>;
-  const std::size_t carried = bound_count(task) + arg_count(task);
+  const std::size_t carried = bound_count(call) + arg_count(call);
   if (carried != skip + kArity) {
     throw DecodeError("brine: the function takes " + std::to_string(kArity) + " arguments, the task carries " +
                       std::to_string(carried - std::min(carried, skip)));
   }
   phase = fb::Phase::DecodeTask;
   Params args = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return Params{d.decode<std::tuple_element_t<I, Params>>(&call_argument(d, task, skip + I))...};
+    return Params{d.decode<std::tuple_element_t<I, Params>>(&call_argument(d, call, skip + I))...};
   }(std::make_index_sequence<kArity>());
   phase = fb::Phase::Run;
   if constexpr (std::is_void_v<R>) {
@@ -130,9 +135,9 @@ ValueRef decode_call_encode(const fb::Task& task, std::size_t skip, const Decode
 }
 
 template <auto kFn>
-ValueRef invoke(const fb::Task& task, const Decoder& d, Encoder& e, fb::Phase& phase) {
+ValueRef invoke(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
   using Sig = Signature<decltype(kFn)>;
-  return decode_call_encode<typename Sig::Result, typename Sig::Params>(task, 0, d, e, phase, kFn);
+  return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 0, d, e, phase, kFn);
 }
 
 template <auto kFn>

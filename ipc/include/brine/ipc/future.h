@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <iterator>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -98,14 +100,47 @@ class TaskState final : public TaskStateBase {
   std::optional<std::conditional_t<std::is_void_v<R>, char, R>> value;
 };
 
+// The results of a chunk of calls (map): one value per call, in order; the first failing call
+// fails the chunk with its error.
+template <class R>
+class BatchState final : public TaskStateBase {
+ public:
+  void decode(const fb::Result& result, const Decoder& d) noexcept override {
+    try {
+      if (const fb::Error* err = result.error()) rethrow(*err);
+      const auto* batch = result.batch();
+      if (batch == nullptr) throw DecodeError("brine: a chunk's result carries no batch");
+      std::vector<R> out;
+      out.reserve(batch->size());
+      for (const fb::Result* r : *batch) {
+        if (r == nullptr) throw DecodeError("brine: a chunk's result is missing an entry");
+        out.push_back(decode_result<R>(*r, d));
+      }
+      value.emplace(std::move(out));
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    if (on_decoded) on_decoded();
+  }
+  std::optional<std::vector<R>> value;
+  std::function<void()> on_decoded;  // runs before the chunk is marked done (map's progress)
+};
+
 }  // namespace detail
 
 template <class R>
 class Future {
  public:
   Future() = default;
-  explicit Future(std::shared_ptr<detail::TaskState<R>> state, ipc::WaitPolicy policy = {})
-      : state_(std::move(state)), policy_(policy) {}
+  using Stored = std::conditional_t<std::is_void_v<R>, char, R>;
+  // `value` lives inside `state` (a TaskState<R>, or a BatchState for a chunk of a map).
+  Future(std::shared_ptr<detail::TaskStateBase> state, std::optional<Stored>* value, ipc::WaitPolicy policy = {})
+      : state_(std::move(state)), value_(value), policy_(policy) {}
+  template <class S>
+  static Future of(std::shared_ptr<S> state, ipc::WaitPolicy policy = {}) {
+    std::optional<Stored>* value = &state->value;
+    return Future(std::move(state), value, policy);
+  }
 
   bool valid() const noexcept { return state_ != nullptr; }
   bool done() const noexcept { return state_->done(); }
@@ -120,7 +155,7 @@ class Future {
   R get() {
     wait();
     state_->rethrow_if_failed();
-    if constexpr (!std::is_void_v<R>) return std::move(*state_->value);
+    if constexpr (!std::is_void_v<R>) return std::move(**value_);
   }
   // Waits, then returns a reference to the value, or throws the task's error.
   template <class T = R>
@@ -128,7 +163,7 @@ class Future {
   const T& value() const {
     wait();
     state_->rethrow_if_failed();
-    return *state_->value;
+    return **value_;
   }
 
   // Cancels the task if no worker has started it; returns true if it was cancelled (get()
@@ -144,8 +179,90 @@ class Future {
   std::size_t bytes_copied() const noexcept { return state_->bytes_copied; }
 
  private:
-  std::shared_ptr<detail::TaskState<R>> state_;
+  std::shared_ptr<detail::TaskStateBase> state_;
+  std::optional<Stored>* value_ = nullptr;
   ipc::WaitPolicy policy_;
 };
+
+// Yields the indices of `futures` in the order they complete (Python's as_completed):
+//   for (std::size_t i : brine::as_completed(futures)) use(futures[i].get());
+template <class R>
+class AsCompleted {
+ public:
+  explicit AsCompleted(const std::vector<Future<R>>& futures) : shared_(std::make_shared<Shared>()) {
+    shared_->remaining = futures.size();
+    for (std::size_t i = 0; i < futures.size(); ++i) {
+      Future<R> f = futures[i];
+      f.add_done_callback([s = shared_, i] {
+        std::lock_guard lock(s->mu);
+        s->ready.push_back(i);
+        s->cv.notify_one();
+      });
+    }
+  }
+  class iterator {
+   public:
+    using value_type = std::size_t;
+    using difference_type = std::ptrdiff_t;
+    explicit iterator(AsCompleted* owner) : owner_(owner) { advance(); }
+    std::size_t operator*() const { return current_; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
+
+   private:
+    void advance() {
+      if (owner_ == nullptr) return;
+      Shared& s = *owner_->shared_;
+      std::unique_lock lock(s.mu);
+      if (s.taken == s.remaining) {
+        owner_ = nullptr;
+        return;
+      }
+      s.cv.wait(lock, [&] { return !s.ready.empty(); });
+      current_ = s.ready.front();
+      s.ready.erase(s.ready.begin());
+      ++s.taken;
+    }
+    AsCompleted* owner_;
+    std::size_t current_ = 0;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+ private:
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::size_t> ready;
+    std::size_t remaining = 0;
+    std::size_t taken = 0;
+  };
+  std::shared_ptr<Shared> shared_;
+};
+
+template <class R>
+AsCompleted<R> as_completed(const std::vector<Future<R>>& futures) {
+  return AsCompleted<R>(futures);
+}
+
+// Waits until every future is done or `timeout` passes; true if all are done.
+template <class R, class Rep = int64_t, class Period = std::nano>
+bool wait_all(const std::vector<Future<R>>& futures,
+              std::chrono::duration<Rep, Period> timeout = std::chrono::duration<Rep, Period>::max()) {
+  const auto deadline = timeout == std::chrono::duration<Rep, Period>::max()
+                            ? std::chrono::steady_clock::time_point::max()
+                            : std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout);
+  for (const auto& f : futures) {
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+      f.wait();
+    } else if (!f.wait_for(std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero()))) {
+      return false;
+    }
+  }
+  return true;
+}
 
 }  // namespace brine

@@ -22,7 +22,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
+#include <atomic>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <span>
 #include <string>
@@ -51,6 +54,12 @@ struct PoolOptions {
   ipc::WaitPolicy parent_wait{};    // how the collector and Future::get() wait
   bool pin_workers = false;         // pin worker i to CPU i % ncpu
   const ReducerTable* reducers = nullptr;  // per-pool reduce hooks, in parent and workers
+};
+
+struct MapOptions {
+  std::size_t chunksize = 0;  // calls per task; 0 picks one from the input size and worker count
+  // Called as chunks finish, with (calls done, calls in all), on the thread that completes them.
+  std::function<void(std::size_t, std::size_t)> progress = nullptr;
 };
 
 struct PoolStats {
@@ -86,8 +95,53 @@ class Pool {
     const FunctionInfo& info = Traits::info(c);
     auto state = std::make_shared<detail::TaskState<R>>();
     submit_encoded(state, info, [&](Encoder& e) { return encode_call(e, c, args...); });
-    return Future<R>(std::move(state), options().parent_wait);
+    return Future<R>::of(std::move(state), options().parent_wait);
   }
+
+  // Calls callable(x) for every x of `inputs` (or std::apply(callable, x) when it takes
+  // several parameters and x is a tuple) and returns the results in input order. Calls travel
+  // in chunks of MapOptions::chunksize; the first failed call's error is thrown once every
+  // chunk has finished.
+  template <class C, class Range>
+  auto map(const C& callable, const Range& inputs, const MapOptions& opts = {}) {
+    using R = typename CallableTraits<std::decay_t<C>>::Result;
+    std::vector<R> out;
+    out.reserve(std::size(inputs));
+    auto chunks = map_chunks(callable, inputs, opts);
+    wait_all(chunks);
+    for (auto& chunk : chunks) {
+      for (auto& v : chunk.get()) out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  // The chunks of a map as futures, for as_completed() (imap_unordered) or partial results.
+  template <class C, class Range>
+  auto map_chunks(const C& callable, const Range& inputs, const MapOptions& opts = {}) {
+    using Traits = CallableTraits<std::decay_t<C>>;
+    using R = typename Traits::Result;
+    static_assert(!std::is_void_v<R>, "brine: map needs a callable that returns a value");
+    const std::decay_t<C>& c = callable;
+    const FunctionInfo& info = Traits::info(c);
+    const std::size_t n = std::size(inputs);
+    const std::size_t chunk = opts.chunksize != 0 ? opts.chunksize : default_chunksize(n);
+    std::vector<Future<std::vector<R>>> futures;
+    futures.reserve((n + chunk - 1) / chunk);
+    auto progress = opts.progress ? std::make_shared<std::atomic<std::size_t>>(0) : nullptr;
+    for (std::size_t first = 0; first < n; first += chunk) {
+      const std::size_t count = std::min(chunk, n - first);
+      auto state = std::make_shared<detail::BatchState<R>>();
+      if (progress) {
+        state->on_decoded = [progress, count, n, cb = opts.progress] { cb(progress->fetch_add(count) + count, n); };
+      }
+      submit_encoded(state, info, [&](Encoder& e) { return encode_batch(e, c, inputs, first, count); });
+      futures.push_back(Future<std::vector<R>>::of(std::move(state), options().parent_wait));
+    }
+    return futures;
+  }
+
+  // The chunksize map uses when MapOptions::chunksize is 0, for n inputs.
+  std::size_t default_chunksize(std::size_t n) const noexcept;
 
   // A vector allocated directly in the shared arena: fill it, then pass it (as a
   // std::span<const T> argument) to any number of tasks without a single copy.
