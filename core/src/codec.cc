@@ -67,6 +67,10 @@ flatbuffers::Offset<ValueList> Encoder::list_since(std::size_t mark) {
   return out;
 }
 
+void Decoder::not_a_scalar() {
+  throw DecodeError("brine: expected a scalar value, found a string, array or composite");
+}
+
 std::string_view Decoder::string(const fb::Value& v) const {
   const flatbuffers::String* s = v.str();
   if (s == nullptr) throw DecodeError("brine: expected a string value, found none");

@@ -141,7 +141,11 @@ class Decoder {
   template <class T>
   T decode(const fb::Value* v) const;
 
-  uint64_t scalar(const fb::Value& v) const { return v.scalar(); }
+  // A scalar; a value of another kind (string, bytes, composite, reference) is a DecodeError.
+  uint64_t scalar(const fb::Value& v) const {
+    if (v.str() != nullptr || v.bytes() != nullptr || v.items() != nullptr || v.ref() != nullptr) not_a_scalar();
+    return v.scalar();
+  }
   std::string_view string(const fb::Value& v) const;
   // Contiguous data from `bytes` or `ref`, checked to be whole elements of `elem_size` and
   // aligned to `align`.
@@ -159,6 +163,7 @@ class Decoder {
   const BufferSource* source() const noexcept { return source_; }
 
  private:
+  [[noreturn]] static void not_a_scalar();
   const BufferSource* source_;
   const ReducerTable* reducers_;
 };
