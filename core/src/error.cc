@@ -49,6 +49,7 @@ void throw_error(ErrorCode code, const std::string& type_name, const std::string
     case ErrorCode::kRingFull: throw RingFull(message);
     case ErrorCode::kPoolClosed: throw PoolClosed(message);
     case ErrorCode::kSegment: throw SegmentError(message);
+    case ErrorCode::kBrokenPool: throw BrokenPool(message);
     case ErrorCode::kUnknown: break;
   }
   throw Error(code, message);

@@ -80,14 +80,29 @@ class ResultSource final : public BufferSource {
 
 // ---- construction: the segment layout ------------------------------------------------------
 
-PoolCore::PoolCore(PoolOptions opts) : options(opts), parent_pid_(getpid()) {
-  if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
+PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pid_(getpid()) {
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  if (options.workers == 0) options.workers = hw;
+  if (options.max_workers == 0) options.max_workers = std::max(options.workers, 2 * hw);
+  if (options.max_workers < options.workers) {
+    throw std::invalid_argument("brine: PoolOptions::max_workers (" + std::to_string(options.max_workers) +
+                                ") is below workers (" + std::to_string(options.workers) + ")");
+  }
+  if (options.start_method == StartMethod::kSpawn && options.reducers != nullptr) {
+    throw std::invalid_argument(
+        "brine: per-pool reducers (PoolOptions::reducers) cannot cross exec; use StartMethod::kFork or "
+        "kForkServer, or specialize brine::Reducer<T> globally");
+  }
+  const FunctionInfo* initializer = nullptr;
+  if (options.initializer != nullptr) {
+    initializer = &FunctionRegistry::global().require(reinterpret_cast<const void*>(options.initializer), "()");
+  }
   if (options.ring_capacity == 0 || (options.ring_capacity & (options.ring_capacity - 1)) != 0) {
     throw std::invalid_argument("brine: PoolOptions::ring_capacity must be a power of two, got " +
                                 std::to_string(options.ring_capacity));
   }
   if (options.slot_count < options.workers) options.slot_count = options.workers;
-  const uint32_t max_workers = options.workers;
+  const uint32_t max_workers = options.max_workers;
   const std::size_t slot_size = align_up(sizeof(ipc::SlotHeader) + options.slot_bytes, ipc::kCacheLineSize);
   const uint32_t sub_cap = options.ring_capacity;
   const uint32_t done_cap = options.ring_capacity * 2;  // completions + one arena request per worker
@@ -127,6 +142,14 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), parent_pid_(getpid()) {
   header->block_links_offset = block_links_off;
   header->arena_offset = arena_off;
   header->arena_size = total - arena_off;
+  header->config.reference_threshold = options.reference_threshold;
+  header->config.initializer_id = initializer != nullptr ? initializer->id : 0;
+  header->config.idle_timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(options.idle_timeout).count());
+  header->config.spin_ns = options.worker_wait.spin_ns;
+  header->config.sleep = options.worker_wait.sleep ? 1 : 0;
+  header->config.pin = options.pin_workers ? 1 : 0;
+  header->config.max_tasks = options.max_tasks_per_child;
+  target_workers_.store(options.workers, std::memory_order_relaxed);
 
   for (uint32_t i = 0; i < options.max_blocks; ++i) new (segment.at<ipc::BlockDesc>(blocks_off) + i) ipc::BlockDesc();
   for (uint32_t i = 0; i < options.slot_count; ++i) new (&slot(i)) ipc::SlotHeader();
@@ -154,18 +177,20 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), parent_pid_(getpid()) {
   drain_hook_->drain = [this] { return drain(); };
   control_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (control_fd_ < 0) throw SegmentError(std::string("brine: eventfd failed: ") + std::strerror(errno));
-  collector_ = std::thread([this] { collector_loop(); });
+  // The monitor starts first: a fork server must be forked before the collector thread runs.
   monitor_ = std::thread([this] { monitor_loop(); });
-  std::unique_lock lock(spawned_mu_);
-  spawned_cv_.wait(lock, [this] { return initial_spawn_done_; });
+  {
+    std::unique_lock lock(spawned_mu_);
+    spawned_cv_.wait(lock, [this] { return initial_spawn_done_; });
+  }
+  collector_ = std::thread([this] { collector_loop(); });
   if (spawn_error_) {
-    lock.unlock();
-    shutdown(false);
+    shutdown(false, false);
     std::rethrow_exception(spawn_error_);
   }
 }
 
-PoolCore::~PoolCore() { shutdown(true); }
+PoolCore::~PoolCore() { shutdown(true, false); }
 
 ipc::SlotHeader& PoolCore::slot(uint32_t i) const noexcept {
   return *reinterpret_cast<ipc::SlotHeader*>(segment.base() + header->slots_offset + std::size_t{i} * header->slot_size);
@@ -178,7 +203,8 @@ std::atomic<uint32_t>* PoolCore::slot_links() const noexcept {
 // ---- submit ---------------------------------------------------------------------------------
 
 void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
-                      const std::function<EncodedCall(Encoder&)>& encode) {
+                      const std::function<EncodedCall(Encoder&)>& encode, const SubmitOptions& opts) {
+  if (broken()) throw BrokenPool("brine: the pool is broken: " + broken_reason_ + "; use a new pool (brine::reusable_pool makes one)");
   if (closing_.load(std::memory_order_acquire)) {
     throw PoolClosed("brine: submit after the pool was shut down; create a new brine::Pool");
   }
@@ -220,6 +246,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   }
   h.envelope_size = static_cast<uint32_t>(n);
   h.task_id = rec.task_id;
+  const auto timeout = opts.timeout.count() != 0 ? opts.timeout : options.task_timeout;
+  h.timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(timeout).count());
   h.state.store(uint32_t(ipc::SlotState::kQueued), std::memory_order_relaxed);
   state->bytes_copied = e.bytes_copied() + n;
   const uint64_t task_id = rec.task_id;
@@ -229,7 +257,25 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   state->drain_hook = drain_hook_;
   inflight_total_.fetch_add(1, std::memory_order_relaxed);
   header->tasks_submitted.fetch_add(1, std::memory_order_relaxed);
-  dispatch(s);
+  if (h.timeout_ns != 0 && timed_inflight_.fetch_add(1, std::memory_order_relaxed) == 0) {
+    request_monitor(kNoWorker);  // start checking deadlines
+  }
+  try {
+    dispatch(s);
+  } catch (...) {
+    Pending undo = std::move(pending_[s]);
+    pending_[s] = Pending{};
+    inflight_total_.fetch_sub(1, std::memory_order_relaxed);
+    release_slot(s);
+    throw;
+  }
+}
+
+void PoolCore::refuse_full(const char* what) {
+  throw RingFull(std::string("brine: ") + what + " (" + std::to_string(options.slot_count) + " slots, " +
+                 std::to_string(header->ring_capacity) + " tasks per worker ring) and the pool's back-pressure "
+                 "policy is Backpressure::kFail; wait for results before submitting more, raise "
+                 "PoolOptions::slot_count / ring_capacity, or use Backpressure::kBlock");
 }
 
 uint32_t PoolCore::acquire_slot() {
@@ -237,6 +283,7 @@ uint32_t PoolCore::acquire_slot() {
     const uint32_t seen = slots_released_.load(std::memory_order_acquire);
     uint32_t s = 0;
     if (header->free_slots.pop(slot_links(), s)) return s;
+    if (options.backpressure == Backpressure::kFail) refuse_full("every task slot is in use");
     wait_for_room(seen);
   }
 }
@@ -262,6 +309,7 @@ std::size_t PoolCore::drain_locked() {
 }
 
 void PoolCore::release_slot(uint32_t s) noexcept {
+  if (std::exchange(slot(s).timeout_ns, 0) != 0) timed_inflight_.fetch_sub(1, std::memory_order_relaxed);
   slot(s).state.store(uint32_t(ipc::SlotState::kFree), std::memory_order_relaxed);
   slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
   header->free_slots.push(slot_links(), s);
@@ -275,9 +323,14 @@ void PoolCore::dispatch(uint32_t s) {
     const uint32_t seen = slots_released_.load(std::memory_order_acquire);
     WorkerEntry* best = nullptr;
     uint32_t best_index = 0;
+    bool any_eligible = false;
     for (uint32_t w = 0; w < workers_.size(); ++w) {
       WorkerEntry& e = *workers_[w];
-      if (!e.alive.load(std::memory_order_acquire)) continue;
+      if (e.parked.load(std::memory_order_acquire) && e.parked.exchange(false)) {
+        request_monitor(w);  // a worker that exited when idle is needed again
+      }
+      if (!e.alive.load(std::memory_order_acquire) || e.retiring.load(std::memory_order_acquire)) continue;
+      any_eligible = true;
       const uint32_t load = e.inflight.load(std::memory_order_relaxed);
       if (load < cap && (best == nullptr || load < best->inflight.load(std::memory_order_relaxed))) {
         best = &e;
@@ -286,7 +339,8 @@ void PoolCore::dispatch(uint32_t s) {
     }
     if (best != nullptr) {
       std::lock_guard lock(best->submit_mu);
-      if (best->alive.load(std::memory_order_acquire) && best->inflight.load(std::memory_order_relaxed) < cap) {
+      if (best->alive.load(std::memory_order_acquire) && !best->retiring.load(std::memory_order_acquire) &&
+          best->inflight.load(std::memory_order_relaxed) < cap) {
         best->inflight.fetch_add(1, std::memory_order_relaxed);
         slot_owner_[s].store(best_index, std::memory_order_release);
         best->submit.push_and_notify(ipc::make_message(ipc::Message::kTask, s));
@@ -294,7 +348,10 @@ void PoolCore::dispatch(uint32_t s) {
       }
       continue;
     }
-    // Every ring is full (or every worker is being replaced): back-pressure.
+    // Every ring is full, or no worker runs right now (being replaced or restarted).
+    if (broken()) throw BrokenPool("brine: the pool is broken: " + broken_reason_);
+    if (stopping_.load(std::memory_order_acquire)) throw PoolClosed("brine: the pool shut down before the task could be queued");
+    if (options.backpressure == Backpressure::kFail && any_eligible) refuse_full("every worker's ring is full");
     wait_for_room(seen);
   }
 }
@@ -374,7 +431,7 @@ void PoolCore::handle_message(uint32_t w, uint64_t m) {
       // free a slot it is still writing.
       if (state == ipc::SlotState::kDone || state == ipc::SlotState::kCancelled) finish(w, s);
       break;
-    case ipc::Message::kAllocRequest: grant(w, s); break;
+    case ipc::Message::kAllocRequest: grant(s); break;
     default: break;
   }
 }
@@ -415,7 +472,7 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
   if (rec.state && !cancelled) rec.state->finish();
 }
 
-void PoolCore::grant(uint32_t /*worker*/, uint32_t s) {
+void PoolCore::grant(uint32_t s) {
   ipc::SlotHeader& h = slot(s);
   ipc::BlockHandle b = h.request_size <= arena->capacity() ? arena->try_allocate(h.request_size) : ipc::BlockHandle();
   uint32_t answer = 2;
@@ -439,70 +496,119 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
 }
 
+void PoolCore::break_pool(const std::string& why) {
+  if (broken_.load(std::memory_order_acquire)) return;
+  broken_reason_ = why;
+  broken_.store(true, std::memory_order_release);
+  slots_released_.fetch_add(1, std::memory_order_release);  // submitters waiting for room see it
+  slots_released_.notify_all();
+}
+
 void PoolCore::handle_death(uint32_t w) {
   WorkerEntry& e = *workers_[w];
-  // Barrier: a submitter that saw the worker alive finishes its push before we look; after
-  // this, `alive` is false and nobody pushes to this worker until it is respawned.
+  e.dead.store(false, std::memory_order_release);
+  // Barrier: a submitter that saw the worker eligible finishes its push before we look; after
+  // this nobody pushes to it until it is started again.
   { std::lock_guard barrier(e.submit_mu); }
   uint64_t m = 0;
-  const bool garbled = e.complete.size() > e.complete.capacity();
-  while (!garbled && e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
+  while (e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
 
+  const auto reason = ipc::ExitReason(e.control->exit_reason.load(std::memory_order_acquire));
+  const bool clean_exit = WIFEXITED(e.wait_status) && WEXITSTATUS(e.wait_status) == kWorkerExitOk;
+  if (reason == ipc::ExitReason::kInitFailed) {
+    break_pool(std::string(e.control->init_error, strnlen(e.control->init_error, sizeof e.control->init_error)) +
+               " (worker " + std::to_string(w) + ", pid " + std::to_string(e.pid) + ")");
+  }
+  const bool stopping = stopping_.load(std::memory_order_acquire);
+  const std::string how = describe_exit(e.wait_status);
+  const uint32_t timed_out = e.timed_out_slot.exchange(kNoWorker);
   struct Requeue {
     uint64_t task_id;
     uint32_t slot;
   };
   std::vector<Requeue> requeue;
-  const bool stopping = stopping_.load(std::memory_order_acquire);
-  const std::string how = describe_exit(e.wait_status) + (garbled ? " after corrupting its completion ring" : "");
   for (uint32_t s = 0; s < options.slot_count; ++s) {
     if (slot_owner_[s].load(std::memory_order_acquire) != w) continue;
     ipc::SlotHeader& h = slot(s);
     const auto st = ipc::SlotState(h.state.load(std::memory_order_acquire));
+    const std::string fn = pending_[s].fn != nullptr ? pending_[s].fn->name : "?";
     if (st == ipc::SlotState::kDone || st == ipc::SlotState::kCancelled) {
       finish(w, s);  // its result (or cancellation) was written; only the message was lost
+    } else if (broken()) {
+      fail_slot(w, s, std::make_exception_ptr(BrokenPool("brine: the pool is broken: " + broken_reason_)));
     } else if (st == ipc::SlotState::kQueued && !stopping) {
       requeue.push_back({h.task_id, s});
+    } else if (st != ipc::SlotState::kRunning || clean_exit) {
+      fail_slot(w, s, std::make_exception_ptr(PoolClosed("brine: the pool shut down before '" + fn + "' ran")));
+    } else if (s == timed_out) {
+      fail_slot(w, s, std::make_exception_ptr(TimeoutError(
+                          "brine: '" + fn + "' (task " + std::to_string(h.task_id) + ") ran past its timeout of " +
+                          std::to_string(h.timeout_ns / 1'000'000) + " ms; its worker (pid " + std::to_string(e.pid) +
+                          ") was killed and replaced")));
     } else {
-      const std::string fn = pending_[s].fn != nullptr ? pending_[s].fn->name : "?";
-      const std::string msg = "brine: worker " + std::to_string(w) + " (pid " + std::to_string(e.pid) + ") " + how +
-                              " while running '" + fn + "' (task " + std::to_string(h.task_id) +
-                              "); the pool replaced the worker. If it was killed by signal 9, check `dmesg` "
-                              "for the OOM killer";
-      header->workers_crashed.fetch_add(st == ipc::SlotState::kRunning ? 1 : 0, std::memory_order_relaxed);
-      fail_slot(w, s, st == ipc::SlotState::kRunning
-                          ? std::make_exception_ptr(WorkerCrashed(msg))
-                          : std::make_exception_ptr(PoolClosed("brine: the pool shut down before the task ran")));
+      header->workers_crashed.fetch_add(1, std::memory_order_relaxed);
+      fail_slot(w, s, std::make_exception_ptr(WorkerCrashed(
+                          "brine: worker " + std::to_string(w) + " (pid " + std::to_string(e.pid) + ") " + how +
+                          " while running '" + fn + "' (task " + std::to_string(h.task_id) +
+                          "); the pool replaced the worker. If it was killed by signal 9 and nobody sent it, "
+                          "check `dmesg` for the OOM killer")));
     }
   }
   e.submit.reset();
   e.complete.reset();
+  e.inflight.store(0, std::memory_order_relaxed);
   e.control->current_slot.store(0, std::memory_order_relaxed);
   e.control->state.store(uint32_t(ipc::WorkerState::kExited), std::memory_order_relaxed);
+  e.control->exit_reason.store(uint32_t(ipc::ExitReason::kNone), std::memory_order_relaxed);
+
+  const bool wanted = !stopping && !broken() && w < target_workers_.load(std::memory_order_acquire);
+  e.retiring.store(false, std::memory_order_release);
+  if (wanted && reason == ipc::ExitReason::kIdle && requeue.empty()) {
+    e.parked.store(true, std::memory_order_release);  // restarted by the next submit that needs it
+  } else if (wanted) {
+    request_monitor(w);
+  }
+  // Tasks queued behind the dead worker run elsewhere (or on its replacement), in order.
   std::sort(requeue.begin(), requeue.end(), [](const Requeue& a, const Requeue& b) { return a.task_id < b.task_id; });
-  e.inflight.store(static_cast<uint32_t>(requeue.size()), std::memory_order_relaxed);
-  for (const Requeue& r : requeue) e.submit.try_push(ipc::make_message(ipc::Message::kTask, r.slot));
-  e.dead.store(false, std::memory_order_release);
-  if (!stopping) request_monitor(w);
+  for (const Requeue& r : requeue) {
+    slot_owner_[r.slot].store(kNoWorker, std::memory_order_release);
+    try {
+      dispatch(r.slot);
+    } catch (...) {
+      fail_slot(w, r.slot, std::current_exception());
+    }
+  }
 }
 
-// ---- the monitor: spawning and reaping ------------------------------------------------------
+// ---- the monitor: starting, reaping, deadlines -----------------------------------------------
 
 void PoolCore::request_monitor(uint32_t respawn_worker) {
-  {
+  if (respawn_worker != kNoWorker) {
     std::lock_guard lock(monitor_mu_);
-    if (respawn_worker != kNoWorker) respawn_.push_back(respawn_worker);
+    respawn_.push_back(respawn_worker);
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t r = write(control_fd_, &one, sizeof one);
 }
 
-void PoolCore::spawn(uint32_t w) {
+void PoolCore::start_worker(uint32_t w) {
   WorkerEntry& e = *workers_[w];
   e.control->state.store(uint32_t(ipc::WorkerState::kStarting), std::memory_order_relaxed);
-  const pid_t pid = fork();
-  if (pid < 0) throw SegmentError(std::string("brine: fork failed: ") + std::strerror(errno));
-  if (pid == 0) WorkerProcess::run(*this, w);  // never returns
+  e.control->exit_reason.store(uint32_t(ipc::ExitReason::kNone), std::memory_order_relaxed);
+  pid_t pid = -1;
+  switch (options.start_method) {
+    case StartMethod::kFork:
+      pid = fork();
+      if (pid == 0) WorkerProcess::run(segment.base(), header, w, options.reducers, parent_pid_);
+      break;
+    case StartMethod::kForkServer:
+      pid = fork_server_->spawn(w);
+      break;
+    case StartMethod::kSpawn:
+      pid = spawn_worker(segment.fd(), w);
+      break;
+  }
+  if (pid < 0) throw SegmentError(std::string("brine: could not start a worker: ") + std::strerror(errno));
   e.pid = pid;
   e.pidfd = pidfd_open(pid);
   if (e.pidfd < 0) throw SegmentError(std::string("brine: pidfd_open failed: ") + std::strerror(errno));
@@ -516,7 +622,11 @@ void PoolCore::spawn(uint32_t w) {
 void PoolCore::reap(uint32_t w) {
   WorkerEntry& e = *workers_[w];
   int status = 0;
-  while (waitpid(e.pid, &status, 0) < 0 && errno == EINTR) {
+  if (options.start_method == StartMethod::kForkServer) {
+    status = fork_server_->exit_status(e.pid);
+  } else {
+    while (waitpid(e.pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   close(e.pidfd);
   e.pidfd = -1;
@@ -528,9 +638,31 @@ void PoolCore::reap(uint32_t w) {
   header->doorbell.wake();
 }
 
+// Kills the worker of every task running past its deadline; the collector then fails that
+// task with TimeoutError and the worker is replaced.
+void PoolCore::check_timeouts() {
+  const uint64_t now = ipc::monotonic_ns();
+  for (auto& e : workers_) {
+    if (!e->alive.load(std::memory_order_acquire)) continue;
+    const uint32_t current = e->control->current_slot.load(std::memory_order_acquire);
+    if (current == 0 || current > options.slot_count) continue;
+    const ipc::SlotHeader& h = slot(current - 1);
+    const uint64_t started = e->control->task_started_ns.load(std::memory_order_relaxed);
+    if (h.timeout_ns != 0 && now > started + h.timeout_ns && e->timed_out_slot.load() == kNoWorker) {
+      e->timed_out_slot.store(current - 1);
+      kill(e->pid, SIGKILL);
+    }
+  }
+}
+
 void PoolCore::monitor_loop() {
   try {
-    for (uint32_t w = 0; w < workers_.size(); ++w) spawn(w);
+    if (options.start_method == StartMethod::kForkServer) {
+      fork_server_ = std::make_unique<ForkServer>([this](uint32_t w, pid_t server) {
+        WorkerProcess::run(segment.base(), header, w, options.reducers, server);
+      });
+    }
+    for (uint32_t w = 0; w < options.workers; ++w) start_worker(w);
   } catch (...) {
     spawn_error_ = std::current_exception();
   }
@@ -552,10 +684,13 @@ void PoolCore::monitor_loop() {
       }
     }
     if (fds.size() == 1 && stopping_.load(std::memory_order_acquire)) break;
-    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    // Deadlines are checked every 5 ms while a task with a timeout is in flight.
+    const int tick = timed_inflight_.load(std::memory_order_relaxed) != 0 ? 5 : -1;
+    if (poll(fds.data(), fds.size(), tick) < 0) continue;
     for (std::size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents != 0) reap(who[i]);
     }
+    if (tick > 0) check_timeouts();
     if (fds[0].revents != 0) {
       uint64_t count = 0;
       [[maybe_unused]] ssize_t r = read(control_fd_, &count, sizeof count);
@@ -565,39 +700,74 @@ void PoolCore::monitor_loop() {
         todo.swap(respawn_);
       }
       for (uint32_t w : todo) {
-        if (stopping_.load(std::memory_order_acquire)) break;
+        if (stopping_.load(std::memory_order_acquire) || broken()) break;
+        if (workers_[w]->alive.load() || workers_[w]->pidfd >= 0) continue;
         try {
-          spawn(w);
+          start_worker(w);
         } catch (...) {
-          // fork failed (out of processes/memory): try again on the next request.
-          request_monitor(w);
+          // Out of processes or memory: the next request tries again.
         }
       }
     }
   }
+  fork_server_.reset();
 }
 
-// ---- shutdown -------------------------------------------------------------------------------
+// ---- resize, shutdown -----------------------------------------------------------------------
 
-void PoolCore::shutdown(bool wait) {
+void PoolCore::resize(unsigned n) {
+  if (n == 0 || n > options.max_workers) {
+    throw std::invalid_argument("brine: resize(" + std::to_string(n) + ") outside 1.." +
+                                std::to_string(options.max_workers) + " (PoolOptions::max_workers)");
+  }
+  if (closing_.load()) throw PoolClosed("brine: resize after the pool was shut down");
+  const unsigned old = target_workers_.exchange(n);
+  for (uint32_t w = old; w < n; ++w) {
+    workers_[w]->retiring.store(false);
+    workers_[w]->parked.store(false);
+    request_monitor(w);
+  }
+  for (uint32_t w = n; w < old; ++w) {
+    WorkerEntry& e = *workers_[w];
+    e.parked.store(false);
+    std::lock_guard lock(e.submit_mu);
+    e.retiring.store(true, std::memory_order_release);  // no new tasks; the queued ones finish
+    if (e.alive.load()) {
+      while (!e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) std::this_thread::yield();
+    }
+  }
+}
+
+void PoolCore::shutdown(bool wait, bool cancel_futures) {
   std::lock_guard guard(shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
   closing_.store(true, std::memory_order_release);
-  if (wait) {
+  if (cancel_futures) {
+    for (uint32_t s = 0; s < options.slot_count; ++s) {
+      ipc::SlotHeader& h = slot(s);
+      uint32_t expected = uint32_t(ipc::SlotState::kQueued);
+      if (h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kCancelled))) {
+        std::lock_guard lock(drain_hook_->mu);  // pending_ is the collector's
+        if (pending_[s].state) {
+          pending_[s].state->fail(std::make_exception_ptr(Cancelled("brine: cancelled by shutdown(cancel_futures)")));
+        }
+      }
+    }
+  }
+  if (wait && !broken()) {
     // Queued tasks run first: the stop message goes behind them in each ring.
-    uint64_t n;
-    while ((n = inflight_total_.load(std::memory_order_acquire)) != 0) {
-      slots_released_.wait(slots_released_.load(std::memory_order_acquire));
+    while (inflight_total_.load(std::memory_order_acquire) != 0 && !broken()) {
+      const uint32_t seen = slots_released_.load(std::memory_order_acquire);
+      if (inflight_total_.load(std::memory_order_acquire) == 0) break;
+      slots_released_.wait(seen);
     }
   }
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) {
     std::lock_guard lock(w->submit_mu);
     if (!w->alive.load(std::memory_order_acquire)) continue;
-    if (!wait) {
-      kill(w->pid, SIGKILL);
-    } else if (!w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
+    if (!wait || broken() || !w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
       kill(w->pid, SIGKILL);
     }
   }
@@ -611,7 +781,7 @@ void PoolCore::shutdown(bool wait) {
   }
   // Anything still pending (shutdown without wait) fails now.
   for (uint32_t s = 0; s < options.slot_count; ++s) {
-    if (pending_[s].state && !pending_[s].state->done()) {
+    if (pending_[s].state) {
       pending_[s].state->fail(std::make_exception_ptr(PoolClosed("brine: the pool shut down before the task finished")));
     }
     pending_[s] = Pending{};
@@ -643,25 +813,43 @@ PoolStats PoolCore::stats() const {
 
 // ---- Pool -----------------------------------------------------------------------------------
 
-Pool::Pool(PoolOptions options) : core_(std::make_unique<detail::PoolCore>(options)) {}
+Pool::Pool(PoolOptions options) {
+  run_if_worker();  // a spawned worker whose main() did not call it serves here
+  core_ = std::make_unique<detail::PoolCore>(options);
+}
 Pool::~Pool() = default;
 
 void Pool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
-                          const EncodeArgs& encode) {
-  core_->submit(state, info, encode);
+                          const EncodeArgs& encode, const SubmitOptions& opts) {
+  core_->submit(state, info, encode, opts);
 }
+
 std::size_t Pool::default_chunksize(std::size_t n) const noexcept {
   // Python's rule (n / 4 per worker) keeps every worker busy with a few chunks each; the cap
   // keeps chunk envelopes small enough to pipeline (see bench/ for the measurement).
-  const std::size_t per = n / (std::size_t{4} * core_->options.workers);
+  const std::size_t per = n / (std::size_t{4} * size());
   return std::clamp<std::size_t>(per, 1, 4096);
 }
 
-unsigned Pool::size() const noexcept { return core_->options.workers; }
+unsigned Pool::size() const noexcept { return core_->target_workers(); }
+bool Pool::closed() const noexcept { return core_->closed(); }
+const PoolOptions& Pool::requested_options() const noexcept { return core_->requested; }
+void Pool::resize(unsigned n) { core_->resize(n); }
+bool Pool::broken() const noexcept { return core_->broken(); }
 std::vector<pid_t> Pool::worker_pids() const { return core_->worker_pids(); }
 PoolStats Pool::stats() const { return core_->stats(); }
 const PoolOptions& Pool::options() const noexcept { return core_->options; }
 ipc::Arena& Pool::arena() noexcept { return *core_->arena; }
-void Pool::shutdown(bool wait) { core_->shutdown(wait); }
+void Pool::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }
+
+std::shared_ptr<Pool> reusable_pool(const PoolOptions& options) {
+  static std::mutex mu;
+  static std::shared_ptr<Pool> pool;
+  std::lock_guard lock(mu);
+  if (pool && !pool->broken() && !pool->closed() && pool->requested_options() == options) return pool;
+  if (pool) pool->shutdown(!pool->broken());
+  pool = std::make_shared<Pool>(options);
+  return pool;
+}
 
 }  // namespace brine

@@ -6,9 +6,11 @@
 //    envelope in and push the slot index to the least-loaded worker's submission ring (one
 //    mutex per ring serializes its producers: SPSC);
 //  - the collector: drains every completion ring, completes futures, answers workers' arena
-//    requests and handles dead workers; sleeps on the segment's doorbell when idle;
-//  - the monitor: forks workers (so their parent-death signal is tied to a thread that lives
-//    as long as the pool), and waits in poll() on their pidfds to learn of deaths at once.
+//    requests and cleans up after dead workers; sleeps on the segment's doorbell when idle.
+//    A thread waiting on a future drains too while it spins (DrainHook);
+//  - the monitor: starts workers (fork, forkserver or exec) so their parent-death signal is
+//    tied to a thread that lives as long as the pool, learns of deaths at once from pidfds in
+//    poll(), and enforces task timeouts.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -25,6 +28,7 @@
 #include "brine/ipc/layout.h"
 #include "brine/ipc/pool.h"
 #include "brine/ipc/segment.h"
+#include "start.h"
 
 namespace brine::detail {
 
@@ -44,12 +48,16 @@ struct WorkerEntry {
   ipc::SpscRing complete;
   std::mutex submit_mu;  // producers of `submit`
   std::atomic<uint32_t> inflight{0};
-  std::atomic<bool> alive{false};
-  std::atomic<bool> dead{false};  // reaped by the monitor, not yet cleaned up by the collector
+  std::atomic<bool> alive{false};     // running and eligible for new tasks
+  std::atomic<bool> dead{false};      // reaped by the monitor, not yet cleaned up by the collector
+  std::atomic<bool> retiring{false};  // told to stop (resize down): no new tasks
+  std::atomic<bool> parked{false};    // exited when idle: restarted on demand
+  std::atomic<uint32_t> timed_out_slot{kNoWorker};  // killed by the monitor for this slot's timeout
   pid_t pid = 0;
   int pidfd = -1;
-  int wait_status = 0;  // from waitpid, valid when dead
+  int wait_status = 0;  // of the last exit
 };
+
 
 class PoolCore {
  public:
@@ -57,18 +65,22 @@ class PoolCore {
   ~PoolCore();
 
   void submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
-              const std::function<EncodedCall(Encoder&)>& encode);
-  void shutdown(bool wait);
+              const std::function<EncodedCall(Encoder&)>& encode, const SubmitOptions& opts);
+  void shutdown(bool wait, bool cancel_futures);
+  void resize(unsigned n);
+  bool broken() const noexcept { return broken_.load(std::memory_order_acquire); }
+  bool closed() const noexcept { return closing_.load(std::memory_order_acquire); }
+  unsigned target_workers() const noexcept { return target_workers_.load(std::memory_order_relaxed); }
   std::vector<pid_t> worker_pids() const;
   PoolStats stats() const;
 
-  PoolOptions options;
+  PoolOptions options;          // resolved (defaults filled in)
+  const PoolOptions requested;  // as the caller gave them (reusable_pool compares these)
   ipc::Segment segment;
   ipc::SegmentHeader* header = nullptr;
   std::unique_ptr<ipc::Arena> arena;
 
  private:
-  friend class WorkerProcess;
   ipc::SlotHeader& slot(uint32_t i) const noexcept;
   std::byte* slot_data(uint32_t i) const noexcept { return reinterpret_cast<std::byte*>(&slot(i) + 1); }
   std::atomic<uint32_t>* slot_links() const noexcept;
@@ -77,33 +89,38 @@ class PoolCore {
   void release_slot(uint32_t slot) noexcept;
   void dispatch(uint32_t slot);
   bool cancel(uint32_t slot, uint64_t task_id, TaskStateBase& state);
+  void wait_for_room(uint32_t seen);
+  [[noreturn]] void refuse_full(const char* what);
 
   void collector_loop();
-  std::size_t drain();       // caller holds drain_hook_->mu
+  std::size_t drain();  // caller holds drain_hook_->mu
   std::size_t drain_locked();
-  // Waits for a slot or ring space to free up; a thread inside a drain (a done-callback that
-  // submits) frees them itself.
-  void wait_for_room(uint32_t seen);
   void handle_message(uint32_t worker, uint64_t message);
   void finish(uint32_t worker, uint32_t slot);
-  void grant(uint32_t worker, uint32_t slot);
+  void grant(uint32_t slot);
   void handle_death(uint32_t worker);
   void fail_slot(uint32_t worker, uint32_t slot, std::exception_ptr error);
+  void break_pool(const std::string& why);
 
   void monitor_loop();
-  void spawn(uint32_t worker);
+  void start_worker(uint32_t worker);
   void reap(uint32_t worker);
+  void check_timeouts();
   void request_monitor(uint32_t respawn_worker);
 
   std::vector<std::unique_ptr<WorkerEntry>> workers_;
   std::vector<Pending> pending_;                        // by slot
   std::unique_ptr<std::atomic<uint32_t>[]> slot_owner_;  // worker a slot was pushed to, by slot
   std::atomic<uint64_t> next_task_id_{1};
-  std::atomic<uint32_t> slots_released_{0};  // bumped (and notified) whenever a slot frees
+  std::atomic<uint32_t> slots_released_{0};  // bumped (and notified) whenever room may have freed
   std::atomic<uint64_t> inflight_total_{0};
+  std::atomic<uint32_t> timed_inflight_{0};  // tasks in flight that carry a timeout
+  std::atomic<unsigned> target_workers_{0};
   std::atomic<bool> closing_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> deaths_{false};
+  std::atomic<bool> broken_{false};
+  std::string broken_reason_;  // written once, before broken_ is set
   pid_t parent_pid_ = 0;
 
   int control_fd_ = -1;  // eventfd: wakes the monitor
@@ -113,6 +130,7 @@ class PoolCore {
   std::condition_variable spawned_cv_;
   bool initial_spawn_done_ = false;
   std::exception_ptr spawn_error_;
+  std::unique_ptr<ForkServer> fork_server_;  // monitor thread only
 
   std::thread monitor_;
   std::thread collector_;

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
-#include "pool_core.h"
+#include "brine/core/call.h"
+#include "brine/ipc/arena.h"
 
 namespace brine::detail {
 
@@ -17,28 +19,37 @@ namespace {
 // A worker's view of the pool: what it reads and the few things it writes.
 class Worker final : public BufferSink {
  public:
-  Worker(PoolCore& core, uint32_t index)
-      : core_(core),
-        header_(*core.header),
-        view_(core.segment.base(), core.header),
-        control_(*core.segment.at<ipc::WorkerControl>(core.header->workers_offset + index * sizeof(ipc::WorkerControl))),
-        submit_(ipc::SpscRing::attach(core.segment.base() + control_.submit_ring)),
-        complete_(ipc::SpscRing::attach(core.segment.base() + control_.complete_ring)),
+  Worker(std::byte* base, ipc::SegmentHeader* header, uint32_t index, const ReducerTable* reducers)
+      : base_(base),
+        header_(*header),
+        config_(header->config),
+        reducers_(reducers),
+        view_(base, header),
+        control_(reinterpret_cast<ipc::WorkerControl*>(base + header->workers_offset)[index]),
+        submit_(ipc::SpscRing::attach(base + control_.submit_ring)),
+        complete_(ipc::SpscRing::attach(base + control_.complete_ring)),
         fbb_(4096) {}
 
   [[noreturn]] void serve() {
     control_.pid.store(getpid(), std::memory_order_relaxed);
-    const ipc::WaitPolicy policy = core_.options.worker_wait;
+    run_initializer();
+    const ipc::WaitPolicy policy{config_.spin_ns, config_.sleep != 0};
+    const auto idle = config_.idle_timeout_ns != 0 ? std::chrono::nanoseconds(config_.idle_timeout_ns)
+                                                   : std::chrono::nanoseconds::max();
+    uint64_t done = 0;
     for (;;) {
       uint64_t m = 0;
       if (!submit_.try_pop(m)) {
         control_.state.store(uint32_t(ipc::WorkerState::kIdle), std::memory_order_relaxed);
-        submit_.consumer_wake().wait([this] { return !submit_.empty(); }, policy);
+        if (!submit_.consumer_wake().wait([this] { return !submit_.empty(); }, policy, idle)) {
+          exit_with(ipc::ExitReason::kIdle, kWorkerExitOk);
+        }
         continue;
       }
-      if (ipc::message_kind(m) == ipc::Message::kStop) _exit(0);
+      if (ipc::message_kind(m) == ipc::Message::kStop) exit_with(ipc::ExitReason::kStopped, kWorkerExitOk);
       if (ipc::message_kind(m) == ipc::Message::kTask && ipc::message_arg(m) < header_.slot_count) {
         run(ipc::message_arg(m));
+        if (config_.max_tasks != 0 && ++done >= config_.max_tasks) exit_with(ipc::ExitReason::kRetired, kWorkerExitOk);
       }
     }
   }
@@ -48,21 +59,46 @@ class Worker final : public BufferSink {
   std::optional<fb::BufferRef> locate(const void* data, std::size_t size) override { return view_.locate(data, size); }
   fb::BufferRef place(const void* data, std::size_t size, std::size_t /*align*/) override {
     std::byte* dst = request_block(size);
-    if (dst == nullptr) throw_arena_full(size);
+    if (dst == nullptr) {
+      throw ArenaExhausted("brine: the worker's result needs " + std::to_string(size) +
+                           " bytes of shared arena and the parent could not grant them; raise "
+                           "PoolOptions::arena_bytes or return less data");
+    }
     if (size != 0) std::memcpy(dst, data, size);
     return fb::BufferRef(slot_->grant_block, slot_->grant_generation, 0, size);
   }
 
  private:
-  ipc::SlotHeader& slot_header(uint32_t s) const {
-    return *reinterpret_cast<ipc::SlotHeader*>(core_.segment.base() + header_.slots_offset +
-                                                std::size_t{s} * header_.slot_size);
+  [[noreturn]] void exit_with(ipc::ExitReason reason, int code) {
+    control_.exit_reason.store(uint32_t(reason), std::memory_order_release);
+    control_.state.store(uint32_t(ipc::WorkerState::kExited), std::memory_order_release);
+    _exit(code);
   }
 
-  [[noreturn]] void throw_arena_full(std::size_t size) const {
-    throw ArenaExhausted("brine: the worker's result needs " + std::to_string(size) +
-                         " bytes of shared arena and the parent could not grant them; raise "
-                         "PoolOptions::arena_bytes or return less data");
+  void run_initializer() {
+    if (config_.initializer_id == 0) return;
+    const FunctionInfo* init = FunctionRegistry::global().find(config_.initializer_id);
+    std::string error;
+    if (init == nullptr) {
+      error = "the initializer is not registered in the worker's binary";
+    } else {
+      try {
+        flatbuffers::FlatBufferBuilder fbb;
+        Encoder e(fbb);
+        fb::Phase phase = fb::Phase::Run;
+        init->invoke(CallValues{}, Decoder(), e, phase);
+        return;
+      } catch (...) {
+        error = "the initializer '" + init->name + "' threw " + current_exception_type() + ": " +
+                current_exception_message();
+      }
+    }
+    std::strncpy(control_.init_error, error.c_str(), sizeof control_.init_error - 1);
+    exit_with(ipc::ExitReason::kInitFailed, kWorkerExitInitFailed);
+  }
+
+  ipc::SlotHeader& slot_header(uint32_t s) const {
+    return *reinterpret_cast<ipc::SlotHeader*>(base_ + header_.slots_offset + std::size_t{s} * header_.slot_size);
   }
 
   // Asks the parent for an arena block of `size` bytes for the current slot and waits for the
@@ -72,11 +108,13 @@ class Worker final : public BufferSink {
     slot_->grant.store(0, std::memory_order_relaxed);
     push_completion(ipc::make_message(ipc::Message::kAllocRequest, slot_index_));
     uint32_t g;
-    while ((g = slot_->grant.load(std::memory_order_acquire)) == 0) ipc::futex_wait(&slot_->grant, 0, std::chrono::nanoseconds::max());
+    while ((g = slot_->grant.load(std::memory_order_acquire)) == 0) {
+      ipc::futex_wait(&slot_->grant, 0, std::chrono::nanoseconds::max());
+    }
     if (g != 1 || slot_->grant_block >= header_.max_blocks) return nullptr;
     const ipc::BlockDesc& b = view_.blocks()[slot_->grant_block];
     if (b.size < size) return nullptr;
-    return core_.segment.base() + b.offset;
+    return base_ + b.offset;
   }
 
   void push_completion(uint64_t m) {
@@ -107,13 +145,14 @@ class Worker final : public BufferSink {
     }
     slot_ = &h;
     slot_index_ = s;
-    control_.state.store(uint32_t(ipc::WorkerState::kBusy), std::memory_order_relaxed);
-    control_.current_slot.store(s + 1, std::memory_order_relaxed);
     const uint64_t start = ipc::monotonic_ns();
+    control_.task_started_ns.store(start, std::memory_order_relaxed);
+    control_.current_slot.store(s + 1, std::memory_order_release);
+    control_.state.store(uint32_t(ipc::WorkerState::kBusy), std::memory_order_relaxed);
 
     fbb_.Clear();
-    Encoder e(fbb_, {core_.options.reference_threshold, this, core_.options.reducers});
-    Decoder d(&view_, core_.options.reducers);
+    Encoder e(fbb_, {config_.reference_threshold, this, reducers_});
+    Decoder d(&view_, reducers_);
     flatbuffers::Offset<fb::Result> result;
     try {
       const fb::Task& task = verify_task(task_envelope(h));
@@ -160,8 +199,10 @@ class Worker final : public BufferSink {
     h.envelope_size = static_cast<uint32_t>(n);
   }
 
-  PoolCore& core_;
+  std::byte* base_;
   ipc::SegmentHeader& header_;
+  const ipc::WorkerConfig config_;
+  const ReducerTable* reducers_;
   ipc::ArenaView view_;
   ipc::WorkerControl& control_;
   ipc::SpscRing submit_;
@@ -173,14 +214,16 @@ class Worker final : public BufferSink {
 
 }  // namespace
 
-void WorkerProcess::run(PoolCore& core, uint32_t index) {
-  // Die with the parent (SIGKILL included): the signal is tied to the monitor thread that
-  // forked us, which lives as long as the pool. Check for a parent that died before prctl.
+void WorkerProcess::run(std::byte* base, ipc::SegmentHeader* header, uint32_t index, const ReducerTable* reducers,
+                        int parent) {
+  // Die with the parent (SIGKILL included). The parent-death signal follows the thread that
+  // forked us, which brine keeps alive as long as the pool; then check for a parent that died
+  // before prctl took effect.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != core.header->owner_pid) _exit(1);
+  if (getppid() != parent) _exit(kWorkerExitBadParent);
   // Ctrl-C reaches the whole process group: the parent decides, workers carry on.
   signal(SIGINT, SIG_IGN);
-  if (core.options.pin_workers) {
+  if (header->config.pin != 0) {
     const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -188,7 +231,7 @@ void WorkerProcess::run(PoolCore& core, uint32_t index) {
     sched_setaffinity(0, sizeof set, &set);
   }
   try {
-    Worker(core, index).serve();
+    Worker(base, header, index, reducers).serve();
   } catch (...) {
   }
   _exit(3);

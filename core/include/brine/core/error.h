@@ -26,6 +26,7 @@ enum class ErrorCode : int32_t {
   kRingFull = 9,         // back-pressure policy kFail and every ring was full
   kPoolClosed = 10,      // submit after shutdown, or the pool broke
   kSegment = 11,         // a shared-memory segment could not be created, mapped or attached
+  kBrokenPool = 12,      // the pool cannot run tasks any more (its workers' initializer failed)
 };
 
 class Error : public std::runtime_error {
@@ -67,6 +68,7 @@ using Cancelled = CodedError<ErrorCode::kCancelled>;
 using RingFull = CodedError<ErrorCode::kRingFull>;
 using PoolClosed = CodedError<ErrorCode::kPoolClosed>;
 using SegmentError = CodedError<ErrorCode::kSegment>;
+using BrokenPool = CodedError<ErrorCode::kBrokenPool>;
 
 // Rebuilds the exception a worker reported, so Future::get() can throw the right type.
 [[noreturn]] void throw_error(ErrorCode code, const std::string& type_name, const std::string& message,

@@ -63,6 +63,21 @@ struct IndexStack {
 
 enum class WorkerState : uint32_t { kEmpty = 0, kStarting, kIdle, kBusy, kExited };
 
+// Why a worker exited on its own (written just before _exit; a crash leaves kNone).
+enum class ExitReason : uint32_t { kNone = 0, kStopped, kRetired, kIdle, kInitFailed };
+
+// What a worker needs to know, whatever way it was started (fork, forkserver or exec).
+struct WorkerConfig {
+  uint64_t reference_threshold = 0;
+  uint64_t initializer_id = 0;  // registered function run once at start; 0: none
+  uint64_t idle_timeout_ns = 0;  // exit after this long without a task; 0: never
+  uint32_t spin_ns = 0;
+  uint32_t sleep = 1;
+  uint32_t pin = 0;
+  uint32_t max_tasks = 0;  // exit after this many tasks (max_tasks_per_child); 0: never
+};
+static_assert(std::is_trivially_copyable_v<WorkerConfig>);
+
 // One per worker index; a respawned worker reuses its index.
 struct alignas(kCacheLineSize) WorkerControl {
   std::atomic<int32_t> pid{0};
@@ -70,8 +85,11 @@ struct alignas(kCacheLineSize) WorkerControl {
   std::atomic<uint32_t> current_slot{0};  // slot + 1 of the task running, 0 when idle
   std::atomic<uint64_t> tasks_done{0};
   std::atomic<uint64_t> busy_ns{0};
+  std::atomic<uint64_t> task_started_ns{0};  // CLOCK_MONOTONIC start of the current task
+  std::atomic<uint32_t> exit_reason{0};      // ExitReason
   uint64_t submit_ring = 0;    // offset of the submission ring (parent -> worker)
   uint64_t complete_ring = 0;  // offset of the completion ring (worker -> parent)
+  char init_error[256] = {};   // the initializer's exception, when exit_reason is kInitFailed
 };
 
 enum class SlotState : uint32_t { kFree = 0, kQueued, kRunning, kDone, kCancelled };
@@ -87,6 +105,7 @@ struct alignas(kCacheLineSize) SlotHeader {
   uint64_t request_size = 0;  // kAllocRequest: bytes wanted
   uint32_t grant_block = 0;   // kAllocRequest answer
   uint32_t grant_generation = 0;
+  uint64_t timeout_ns = 0;    // the task's run-time limit; 0: none
 };
 
 // An arena block. refs counts holders (tasks in flight, futures, views, SharedVectors); the
@@ -117,6 +136,7 @@ struct alignas(kCacheLineSize) SegmentHeader {
   uint64_t arena_offset = 0;
   uint64_t arena_size = 0;
   uint64_t image_id = 0;  // build identity of the parent binary
+  WorkerConfig config;
   std::atomic<uint32_t> live_workers{0};
   std::atomic<uint64_t> arena_used{0};
   std::atomic<uint64_t> tasks_submitted{0};

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <functional>
 #include <iterator>
@@ -42,18 +43,47 @@
 
 namespace brine {
 
+// How worker processes are started (Python's start methods, same trade-offs):
+//  - kFork: fork() the parent. Fastest start (~1 ms); a worker inherits everything, including
+//    per-pool reducers and lambdas. Unsafe if other threads of the parent may hold locks the
+//    workers' code takes (a respawn forks from a multithreaded parent).
+//  - kForkServer: a small single-threaded server process, forked when the pool starts, forks
+//    every worker (and every replacement): respawns never fork the multithreaded parent.
+//  - kSpawn: exec a fresh copy of this binary; its main() must call brine::run_if_worker()
+//    first (like multiprocessing.freeze_support()). Functions are found by registered name;
+//    per-pool reducers don't cross exec and are refused; lambdas work only because the
+//    image is the same build (verified).
+enum class StartMethod : uint8_t { kFork, kForkServer, kSpawn };
+
+// What submit does when every slot or every worker's ring is full.
+enum class Backpressure : uint8_t { kBlock, kFail };
+
 struct PoolOptions {
-  unsigned workers = 0;  // 0: std::thread::hardware_concurrency()
+  unsigned workers = 0;      // 0: std::thread::hardware_concurrency()
+  unsigned max_workers = 0;  // the most resize() may reach; 0: max(workers, 2 x hardware)
+  StartMethod start_method = StartMethod::kFork;
+  void (*initializer)() = nullptr;  // a registered function run once in each new worker
+  uint32_t max_tasks_per_child = 0;  // replace a worker after this many tasks; 0: never
+  std::chrono::milliseconds task_timeout{0};  // run-time limit per task; 0: none
+  std::chrono::milliseconds idle_timeout{0};  // a worker idle this long exits (restarted on demand); 0: never
+  Backpressure backpressure = Backpressure::kBlock;
   std::size_t arena_bytes = std::size_t{1} << 30;  // virtual: pages cost memory only once touched
   std::size_t reference_threshold = kDefaultReferenceThreshold;
-  uint32_t ring_capacity = 256;     // tasks queued per worker (a power of two)
-  uint32_t slot_count = 1024;       // tasks in flight in the whole pool
-  uint32_t slot_bytes = 4096;       // envelope bytes held inline per slot; larger ones use the arena
-  uint32_t max_blocks = 4096;       // arena blocks alive at once
-  ipc::WaitPolicy worker_wait{};    // how idle workers wait for tasks
-  ipc::WaitPolicy parent_wait{};    // how the collector and Future::get() wait
-  bool pin_workers = false;         // pin worker i to CPU i % ncpu
+  uint32_t ring_capacity = 256;   // tasks queued per worker (a power of two)
+  uint32_t slot_count = 1024;     // tasks in flight in the whole pool
+  uint32_t slot_bytes = 4096;     // envelope bytes held inline per slot; larger ones use the arena
+  uint32_t max_blocks = 4096;     // arena blocks alive at once
+  ipc::WaitPolicy worker_wait{};  // how idle workers wait for tasks
+  ipc::WaitPolicy parent_wait{};  // how the collector and Future::get() wait
+  bool pin_workers = false;       // pin worker i to CPU i % ncpu
   const ReducerTable* reducers = nullptr;  // per-pool reduce hooks, in parent and workers
+
+  bool operator==(const PoolOptions&) const = default;
+};
+
+// Per-call options of Pool::submit_with.
+struct SubmitOptions {
+  std::chrono::milliseconds timeout{0};  // 0: the pool's task_timeout
 };
 
 struct MapOptions {
@@ -89,12 +119,18 @@ class Pool {
   // encode fails only the returned future.
   template <class C, class... A>
   Future<typename CallableTraits<std::decay_t<C>>::Result> submit(const C& callable, const A&... args) {
+    return submit_with(SubmitOptions{}, callable, args...);
+  }
+  // submit() with per-call options (a timeout).
+  template <class C, class... A>
+  Future<typename CallableTraits<std::decay_t<C>>::Result> submit_with(const SubmitOptions& opts, const C& callable,
+                                                                      const A&... args) {
     using Traits = CallableTraits<std::decay_t<C>>;
     using R = typename Traits::Result;
     const std::decay_t<C>& c = callable;
     const FunctionInfo& info = Traits::info(c);
     auto state = std::make_shared<detail::TaskState<R>>();
-    submit_encoded(state, info, [&](Encoder& e) { return encode_call(e, c, args...); });
+    submit_encoded(state, info, [&](Encoder& e) { return encode_call(e, c, args...); }, opts);
     return Future<R>::of(std::move(state), options().parent_wait);
   }
 
@@ -150,21 +186,39 @@ class Pool {
     return SharedVector<T>(arena().allocate(n * sizeof(T), alignof(T) > 64 ? alignof(T) : 64), n);
   }
 
-  unsigned size() const noexcept;                 // workers
+  unsigned size() const noexcept;  // workers the pool aims to run
+  bool closed() const noexcept;    // shutdown() was called
+  const PoolOptions& requested_options() const noexcept;  // as given to the constructor
+  // Grows or shrinks the pool to n workers (1..max_workers) while tasks run: new workers
+  // start at once; surplus ones finish the tasks already queued to them, then exit. Nothing
+  // is lost.
+  void resize(unsigned n);
+  // True once the pool cannot run tasks (a worker's initializer failed); submit then throws
+  // brine::BrokenPool and reusable_pool() replaces the pool.
+  bool broken() const noexcept;
   std::vector<pid_t> worker_pids() const;
   PoolStats stats() const;
   const PoolOptions& options() const noexcept;
   ipc::Arena& arena() noexcept;
-  // Stops accepting tasks; with wait, returns once every queued task finished and every
-  // worker exited.
-  void shutdown(bool wait = true);
+  // Stops accepting tasks. With wait, returns once every queued task finished and every
+  // worker exited; without, kills the workers and fails what is pending. With cancel_futures,
+  // tasks no worker has started are cancelled first (their futures throw brine::Cancelled).
+  void shutdown(bool wait = true, bool cancel_futures = false);
 
  private:
   using EncodeArgs = std::function<EncodedCall(Encoder&)>;
   void submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
-                      const EncodeArgs& encode);
+                      const EncodeArgs& encode, const SubmitOptions& opts = {});
 
   std::unique_ptr<detail::PoolCore> core_;
 };
+
+// The running pool if it is usable and was made with the same options, else a fresh one (the
+// previous one is shut down, letting its queued tasks finish): loky's get_reusable_executor.
+std::shared_ptr<Pool> reusable_pool(const PoolOptions& options = {});
+
+// For the spawn start method: call first thing in main(). In a process started as a spawned
+// worker it serves tasks and never returns; anywhere else it returns at once.
+void run_if_worker();
 
 }  // namespace brine

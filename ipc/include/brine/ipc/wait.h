@@ -24,6 +24,7 @@ inline constexpr std::size_t kCacheLineSize = 64;
 struct WaitPolicy {
   uint32_t spin_ns = 2000;
   bool sleep = true;
+  bool operator==(const WaitPolicy&) const = default;
 };
 
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, std::chrono::nanoseconds timeout) noexcept;
