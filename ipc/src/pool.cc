@@ -70,6 +70,9 @@ class ResultSource final : public BufferSource {
     holds_.push_back(arena_.retain(ref.block()));
     return bytes;
   }
+  std::shared_ptr<const void> pin(const fb::BufferRef& ref) const override {
+    return std::make_shared<ipc::BlockHandle>(arena_.retain(ref.block()));
+  }
 
  private:
   ipc::Arena& arena_;
@@ -455,6 +458,7 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
         envelope = {it->data(), size};
       }
       const fb::Result& result = verify_result(envelope);
+      rec.state->bytes_copied += h.result_copied;
       ResultSource source(*arena, rec.state->holds);
       Decoder d(&source, options.reducers);
       rec.state->decode(result, d);

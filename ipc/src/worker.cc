@@ -11,10 +11,14 @@
 
 #include "brine/core/call.h"
 #include "brine/ipc/arena.h"
+#include "brine/ipc/shared_vector.h"
 
 namespace brine::detail {
 
 namespace {
+
+class Worker;
+thread_local Worker* tls_worker = nullptr;  // the worker this process is, while it serves
 
 // A worker's view of the pool: what it reads and the few things it writes.
 class Worker final : public BufferSink {
@@ -31,6 +35,7 @@ class Worker final : public BufferSink {
         fbb_(4096) {}
 
   [[noreturn]] void serve() {
+    tls_worker = this;
     control_.pid.store(getpid(), std::memory_order_relaxed);
     run_initializer();
     const ipc::WaitPolicy policy{config_.spin_ns, config_.sleep != 0};
@@ -66,6 +71,17 @@ class Worker final : public BufferSink {
     }
     if (size != 0) std::memcpy(dst, data, size);
     return fb::BufferRef(slot_->grant_block, slot_->grant_generation, 0, size);
+  }
+
+  // Arena bytes for the running task (this_worker::allocate).
+  std::span<std::byte> allocate(std::size_t size) {
+    if (slot_ == nullptr) throw Error(ErrorCode::kUnknown, "brine::this_worker::allocate outside a running task");
+    std::byte* p = request_block(size);
+    if (p == nullptr) {
+      throw ArenaExhausted("brine: this_worker::allocate(" + std::to_string(size) +
+                           ") was refused: the shared arena is full; raise PoolOptions::arena_bytes");
+    }
+    return {p, size};
   }
 
  private:
@@ -165,6 +181,8 @@ class Worker final : public BufferSink {
     }
     fbb_.Finish(result, fb::ResultIdentifier());
     write_result(h);
+    h.result_copied = e.bytes_copied() + h.envelope_size;
+    slot_ = nullptr;
 
     control_.busy_ns.fetch_add(ipc::monotonic_ns() - start, std::memory_order_relaxed);
     control_.tasks_done.fetch_add(1, std::memory_order_relaxed);
@@ -238,3 +256,15 @@ void WorkerProcess::run(std::byte* base, ipc::SegmentHeader* header, uint32_t in
 }
 
 }  // namespace brine::detail
+
+namespace brine::this_worker {
+
+std::span<std::byte> allocate(std::size_t bytes) {
+  if (detail::tls_worker == nullptr) {
+    throw Error(ErrorCode::kUnknown, "brine::this_worker::allocate called outside a worker process; in the parent "
+                                     "use Pool::shared_vector");
+  }
+  return detail::tls_worker->allocate(bytes);
+}
+
+}  // namespace brine::this_worker

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -34,6 +35,9 @@ class BufferSource {
   // The bytes a reference names. Throws brine::DecodeError if the reference is out of bounds,
   // stale or malformed; never returns memory outside the arena.
   virtual std::span<const std::byte> resolve(const fb::BufferRef& ref) const = 0;
+  // An owner keeping the referenced bytes alive after the envelope is gone, for values that
+  // outlive it (a SharedVector result); nullptr if they live as long as the source anyway.
+  virtual std::shared_ptr<const void> pin(const fb::BufferRef& /*ref*/) const { return nullptr; }
 };
 
 }  // namespace brine

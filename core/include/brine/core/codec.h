@@ -160,6 +160,12 @@ class Decoder {
     return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
   }
 
+  // Keeps a referenced value's bytes alive beyond the envelope (see BufferSource::pin);
+  // nullptr for copied values.
+  std::shared_ptr<const void> pin(const fb::Value& v) const {
+    return source_ != nullptr && v.ref() != nullptr ? source_->pin(*v.ref()) : nullptr;
+  }
+
   const BufferSource* source() const noexcept { return source_; }
 
  private:

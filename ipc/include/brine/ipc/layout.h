@@ -106,6 +106,7 @@ struct alignas(kCacheLineSize) SlotHeader {
   uint32_t grant_block = 0;   // kAllocRequest answer
   uint32_t grant_generation = 0;
   uint64_t timeout_ns = 0;    // the task's run-time limit; 0: none
+  uint64_t result_copied = 0;  // bytes the worker copied to send the result (byte-copy counter)
 };
 
 // An arena block. refs counts holders (tasks in flight, futures, views, SharedVectors); the

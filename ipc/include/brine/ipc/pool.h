@@ -183,7 +183,9 @@ class Pool {
   // std::span<const T> argument) to any number of tasks without a single copy.
   template <class T>
   SharedVector<T> shared_vector(std::size_t n) {
-    return SharedVector<T>(arena().allocate(n * sizeof(T), alignof(T) > 64 ? alignof(T) : 64), n);
+    auto block = std::make_shared<ipc::BlockHandle>(arena().allocate(n * sizeof(T), alignof(T) > 64 ? alignof(T) : 64));
+    T* data = reinterpret_cast<T*>(block->data());
+    return SharedVector<T>(std::move(block), data, n);
   }
 
   unsigned size() const noexcept;  // workers the pool aims to run

@@ -1,17 +1,27 @@
-// SharedVector<T>: a fixed-size array of arithmetic T allocated directly in a pool's shared
-// arena (Pool::shared_vector<T>(n)). A producer writes it once; passing it to tasks (as a
-// std::span<const T> parameter) sends only a reference. The block lives while the vector or
-// any task or future using it lives. Elements start uninitialized, like make_unique_for_overwrite.
+// SharedVector<T>: a fixed-size array of trivially copyable T that lives in a pool's shared
+// arena, so sending it — as an argument or as a result — copies nothing.
 //
-// Thread safety: like a std::vector; workers see it read-only.
+//  - In the parent, Pool::shared_vector<T>(n) allocates one; fill it, then pass it (to a
+//    std::span<const T> or SharedVector<T> parameter) to any number of tasks: only a reference
+//    travels. The block lives while the vector, a task using it, or a future holding it lives.
+//  - In a worker, brine::this_worker::shared_vector<T>(n) allocates one for the task's result:
+//    the worker writes the data once, into shared memory, and the parent's Future gets a
+//    SharedVector viewing those same bytes.
+//
+// Elements start uninitialized, like make_unique_for_overwrite. Copies of a SharedVector share
+// the same storage (it is a handle, like std::shared_ptr).
+//
+// Thread safety: like a std::vector; a worker must treat an argument's data as read-only.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <utility>
 
-#include "brine/ipc/arena.h"
+#include "brine/core/reducer.h"
 
 namespace brine {
 
@@ -21,23 +31,54 @@ class SharedVector {
 
  public:
   SharedVector() = default;
-  SharedVector(ipc::BlockHandle block, std::size_t n) : block_(std::move(block)), size_(n) {}
+  // A view of `n` elements at `data`, kept alive by `owner` (nullptr: owned elsewhere, e.g.
+  // by the task a worker is running).
+  SharedVector(std::shared_ptr<const void> owner, T* data, std::size_t n)
+      : owner_(std::move(owner)), data_(data), size_(n) {}
 
-  T* data() noexcept { return reinterpret_cast<T*>(block_.data()); }
-  const T* data() const noexcept { return reinterpret_cast<const T*>(block_.data()); }
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
-  T& operator[](std::size_t i) noexcept { return data()[i]; }
-  const T& operator[](std::size_t i) const noexcept { return data()[i]; }
-  T* begin() noexcept { return data(); }
-  T* end() noexcept { return data() + size_; }
-  const T* begin() const noexcept { return data(); }
-  const T* end() const noexcept { return data() + size_; }
-  std::span<T> span() noexcept { return {data(), size_}; }
-  operator std::span<const T>() const noexcept { return {data(), size_}; }
+  bool empty() const noexcept { return size_ == 0; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  const T* begin() const noexcept { return data_; }
+  const T* end() const noexcept { return data_ + size_; }
+  std::span<T> span() noexcept { return {data_, size_}; }
+  operator std::span<const T>() const noexcept { return {data_, size_}; }
 
  private:
-  ipc::BlockHandle block_;
+  std::shared_ptr<const void> owner_;
+  T* data_ = nullptr;
   std::size_t size_ = 0;
+};
+
+namespace this_worker {
+// Bytes of the pool's shared arena for the task this worker is running; they belong to the
+// task (and then to its result). Throws brine::ArenaExhausted if the parent cannot grant them,
+// brine::Error if called outside a worker.
+std::span<std::byte> allocate(std::size_t bytes);
+
+template <class T>
+SharedVector<T> shared_vector(std::size_t n) {
+  std::span<std::byte> bytes = allocate(n * sizeof(T));
+  return SharedVector<T>(nullptr, reinterpret_cast<T*>(bytes.data()), n);
+}
+}  // namespace this_worker
+
+// Always travels by reference (it already lives in the arena).
+template <class T>
+struct Reducer<SharedVector<T>> {
+  static std::string name() { return "array<" + type_signature<T>() + ">"; }
+  static ValueRef encode(Encoder& e, const SharedVector<T>& v) {
+    return e.bytes(v.data(), v.size() * sizeof(T), alignof(T), Placement::kReference);
+  }
+  static SharedVector<T> decode(const Decoder& d, const fb::Value& v) {
+    const auto bytes = d.bytes(v, sizeof(T), alignof(T));
+    return SharedVector<T>(d.pin(v), reinterpret_cast<T*>(const_cast<std::byte*>(bytes.data())), bytes.size() / sizeof(T));
+  }
 };
 
 }  // namespace brine

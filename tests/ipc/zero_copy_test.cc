@@ -1,0 +1,167 @@
+// Copy versus reference, across real processes: what crosses, what is copied, and how long
+// arena blocks live.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <numeric>
+#include <thread>
+
+#include "brine/ipc/pool.h"
+#include "test_support.h"
+
+namespace zero_copy_test {
+
+struct Probe {
+  uint64_t address = 0;  // where the worker found the data
+  double sum = 0;
+};
+
+// Reports where the argument's data lies in the worker, and its sum.
+Probe probe(std::span<const double> xs) {
+  return {reinterpret_cast<uint64_t>(xs.data()), std::accumulate(xs.begin(), xs.end(), 0.0)};
+}
+BRINE_REGISTER(probe);
+
+// Builds a result directly in shared memory: no copy on the way back.
+brine::SharedVector<double> ramp(uint64_t n) {
+  auto out = brine::this_worker::shared_vector<double>(n);
+  for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<double>(i);
+  return out;
+}
+BRINE_REGISTER(ramp);
+
+// Returns a view of its argument: the result references the caller's block.
+std::span<const double> tail(std::span<const double> xs, uint64_t n) { return xs.subspan(xs.size() - n); }
+BRINE_REGISTER(tail);
+
+double hold(std::span<const double> xs, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return xs.empty() ? 0 : xs[0];
+}
+BRINE_REGISTER(hold);
+
+}  // namespace zero_copy_test
+
+template <>
+struct brine::Reducer<zero_copy_test::Probe>
+    : brine::Fields<&zero_copy_test::Probe::address, &zero_copy_test::Probe::sum> {};
+
+namespace {
+
+using namespace zero_copy_test;
+constexpr std::size_t k256MiB = std::size_t{256} << 20;
+
+TEST(ZeroCopyTest, A256MiBArgumentReachesTheWorkerWithoutACopy) {
+  brine::Pool pool({.workers = 1});
+  const std::size_t n = k256MiB / sizeof(double);
+  brine::SharedVector<double> xs = pool.shared_vector<double>(n);
+  for (std::size_t i = 0; i < n; ++i) xs[i] = 1.0;
+  auto f = pool.submit(probe, xs);
+  const Probe p = f.get();
+  EXPECT_EQ(p.sum, static_cast<double>(n));
+  // Workers are forked after the segment is mapped, so the mapping has the same address in
+  // both: the worker read the very bytes the caller filled.
+  EXPECT_EQ(p.address, reinterpret_cast<uint64_t>(xs.data()));
+  EXPECT_LT(f.bytes_copied(), 4096u) << "only the envelope may be copied";
+}
+
+TEST(ZeroCopyTest, A256MiBResultComesBackWithoutACopy) {
+  brine::Pool pool({.workers = 1});
+  const std::size_t n = k256MiB / sizeof(double);
+  auto f = pool.submit(ramp, uint64_t{n});
+  const brine::SharedVector<double> out = f.get();
+  ASSERT_EQ(out.size(), n);
+  EXPECT_EQ(out[0], 0.0);
+  EXPECT_EQ(out[n - 1], static_cast<double>(n - 1));
+  EXPECT_LT(f.bytes_copied(), 4096u);
+  EXPECT_GE(pool.stats().arena_used, k256MiB) << "the result lives in the arena";
+}
+
+TEST(ZeroCopyTest, AResultViewingAnArgumentPointsIntoTheCallersBlock) {
+  brine::Pool pool({.workers = 1});
+  auto xs = pool.shared_vector<double>(1 << 20);
+  std::iota(xs.begin(), xs.end(), 0.0);
+  auto f = pool.submit(tail, xs, uint64_t{10});
+  const std::span<const double> t = f.value();
+  ASSERT_EQ(t.size(), 10u);
+  EXPECT_EQ(t.data(), xs.data() + xs.size() - 10);
+  EXPECT_EQ(t[9], static_cast<double>((1 << 20) - 1));
+}
+
+TEST(ZeroCopyTest, SmallValuesAreCopiedLargeOnesReferencedAndCopyOrRefOverride) {
+  brine::Pool pool({.workers = 1, .reference_threshold = 64 * 1024});
+  const std::vector<double> small(100, 1.0);   // 800 B
+  const std::vector<double> large(1 << 17, 1.0);  // 1 MiB
+  const auto before = pool.stats().arena_blocks;
+  auto probe_of = [&](auto&& arg) {
+    auto f = pool.submit(probe, arg);
+    const Probe p = f.get();
+    return std::make_pair(p, f.bytes_copied());
+  };
+  // Copied: the bytes travel inside the envelope (counted once), no arena block.
+  auto [ps, copied_small] = probe_of(small);
+  EXPECT_EQ(ps.sum, 100.0);
+  EXPECT_GE(copied_small, small.size() * sizeof(double));
+  // Referenced: placed in the arena once (counted), the envelope stays tiny.
+  auto [pl, copied_large] = probe_of(large);
+  EXPECT_EQ(pl.sum, double(1 << 17));
+  EXPECT_GE(copied_large, large.size() * sizeof(double));
+  EXPECT_LT(copied_large, large.size() * sizeof(double) + 4096);
+  // Forced either way, the value still arrives.
+  EXPECT_EQ(probe_of(brine::ref(small)).first.sum, 100.0);
+  EXPECT_EQ(probe_of(brine::copy(large)).first.sum, double(1 << 17));
+  EXPECT_EQ(pool.stats().arena_blocks, before) << "task blocks are freed when the task is done";
+}
+
+TEST(ZeroCopyTest, ABlockLivesWhileAFutureHoldsItsResultAndIsFreedAfter) {
+  brine::Pool pool({.workers = 1});
+  const auto base = pool.stats();
+  {
+    auto f = pool.submit(ramp, uint64_t{1 << 20});
+    auto v = f.get();
+    EXPECT_EQ(pool.stats().arena_blocks, base.arena_blocks + 1);
+    {
+      auto copy = v;  // a second holder of the same block
+      v = {};
+      EXPECT_EQ(pool.stats().arena_blocks, base.arena_blocks + 1) << "freed early";
+      EXPECT_EQ(copy[12345], 12345.0);
+    }
+  }
+  EXPECT_EQ(pool.stats().arena_blocks, base.arena_blocks) << "leaked";
+  EXPECT_EQ(pool.stats().arena_used, base.arena_used);
+}
+
+TEST(ZeroCopyTest, ABlockHeldByAWorkerKilledMidTaskIsReclaimed) {
+  brine::Pool pool({.workers = 1});
+  const auto base = pool.stats();
+  {
+    std::vector<double> big(1 << 20, 2.0);  // 8 MiB: placed in a block for the task
+    auto f = pool.submit(hold, big, 10'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(pool.stats().arena_blocks, base.arena_blocks + 1);
+    kill(pool.worker_pids().at(0), SIGKILL);
+    EXPECT_THROW(f.get(), brine::WorkerCrashed);
+  }
+  EXPECT_EQ(pool.stats().arena_blocks, base.arena_blocks);
+  EXPECT_EQ(pool.stats().arena_used, base.arena_used);
+  EXPECT_EQ(pool.submit(hold, std::vector<double>{7.0}, 0).get(), 7.0);
+}
+
+TEST(ZeroCopyTest, ArenaExhaustionFailsThatSubmitWithTheSizesAndTheOption) {
+  brine::Pool pool({.workers = 1, .arena_bytes = 4 << 20});
+  const std::vector<double> too_big(1 << 20, 1.0);  // 8 MiB into a 4 MiB arena
+  auto f = pool.submit(probe, too_big);
+  try {
+    f.get();
+    FAIL() << "expected brine::ArenaExhausted";
+  } catch (const brine::ArenaExhausted& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("8388608"), std::string::npos) << what;
+    EXPECT_NE(what.find("arena_bytes"), std::string::npos) << what;
+  }
+  EXPECT_EQ(pool.submit(probe, std::vector<double>{1, 2}).get().sum, 3.0);
+}
+
+}  // namespace
