@@ -125,6 +125,10 @@ class Digest {
   void add(const std::vector<T>& values) {
     add_array(values);
   }
+  template <Arithmetic T>
+  void add(std::span<const T> values) {  // a view decoded in place: same digest as its vector
+    add_array(values);
+  }
   template <Described T>
   void add(const std::vector<T>& values) {
     add_size(values.size());

@@ -37,35 +37,41 @@ fi
 
 mkdir -p "$raw_dir"
 rm -f "$raw_dir"/*.json
+# Other work on the machine moves every figure here: the report quotes the load before and after.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if ((quick)); then
   mode=quick
   gbench_args=(--benchmark_min_time=0.001)
   python_args=(--quick)
   mpi_iterations=1000
+  pool_args=(--quick)
 else
   mode=full
   gbench_args=(--benchmark_min_time=0.3)
   python_args=()
   mpi_iterations=200000
+  pool_args=()
 fi
 
-steps=5
+steps=6
 step=0
 progress() { step=$((step + 1)); echo "[$step/$steps] $*"; }
 skip() { echo "      skipped: $*"; }
 
-# run_suite NAME BINARY: a Google Benchmark binary, its JSON kept raw.
+# run_suite NAME BINARY [ARGS...]: a Google Benchmark binary, its JSON kept raw.
 run_suite() {
   local name=$1 binary=$bench_bin/$2
-  progress "$name ($2)"
+  shift 2
+  progress "$name ($(basename "$binary"))"
   if [[ ! -x $binary ]]; then skip "$binary not built"; return; fi
-  "$binary" "${gbench_args[@]}" --benchmark_out="$raw_dir/$name.json" --benchmark_out_format=json \
+  "$binary" "$@" "${gbench_args[@]}" --benchmark_out="$raw_dir/$name.json" --benchmark_out_format=json \
     >"$raw_dir/$name.log" 2>&1 || echo "      $name failed (exit $?); the report shows what was written"
 }
 
 run_suite serialization brine_serialization_bench
 run_suite transport brine_transport_bench
+run_suite pool brine_pool_bench ${pool_args[@]+"${pool_args[@]}"}
 
 progress "mpi ping-pong (brine_mpi_pingpong)"
 if [[ -x $bench_bin/brine_mpi_pingpong ]] && command -v mpirun >/dev/null; then
@@ -89,4 +95,4 @@ fi
 progress "render report"
 cp "$bench_bin/bench_facts.json" "$raw_dir/build_facts.json"
 "$python" "$report_dir/render.py" "$raw_dir" --facts "$raw_dir/build_facts.json" --mode "$mode" \
-  --out "$report_dir/REPORT.md"
+  --load-start "$load_start" --out "$report_dir/REPORT.md"

@@ -1,0 +1,398 @@
+// brine's pool end to end, on the workloads python_pools.py runs for Python's pools:
+//
+//   BM_PoolRoundTrip/<mode>            one empty task, pool.submit(fn).get(), 1 worker.
+//                                      spin: worker pinned to CPU 0, this thread to another,
+//                                      nobody sleeps; sleep: brine's defaults. Reports the
+//                                      median and p99 of single round trips.
+//   BM_PoolMap/<tasks>/<method>        a map of trivial tasks over 2 workers.
+//   BM_PoolArraySum/<n>MiB/<method>    a worker sums a float64 array: sent by copy
+//                                      (brine::copy), by reference (brine::ref: one copy into
+//                                      the arena) or as a SharedVector filled once (no copy).
+//   BM_PoolSweep/<bytes>/<method>      issue 3's sweep: submit + complete of a task that takes
+//                                      an array and only looks at its length, 8 B to 1 GiB,
+//                                      copy vs ref vs shared_vector, worker awake.
+//
+// Pools are created per configuration and destroyed as soon as a benchmark needs another
+// one, so that a spinning pool never steals CPU from the next benchmark.
+//   brine_pool_bench [--quick] [Google Benchmark flags]
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "affinity.h"
+#include "brine/ipc/pool.h"
+
+namespace brine_bench_tasks {
+
+void empty_task() {}
+BRINE_REGISTER(empty_task);
+
+std::int64_t identity(std::int64_t x) { return x; }
+BRINE_REGISTER(identity);
+
+// A chunk of the map as one contiguous array each way: what a map over arithmetic inputs could
+// send instead of one envelope value per item.
+std::vector<std::int64_t> identity_chunk(std::span<const std::int64_t> xs) { return {xs.begin(), xs.end()}; }
+BRINE_REGISTER(identity_chunk);
+
+double array_sum(std::span<const double> xs) { return std::reduce(xs.begin(), xs.end(), 0.0); }
+BRINE_REGISTER(array_sum);
+
+// The sweep's task: receives the array (a span into the envelope or the arena) and returns
+// its length without reading it, so that only sending and completing is measured.
+std::uint64_t array_length(std::span<const double> xs) { return xs.size(); }
+BRINE_REGISTER(array_length);
+
+}  // namespace brine_bench_tasks
+
+namespace brine::bench {
+namespace {
+
+using namespace brine_bench_tasks;
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+constexpr std::size_t kGiB = std::size_t{1} << 30;
+
+bool quick = false;
+
+// --- pools --------------------------------------------------------------------------------
+
+enum class Config { kSpin1, kWarm1, kSleep1, kSleep2 };
+
+const char* config_name(Config c) {
+  switch (c) {
+    case Config::kSpin1: return "spin";
+    case Config::kWarm1: return "worker spins, parent default";
+    case Config::kSleep1: return "sleep";
+    case Config::kSleep2: return "sleep, 2 workers";
+  }
+  return "?";
+}
+
+PoolOptions options_for(Config c) {
+  // A 1 GiB array by copy needs a 1 GiB envelope block while a 1 GiB SharedVector may be
+  // alive: 3 GiB of arena (virtual; memfd pages cost memory only once touched).
+  const std::size_t arena = quick ? std::size_t{256} * kMiB : 3 * kGiB;
+  constexpr ipc::WaitPolicy kSpin{.spin_ns = 1'000'000'000, .sleep = false};
+  switch (c) {
+    case Config::kSpin1:
+      return {.workers = 1, .arena_bytes = arena, .worker_wait = kSpin, .parent_wait = kSpin, .pin_workers = true};
+    case Config::kWarm1:
+      return {.workers = 1, .arena_bytes = arena, .worker_wait = kSpin, .pin_workers = true};
+    case Config::kSleep1: return {.workers = 1, .arena_bytes = arena};
+    case Config::kSleep2: return {.workers = 2, .arena_bytes = arena};
+  }
+  return {};
+}
+
+// The arrays of one size: an ordinary vector and a SharedVector in the pool's arena, filled
+// once and kept while the benchmarks of that size run.
+struct Arrays {
+  std::vector<double> vector;
+  SharedVector<double> shared;
+};
+
+// At most one pool alive, and the arrays of at most one size (1 GiB each): asking for another
+// configuration destroys the current pool, and the arrays in its arena first.
+class Resources {
+ public:
+  Pool& pool(Config c) {
+    if (!pool_ || config_ != c) {
+      arrays_.reset();
+      pool_.reset();
+      pool_.emplace(options_for(c));
+      config_ = c;
+    }
+    return *pool_;
+  }
+  const Arrays& arrays(Config c, std::size_t bytes) {
+    Pool& p = pool(c);
+    if (!arrays_ || bytes_ != bytes) {
+      arrays_.reset();
+      const std::size_t n = std::max<std::size_t>(1, bytes / sizeof(double));
+      arrays_.emplace(Arrays{std::vector<double>(n, 1.0), p.shared_vector<double>(n)});
+      std::fill(arrays_->shared.begin(), arrays_->shared.end(), 1.0);
+      bytes_ = bytes;
+    }
+    return *arrays_;
+  }
+
+ private:
+  std::optional<Pool> pool_;
+  Config config_{};
+  std::optional<Arrays> arrays_;  // declared after pool_: destroyed first
+  std::size_t bytes_ = 0;
+};
+
+Resources& resources() {
+  static Resources r;
+  return r;
+}
+Pool& pool_for(Config c) { return resources().pool(c); }
+
+// The CPU a spinning benchmark thread runs on: not worker 0's CPU 0.
+int parent_cpu() {
+  const std::vector<int> cpus = allowed_cpus();
+  for (int cpu : cpus) {
+    if (cpu != 0) return cpu;
+  }
+  return cpus.front();
+}
+
+// Pins this thread when the configuration spins. The pool is created first, so its own
+// threads keep the whole CPU mask.
+void pin_if_spinning(Config c, std::optional<ScopedPin>& pin) {
+  if (c == Config::kSpin1 || c == Config::kWarm1) pin.emplace(parent_cpu());
+}
+
+// --- (a) empty-task round trip ----------------------------------------------------------------
+
+double percentile(std::vector<double>& v, double q) {
+  const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+// Runs `body` once per iteration, timing each, and reports the median and p99 as counters
+// (the report prefers the median: Python's figures are medians too, and a 2-CPU machine
+// preempts the odd iteration for milliseconds). `body` returns false on a wrong result.
+template <class Body>
+void timed_loop(benchmark::State& state, Body body) {
+  std::vector<double> ns;
+  ns.reserve(static_cast<std::size_t>(std::min<benchmark::IterationCount>(state.max_iterations, 1 << 24)));
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    const bool ok = body();
+    ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+    if (!ok) {
+      state.SkipWithError("wrong result");
+      return;
+    }
+  }
+  state.counters["median_ns"] = percentile(ns, 0.5);
+  state.counters["p99_ns"] = percentile(ns, 0.99);
+}
+
+// --- (a) empty-task round trip ----------------------------------------------------------------
+
+void round_trip(benchmark::State& state, Config c) {
+  Pool& pool = pool_for(c);
+  std::optional<ScopedPin> pin;
+  pin_if_spinning(c, pin);
+  for (int i = 0; i < 100; ++i) pool.submit(empty_task).get();  // warm up both sides
+  timed_loop(state, [&] {
+    pool.submit(empty_task).get();
+    return true;
+  });
+  state.SetLabel(config_name(c));
+}
+
+// --- (b) map of trivial tasks -----------------------------------------------------------------
+
+std::size_t map_tasks() { return quick ? 1000 : 1'000'000; }
+
+// chunksize 1 without a map API: submit everything through a window of futures as deep as
+// the pool's rings, collecting the oldest when the window is full.
+std::int64_t map_by_submit(Pool& pool, std::size_t tasks) {
+  const std::size_t window = std::size_t{pool.options().ring_capacity} * pool.size();
+  std::vector<Future<std::int64_t>> inflight(window);
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < tasks + window; ++i) {
+    Future<std::int64_t>& f = inflight[i % window];
+    if (f.valid()) total += f.get();
+    f = i < tasks ? pool.submit(identity, static_cast<std::int64_t>(i)) : Future<std::int64_t>();
+  }
+  return total;
+}
+
+// The map by hand, chunk by chunk, each chunk a span of the inputs (copied into the envelope
+// below the reference threshold) and a vector of results.
+std::int64_t map_span_chunks(Pool& pool, std::size_t tasks, std::size_t chunksize) {
+  std::vector<std::int64_t> inputs(tasks);
+  std::iota(inputs.begin(), inputs.end(), 0);
+  std::vector<Future<std::vector<std::int64_t>>> chunks;
+  for (std::size_t i = 0; i < tasks; i += chunksize) {
+    chunks.push_back(pool.submit(identity_chunk, std::span<const std::int64_t>(inputs).subspan(i, std::min(chunksize, tasks - i))));
+  }
+  std::int64_t total = 0;
+  for (auto& c : chunks) {
+    for (std::int64_t v : c.get()) total += v;
+  }
+  return total;
+}
+
+#ifdef BRINE_BENCH_WITH_POOL_MAP
+std::int64_t map_chunked(Pool& pool, std::size_t tasks, std::size_t chunksize) {
+  std::vector<std::int64_t> inputs(tasks);
+  std::iota(inputs.begin(), inputs.end(), 0);
+  const std::vector<std::int64_t> out = pool.map(identity, inputs, MapOptions{.chunksize = chunksize});
+  return std::reduce(out.begin(), out.end(), std::int64_t{0});
+}
+#endif
+
+void map_bench(benchmark::State& state, const std::function<std::int64_t(Pool&, std::size_t)>& run) {
+  Pool& pool = pool_for(Config::kSleep2);
+  const std::size_t tasks = map_tasks();
+  const auto expected = static_cast<std::int64_t>(tasks * (tasks - 1) / 2);
+  for (auto _ : state) {
+    if (run(pool, tasks) != expected) {
+      state.SkipWithError("map returned wrong results");
+      return;
+    }
+  }
+#ifdef BRINE_BENCH_WITH_POOL_MAP
+  state.counters["auto_chunksize"] = static_cast<double>(pool.default_chunksize(tasks));
+#endif
+  state.counters["items_per_second"] =
+      benchmark::Counter(static_cast<double>(tasks) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+// --- (c) and (d): arrays by copy, by reference, in a SharedVector ------------------------------
+
+enum class Send { kCopy, kRef, kShared };
+const char* send_name(Send s) {
+  switch (s) {
+    case Send::kCopy: return "copy";
+    case Send::kRef: return "ref";
+    case Send::kShared: return "shared_vector";
+  }
+  return "?";
+}
+
+template <class R, class Fn>
+Future<R> send_array(Pool& pool, Fn fn, const Arrays& a, Send how) {
+  switch (how) {
+    case Send::kCopy: return pool.submit(fn, brine::copy(a.vector));
+    case Send::kRef: return pool.submit(fn, brine::ref(a.vector));
+    case Send::kShared: break;
+  }
+  return pool.submit(fn, static_cast<std::span<const double>>(a.shared));
+}
+
+void set_bytes(benchmark::State& state, std::size_t bytes) {
+  state.counters["payload_bytes"] = static_cast<double>(bytes);
+  state.counters["bytes_per_second"] = benchmark::Counter(
+      static_cast<double>(bytes) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void array_sum_bench(benchmark::State& state, std::size_t bytes, std::optional<Send> how) {
+  Pool& pool = pool_for(Config::kSleep2);
+  const Arrays& a = resources().arrays(Config::kSleep2, bytes);
+  const auto expected = static_cast<double>(a.vector.size());
+  std::size_t copied = 0;
+  timed_loop(state, [&] {
+    if (!how) return array_sum(a.vector) == expected;  // the in-process floor
+    Future<double> f = send_array<double>(pool, array_sum, a, *how);
+    copied = f.bytes_copied();
+    return f.get() == expected;
+  });
+  set_bytes(state, bytes);
+  state.counters["bytes_copied"] = static_cast<double>(copied);
+}
+
+// The sweep's pool keeps its worker awake (pinned, spinning) and the parent on brine's default
+// wait. On a fully sleeping pool each task's cost flips between ~2 µs and ~15 µs with whether
+// the worker was still spinning when it arrived; on the fully spinning one the pool's collector
+// thread spins too, and three spinning threads on two CPUs preempt each other for milliseconds.
+// Either would hide the data path being measured.
+constexpr Config kSweepConfig = Config::kWarm1;
+
+void sweep_bench(benchmark::State& state, std::size_t bytes, Send how) {
+  Pool& pool = pool_for(kSweepConfig);
+  const Arrays& a = resources().arrays(kSweepConfig, bytes);
+  std::optional<ScopedPin> pin;
+  pin_if_spinning(kSweepConfig, pin);
+  std::size_t copied = 0;
+  timed_loop(state, [&] {
+    Future<std::uint64_t> f = send_array<std::uint64_t>(pool, array_length, a, how);
+    copied = f.bytes_copied();
+    return f.get() == a.vector.size();
+  });
+  set_bytes(state, bytes);
+  state.counters["bytes_copied"] = static_cast<double>(copied);
+  state.SetLabel(config_name(kSweepConfig));
+}
+
+// --- registration ---------------------------------------------------------------------------
+
+template <class... Args>
+benchmark::internal::Benchmark* add(const std::string& name, Args... args) {
+  return benchmark::RegisterBenchmark(name.c_str(), args...)->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
+// 8 B, then powers of 4 from 16 B: 1 MiB, 64 MiB and 1 GiB are among them.
+std::vector<std::size_t> sweep_sizes() {
+  std::vector<std::size_t> sizes{8};
+  for (std::size_t b = 16; b <= (quick ? kMiB : kGiB); b *= 4) sizes.push_back(b);
+  return sizes;
+}
+
+void register_all() {
+  add("BM_PoolRoundTrip/spin", round_trip, Config::kSpin1);
+  add("BM_PoolRoundTrip/sleep", round_trip, Config::kSleep1);
+  for (std::size_t bytes : sweep_sizes()) {
+    for (Send how : {Send::kCopy, Send::kRef, Send::kShared}) {
+      add("BM_PoolSweep/" + std::to_string(bytes) + "/" + send_name(how), sweep_bench, bytes, how)
+          ->MinTime(quick ? 0.001 : 0.1);
+    }
+  }
+
+  const std::string tasks = std::to_string(map_tasks());
+  add("BM_PoolMap/" + tasks + "/submit_chunksize_1", map_bench, map_by_submit)->Iterations(1)->Unit(benchmark::kMillisecond);
+  const std::size_t span_chunk = std::max<std::size_t>(1, map_tasks() / 64);
+  add("BM_PoolMap/" + tasks + "/submit_span_chunks_" + std::to_string(span_chunk), map_bench,
+      [span_chunk](Pool& pool, std::size_t n) { return map_span_chunks(pool, n, span_chunk); })
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
+#ifdef BRINE_BENCH_WITH_POOL_MAP
+  // chunksize 0: the pool's own choice (Pool::default_chunksize), named in the row's label.
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{0}}) {
+    const std::string name = chunk == 0 ? "map_chunksize_auto" : "map_chunksize_" + std::to_string(chunk);
+    add("BM_PoolMap/" + tasks + "/" + name, map_bench,
+        [chunk](Pool& pool, std::size_t n) { return map_chunked(pool, n, chunk); })
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
+  }
+#endif
+
+  const std::vector<std::size_t> mib = quick ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 64, 1024};
+  for (std::size_t m : mib) {
+    const std::string prefix = "BM_PoolArraySum/" + std::to_string(m) + "MiB/";
+    add(prefix + "in_process", array_sum_bench, m * kMiB, std::optional<Send>())->Unit(benchmark::kMillisecond);
+    for (Send how : {Send::kShared, Send::kRef, Send::kCopy}) {
+      add(prefix + send_name(how), array_sum_bench, m * kMiB, std::optional<Send>(how))->Unit(benchmark::kMillisecond);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace brine::bench
+
+int main(int argc, char** argv) {
+  // --quick: tiny sizes, for CI. Removed before Google Benchmark sees the arguments.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      brine::bench::quick = true;
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  brine::bench::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
