@@ -53,12 +53,12 @@ flatbuffers::Offset<fb::Result> encode_error(Encoder& e, uint64_t task_id, fb::P
 namespace {
 
 // One call of a verified task; a failure becomes an error result, never an exception.
-flatbuffers::Offset<fb::Result> run_call(const FunctionInfo& info, uint64_t task_id, const CallValues& call,
-                                         const Decoder& d, Encoder& e) {
+flatbuffers::Offset<fb::Result> run_call(const FunctionInfo& info, Invoker invoke, uint64_t task_id,
+                                         const CallValues& call, const Decoder& d, Encoder& e) {
   const std::size_t mark = e.mark();
   fb::Phase phase = fb::Phase::DecodeTask;
   try {
-    const ValueRef value = info.invoke(call, d, e, phase);
+    const ValueRef value = invoke(call, d, e, phase);
     return fb::CreateResult(e.builder(), task_id, value);
   } catch (const Error& err) {
     e.discard_since(mark);
@@ -98,13 +98,20 @@ flatbuffers::Offset<fb::Result> run_task(const fb::Task& task, const FunctionReg
                                      "Register a function or functor and send it by name instead",
                         info->name);
   }
+  if ((task.flags() & kTaskVectorized) != 0) {
+    if (info->invoke_vectorized == nullptr) {
+      return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kDecode, "brine::DecodeError",
+                          "a vectorized chunk names " + info->name + ", which cannot run vectorized", info->name);
+    }
+    return run_call(*info, info->invoke_vectorized, task.task_id(), CallValues{task.bound(), task.args()}, d, e);
+  }
   const auto* batch = task.batch();
-  if (batch == nullptr) return run_call(*info, task.task_id(), CallValues{task.bound(), task.args()}, d, e);
+  if (batch == nullptr) return run_call(*info, info->invoke, task.task_id(), CallValues{task.bound(), task.args()}, d, e);
   // A chunk: every call shares the function and its bound state; each gets its own result.
   std::vector<flatbuffers::Offset<fb::Result>> results;
   results.reserve(batch->size());
   for (const fb::Task* call : *batch) {
-    results.push_back(run_call(*info, task.task_id(), CallValues{task.bound(), call->args()}, d, e));
+    results.push_back(run_call(*info, info->invoke, task.task_id(), CallValues{task.bound(), call->args()}, d, e));
   }
   auto list = e.builder().CreateVector(results);
   return fb::CreateResult(e.builder(), task.task_id(), 0, 0, list);

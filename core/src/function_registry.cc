@@ -43,14 +43,14 @@ const FunctionInfo* FunctionRegistry::find_name(std::string_view name) const noe
   return find(fnv1a(name));
 }
 
-const FunctionInfo& FunctionRegistry::require(const void* address, const std::string& signature_text) const {
+const FunctionInfo& FunctionRegistry::require(const void* address, std::string (*signature_text)()) const {
   if (const FunctionInfo* info = find_address(address)) return *info;
   Dl_info dl{};
   std::string name = "a function";
   if (dladdr(address, &dl) != 0 && dl.dli_sname != nullptr) name = "'" + demangle(dl.dli_sname) + "'";
   char where[32];
   std::snprintf(where, sizeof where, "%p", address);
-  throw NotRegistered("brine: " + name + " taking " + signature_text + " at " + where +
+  throw NotRegistered("brine: " + name + " taking " + signature_text() + " at " + where +
                       " is not registered, so no worker could find it; add BRINE_REGISTER(<its name>) at "
                       "namespace scope in a source file linked into this binary");
 }

@@ -98,7 +98,8 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   }
   const FunctionInfo* initializer = nullptr;
   if (options.initializer != nullptr) {
-    initializer = &FunctionRegistry::global().require(reinterpret_cast<const void*>(options.initializer), "()");
+    initializer = &FunctionRegistry::global().require(reinterpret_cast<const void*>(options.initializer),
+                                                      &ParamSignature<std::tuple<>>::text);
   }
   if (options.ring_capacity == 0 || (options.ring_capacity & (options.ring_capacity - 1)) != 0) {
     throw std::invalid_argument("brine: PoolOptions::ring_capacity must be a power of two, got " +
@@ -220,8 +221,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   Encoder e(fbb, {options.reference_threshold, &sink, options.reducers});
   try {
     const EncodedCall call = encode(e);
-    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, 0, call.args, call.bound, info.image_id,
-                              call.batch),
+    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, call.vectorized ? kTaskVectorized : 0,
+                              call.args, call.bound, info.image_id, call.batch),
                fb::TaskIdentifier());
   } catch (...) {
     state->fail(std::current_exception());  // fails this future only; nothing was sent
@@ -387,7 +388,10 @@ void PoolCore::collector_loop() {
       for (auto& w : workers_) any_alive = any_alive || w->alive.load() || w->dead.load();
       if (!any_alive && !deaths_.load()) break;
     }
-    header->doorbell.wait(work_waiting, options.parent_wait, std::chrono::milliseconds(stopping_.load() ? 10 : 1000));
+    // The collector always ends up asleep: with spinning futures the waiters collect their own
+    // results, and a third spinner on a 2-CPU machine would starve the worker.
+    const ipc::WaitPolicy policy{std::min<uint32_t>(options.parent_wait.spin_ns, 2000), true};
+    header->doorbell.wait(work_waiting, policy, std::chrono::milliseconds(stopping_.load() ? 10 : 1000));
   }
   drain_locked();
 }
@@ -494,7 +498,7 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   Pending rec = std::move(pending_[s]);
   pending_[s] = Pending{};
   rec.blocks.clear();
-  workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
+  if (w != kNoWorker) workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
   release_slot(s);
   inflight_total_.fetch_sub(1, std::memory_order_release);
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
@@ -515,16 +519,19 @@ void PoolCore::handle_death(uint32_t w) {
   // this nobody pushes to it until it is started again.
   { std::lock_guard barrier(e.submit_mu); }
   uint64_t m = 0;
-  while (e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
+  // A ring holding more than its capacity was garbled by the worker: nothing in it is trusted.
+  const bool garbled = e.complete.size() > e.complete.capacity();
+  while (!garbled && e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
 
   const auto reason = ipc::ExitReason(e.control->exit_reason.load(std::memory_order_acquire));
-  const bool clean_exit = WIFEXITED(e.wait_status) && WEXITSTATUS(e.wait_status) == kWorkerExitOk;
+  // A worker only exits on purpose between tasks, so a task still marked running when its
+  // worker died was cut short — even by exit(0) inside the task.
   if (reason == ipc::ExitReason::kInitFailed) {
     break_pool(std::string(e.control->init_error, strnlen(e.control->init_error, sizeof e.control->init_error)) +
                " (worker " + std::to_string(w) + ", pid " + std::to_string(e.pid) + ")");
   }
   const bool stopping = stopping_.load(std::memory_order_acquire);
-  const std::string how = describe_exit(e.wait_status);
+  const std::string how = describe_exit(e.wait_status) + (garbled ? " after corrupting its completion ring" : "");
   const uint32_t timed_out = e.timed_out_slot.exchange(kNoWorker);
   struct Requeue {
     uint64_t task_id;
@@ -541,8 +548,11 @@ void PoolCore::handle_death(uint32_t w) {
     } else if (broken()) {
       fail_slot(w, s, std::make_exception_ptr(BrokenPool("brine: the pool is broken: " + broken_reason_)));
     } else if (st == ipc::SlotState::kQueued && !stopping) {
+      // Disowned at once: a dispatch below may drain, and a nested handle_death() of this
+      // worker's next incarnation must not find (and requeue) these slots a second time.
+      slot_owner_[s].store(kNoWorker, std::memory_order_release);
       requeue.push_back({h.task_id, s});
-    } else if (st != ipc::SlotState::kRunning || clean_exit) {
+    } else if (st == ipc::SlotState::kQueued) {
       fail_slot(w, s, std::make_exception_ptr(PoolClosed("brine: the pool shut down before '" + fn + "' ran")));
     } else if (s == timed_out) {
       fail_slot(w, s, std::make_exception_ptr(TimeoutError(
@@ -575,11 +585,10 @@ void PoolCore::handle_death(uint32_t w) {
   // Tasks queued behind the dead worker run elsewhere (or on its replacement), in order.
   std::sort(requeue.begin(), requeue.end(), [](const Requeue& a, const Requeue& b) { return a.task_id < b.task_id; });
   for (const Requeue& r : requeue) {
-    slot_owner_[r.slot].store(kNoWorker, std::memory_order_release);
     try {
       dispatch(r.slot);
     } catch (...) {
-      fail_slot(w, r.slot, std::current_exception());
+      fail_slot(kNoWorker, r.slot, std::current_exception());  // counted on no worker any more
     }
   }
 }

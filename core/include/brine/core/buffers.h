@@ -16,9 +16,10 @@ namespace brine {
 // How a contiguous buffer travels. kAuto: by size, against EncodeOptions::reference_threshold.
 enum class Placement : uint8_t { kAuto, kCopy, kReference };
 
-// Default size above which a buffer is referenced in the arena rather than copied into the
-// envelope. Chosen from the copy-vs-reference crossover measured by bench/ (see README).
-inline constexpr std::size_t kDefaultReferenceThreshold = 64 * 1024;
+// Default size from which a buffer is referenced in the arena rather than copied into the
+// envelope. The copy-vs-reference sweep in bench/ puts the crossover between 2 and 17 KiB on a
+// 2-core machine; 16 KiB sits at its top, so small values never pay for an arena block.
+inline constexpr std::size_t kDefaultReferenceThreshold = 16 * 1024;
 
 class BufferSink {
  public:

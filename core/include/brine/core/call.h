@@ -46,6 +46,9 @@ flatbuffers::Offset<ValueList> encode_arguments(Encoder& e, const A&... args) {
   return e.list_since(mark);
 }
 
+// fb::Task::flags bits.
+inline constexpr uint32_t kTaskVectorized = 1;  // a map chunk as arrays (FunctionInfo::invoke_vectorized)
+
 // Verifies an untrusted task envelope. Throws brine::DecodeError saying which check failed.
 const fb::Task& verify_task(std::span<const std::byte> envelope);
 // Verifies an untrusted result envelope. Throws brine::DecodeError saying which check failed.

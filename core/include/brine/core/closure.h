@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 #include <iterator>
+#include <ranges>
 
 #include "brine/core/call.h"
 
@@ -92,6 +93,28 @@ ValueRef invoke_lambda(const CallValues& call, const Decoder& d, Encoder& e, fb:
   return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, lambda);
 }
 
+template <class T>
+ValueRef invoke_functor_vectorized(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using Sig = Signature<decltype(&T::operator())>;
+  phase = fb::Phase::DecodeTask;
+  if (bound_count(call) < 1) throw DecodeError("brine: a functor task must carry its state");
+  const T functor = d.decode<T>(&d.item(*call.bound, 0));
+  return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, functor);
+}
+
+template <class L>
+ValueRef invoke_lambda_vectorized(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using Sig = Signature<decltype(&L::operator())>;
+  phase = fb::Phase::DecodeTask;
+  if (bound_count(call) < 1) throw DecodeError("brine: a lambda task must carry its captures");
+  const auto bytes = d.bytes(d.item(*call.bound, 0), 1, 1);
+  if (bytes.size() != sizeof(L)) throw DecodeError("brine: a lambda's captures have the wrong size");
+  alignas(L) std::byte storage[sizeof(L)];
+  std::memcpy(storage, bytes.data(), sizeof(L));
+  const L& lambda = *std::launder(reinterpret_cast<const L*>(storage));
+  return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, lambda);
+}
+
 template <class T, Invoker kInvoke>
 FunctionInfo make_closure_info(std::string name, bool by_value) {
   using Sig = Signature<decltype(&T::operator())>;
@@ -109,6 +132,13 @@ FunctionInfo make_closure_info(std::string name, bool by_value) {
   info.signature_text = ParamSignature<typename Sig::Params>::text();
   info.signature = fnv1a(info.signature_text);
   info.invoke = kInvoke;
+  if constexpr (vectorizable<typename Sig::Result, typename Sig::Params>() && std::tuple_size_v<typename Sig::Params> == 1) {
+    if constexpr (kInvoke == &invoke_lambda<T>) {
+      info.invoke_vectorized = &invoke_lambda_vectorized<T>;
+    } else {
+      info.invoke_vectorized = &invoke_functor_vectorized<T>;
+    }
+  }
   return info;
 }
 
@@ -145,7 +175,7 @@ struct CallableTraits<R (*)(P...)> {
   using Result = R;
   using Params = std::tuple<std::decay_t<P>...>;
   static const FunctionInfo& info(R (*fn)(P...)) {
-    return FunctionRegistry::global().require(reinterpret_cast<const void*>(fn), detail::ParamSignature<Params>::text());
+    return FunctionRegistry::global().require(reinterpret_cast<const void*>(fn), &detail::ParamSignature<Params>::text);
   }
   static void encode_bound(Encoder&, R (*)(P...)) {}
 };
@@ -196,6 +226,7 @@ struct EncodedCall {
   flatbuffers::Offset<ValueList> args;
   flatbuffers::Offset<ValueList> bound;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Task>>> batch;
+  bool vectorized = false;  // args[0] is an array of every call's last argument
 };
 
 template <class C, class... A>
@@ -208,6 +239,36 @@ EncodedCall encode_call(Encoder& e, const C& c, const A&... args) {
   Traits::encode_bound(e, c);
   out.bound = e.list_since(mark);
   out.args = encode_arguments<typename Traits::Params>(e, args...);
+  return out;
+}
+
+// The per-call parameters of callables of type C, and whether a map over them can travel as
+// arrays (one per chunk) instead of one value per call.
+template <class C, class Range>
+constexpr bool map_vectorizable() {
+  using Traits = CallableTraits<C>;
+  using Params = typename Traits::Params;
+  if constexpr (std::tuple_size_v<Params> != 1 || !std::ranges::contiguous_range<const Range>) {
+    return false;
+  } else {
+    return detail::vectorizable<typename Traits::Result, Params>() &&
+           std::is_same_v<std::ranges::range_value_t<const Range>, std::tuple_element_t<0, Params>>;
+  }
+}
+
+// A vectorized batch: the callable's bound state, and `count` inputs from `first` as one array.
+template <class C, class Range>
+EncodedCall encode_vectorized_batch(Encoder& e, const C& c, const Range& inputs, std::size_t first, std::size_t count) {
+  using Traits = CallableTraits<C>;
+  using X = std::tuple_element_t<0, typename Traits::Params>;
+  EncodedCall out;
+  const std::size_t mark = e.mark();
+  Traits::encode_bound(e, c);
+  out.bound = e.list_since(mark);
+  const X* data = std::ranges::data(inputs) + first;
+  e.push(e.bytes(data, count * sizeof(X), alignof(X), Placement::kCopy));
+  out.args = e.list_since(e.mark() - 1);
+  out.vectorized = true;
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <vector>
 
 #include "brine/core/reducer.h"
 #include "brine/core/task_generated.h"
@@ -45,6 +46,10 @@ struct FunctionInfo {
   std::string signature_text;  // the same, readable: "(array<f64>,i32)"
   const void* address = nullptr;  // the function (or the invoker of a functor or lambda)
   Invoker invoke = nullptr;
+  // For a callable whose last parameter and result are arithmetic: runs a whole chunk of a
+  // map at once — the last argument of every call as one array in args[0], the rest bound —
+  // and returns the results as one array. nullptr when the signature does not allow it.
+  Invoker invoke_vectorized = nullptr;
   bool by_value = false;  // a lambda: valid only in processes of the same binary image
   uint64_t image_id = 0;  // for by_value: build identity of the image holding the code
 };
@@ -60,8 +65,8 @@ class FunctionRegistry {
   const FunctionInfo* find_address(const void* address) const noexcept;
   const FunctionInfo* find_name(std::string_view name) const noexcept;
   // The entry for a function pointer, or brine::NotRegistered naming it (by symbol when the
-  // binary exports one) and its parameter types, saying how to register it.
-  const FunctionInfo& require(const void* address, const std::string& signature_text) const;
+  // binary exports one) and its parameter types (built only then), saying how to register it.
+  const FunctionInfo& require(const void* address, std::string (*signature_text)()) const;
   std::size_t size() const noexcept { return by_id_.size(); }
 
  private:
@@ -134,6 +139,49 @@ ValueRef decode_call_encode(const CallValues& call, std::size_t skip, const Deco
   }
 }
 
+// Whether a map over callables with these parameters and result can travel as arrays.
+template <class R, class Params>
+constexpr bool vectorizable() {
+  if constexpr (std::tuple_size_v<Params> == 0) {
+    return false;
+  } else {
+    using X = std::tuple_element_t<std::tuple_size_v<Params> - 1, Params>;
+    return std::is_arithmetic_v<X> && !std::is_same_v<X, bool> && std::is_arithmetic_v<R> && !std::is_same_v<R, bool>;
+  }
+}
+
+// The vectorized form of decode_call_encode: parameters [0, arity - 1) from bound values
+// [skip, ...), the last one from each element of the array in args[0]; the results as one array.
+template <class R, class Params, class F>
+ValueRef decode_map_encode(const CallValues& call, std::size_t skip, const Decoder& d, Encoder& e, fb::Phase& phase,
+                           F&& f) {
+  constexpr std::size_t kHead = std::tuple_size_v<Params> - 1;
+  using X = std::tuple_element_t<kHead, Params>;
+  if (bound_count(call) != skip + kHead || arg_count(call) != 1) {
+    throw DecodeError("brine: a vectorized chunk must carry " + std::to_string(skip + kHead) +
+                      " bound values and one array");
+  }
+  phase = fb::Phase::DecodeTask;
+  const auto head = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::tuple<std::tuple_element_t<I, Params>...>{
+        d.decode<std::tuple_element_t<I, Params>>(&d.item(*call.bound, skip + I))...};
+  }(std::make_index_sequence<kHead>());
+  const std::span<const X> xs = d.array<X>(d.item(*call.args, 0));
+  phase = fb::Phase::Run;
+  std::vector<R> out(xs.size());
+  std::apply([&](const auto&... h) {
+    for (std::size_t i = 0; i < xs.size(); ++i) out[i] = f(h..., xs[i]);
+  }, head);
+  phase = fb::Phase::EncodeResult;
+  return e.bytes(out.data(), out.size() * sizeof(R), alignof(R), Placement::kCopy);
+}
+
+template <auto kFn>
+ValueRef invoke_vectorized(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using Sig = Signature<decltype(kFn)>;
+  return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 0, d, e, phase, kFn);
+}
+
 template <auto kFn>
 ValueRef invoke(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
   using Sig = Signature<decltype(kFn)>;
@@ -150,6 +198,7 @@ FunctionInfo make_function_info(std::string_view name) {
   info.signature = fnv1a(info.signature_text);
   info.address = reinterpret_cast<const void*>(kFn);
   info.invoke = &invoke<kFn>;
+  if constexpr (vectorizable<typename Sig::Result, typename Sig::Params>()) info.invoke_vectorized = &invoke_vectorized<kFn>;
   return info;
 }
 

@@ -173,8 +173,13 @@ struct Reducer<std::vector<T, A>> {
   }
   static std::vector<T, A> decode(const Decoder& d, const fb::Value& v) {
     auto b = d.bytes(v, sizeof(T), 1);
-    std::vector<T, A> out(b.size() / sizeof(T));
-    if (!b.empty()) std::memcpy(out.data(), b.data(), b.size());
+    const std::size_t n = b.size() / sizeof(T);
+    if (reinterpret_cast<std::uintptr_t>(b.data()) % alignof(T) == 0) {
+      const T* p = reinterpret_cast<const T*>(b.data());
+      return std::vector<T, A>(p, p + n);  // one pass: no zero-fill before the copy
+    }
+    std::vector<T, A> out(n);
+    if (n != 0) std::memcpy(out.data(), b.data(), b.size());
     return out;
   }
 };

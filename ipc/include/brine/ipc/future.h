@@ -108,6 +108,14 @@ class BatchState final : public TaskStateBase {
   void decode(const fb::Result& result, const Decoder& d) noexcept override {
     try {
       if (const fb::Error* err = result.error()) rethrow(*err);
+      if constexpr (std::is_arithmetic_v<R>) {
+        if (vectorized) {
+          value.emplace(d.decode<std::vector<R>>(result.value()));
+          if (value->size() != expected) throw DecodeError("brine: a vectorized chunk returned the wrong number of results");
+          if (on_decoded) on_decoded();
+          return;
+        }
+      }
       const auto* batch = result.batch();
       if (batch == nullptr) throw DecodeError("brine: a chunk's result carries no batch");
       std::vector<R> out;
@@ -124,6 +132,8 @@ class BatchState final : public TaskStateBase {
   }
   std::optional<std::vector<R>> value;
   std::function<void()> on_decoded;  // runs before the chunk is marked done (map's progress)
+  bool vectorized = false;           // the chunk travelled as arrays (kTaskVectorized)
+  std::size_t expected = 0;          // calls in the chunk
 };
 
 }  // namespace detail

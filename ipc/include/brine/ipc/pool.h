@@ -170,7 +170,17 @@ class Pool {
       if (progress) {
         state->on_decoded = [progress, count, n, cb = opts.progress] { cb(progress->fetch_add(count) + count, n); };
       }
-      submit_encoded(state, info, [&](Encoder& e) { return encode_batch(e, c, inputs, first, count); });
+      state->expected = count;
+      if constexpr (map_vectorizable<std::decay_t<C>, Range>()) {
+        // Arithmetic in, arithmetic out: the chunk travels as two arrays, not count values.
+        state->vectorized = info.invoke_vectorized != nullptr;
+      }
+      submit_encoded(state, info, [&](Encoder& e) {
+        if constexpr (map_vectorizable<std::decay_t<C>, Range>()) {
+          if (state->vectorized) return encode_vectorized_batch(e, c, inputs, first, count);
+        }
+        return encode_batch(e, c, inputs, first, count);
+      });
       futures.push_back(Future<std::vector<R>>::of(std::move(state), options().parent_wait));
     }
     return futures;
