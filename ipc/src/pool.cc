@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -212,7 +213,17 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   if (closing_.load(std::memory_order_acquire)) {
     throw PoolClosed("brine: submit after the pool was shut down; create a new brine::Pool");
   }
-  thread_local flatbuffers::FlatBufferBuilder fbb(4096);
+  // One builder per thread, reused; but a submit may run inside another one on the same
+  // thread (waiting for a slot drains completions, whose done-callbacks may submit), and the
+  // inner one must not overwrite the outer envelope before it is copied into its slot.
+  thread_local flatbuffers::FlatBufferBuilder tls_fbb(4096);
+  thread_local int tls_submit_depth = 0;
+  struct SubmitDepth {
+    SubmitDepth() { ++tls_submit_depth; }
+    ~SubmitDepth() { --tls_submit_depth; }
+  } depth;
+  std::optional<flatbuffers::FlatBufferBuilder> nested;
+  flatbuffers::FlatBufferBuilder& fbb = tls_submit_depth == 1 ? tls_fbb : nested.emplace(4096);
   fbb.Clear();
   Pending rec;
   rec.fn = &info;
@@ -837,11 +848,12 @@ void Pool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, c
   core_->submit(state, info, encode, opts);
 }
 
-std::size_t Pool::default_chunksize(std::size_t n) const noexcept {
-  // Python's rule (n / 4 per worker) keeps every worker busy with a few chunks each; the cap
-  // keeps chunk envelopes small enough to pipeline (see bench/ for the measurement).
+std::size_t Pool::default_chunksize(std::size_t n, bool vectorized) const noexcept {
+  // Python's rule (n / 4 per worker) keeps every worker busy with a few chunks each. A chunk
+  // of values (one table per call) is capped so envelopes stay small enough to pipeline; a
+  // vectorized chunk is two arrays and is not (bench/: BM_PoolMap).
   const std::size_t per = n / (std::size_t{4} * size());
-  return std::clamp<std::size_t>(per, 1, 4096);
+  return std::clamp<std::size_t>(per, 1, vectorized ? std::size_t{1} << 14 : 4096);
 }
 
 unsigned Pool::size() const noexcept { return core_->target_workers(); }

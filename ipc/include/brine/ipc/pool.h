@@ -160,7 +160,8 @@ class Pool {
     const std::decay_t<C>& c = callable;
     const FunctionInfo& info = Traits::info(c);
     const std::size_t n = std::size(inputs);
-    const std::size_t chunk = opts.chunksize != 0 ? opts.chunksize : default_chunksize(n);
+    const std::size_t chunk =
+        opts.chunksize != 0 ? opts.chunksize : default_chunksize(n, map_vectorizable<std::decay_t<C>, Range>());
     std::vector<Future<std::vector<R>>> futures;
     futures.reserve((n + chunk - 1) / chunk);
     auto progress = opts.progress ? std::make_shared<std::atomic<std::size_t>>(0) : nullptr;
@@ -186,8 +187,9 @@ class Pool {
     return futures;
   }
 
-  // The chunksize map uses when MapOptions::chunksize is 0, for n inputs.
-  std::size_t default_chunksize(std::size_t n) const noexcept;
+  // The chunksize map uses when MapOptions::chunksize is 0, for n inputs (travelling as
+  // arrays when vectorized).
+  std::size_t default_chunksize(std::size_t n, bool vectorized = false) const noexcept;
 
   // A vector allocated directly in the shared arena: fill it, then pass it (as a
   // std::span<const T> argument) to any number of tasks without a single copy.
