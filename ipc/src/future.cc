@@ -34,8 +34,18 @@ void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
   if (done()) return;
   // Spin phase: collect completions ourselves, so the result does not wait for the collector
   // thread to be scheduled. Then sleep; the collector completes us.
+  if (!policy.sleep) {
+    // Pure spinning (pinned processes): this thread is the collector until its result is in.
+    if (drain_hook) drain_hook->spinners.fetch_add(1, std::memory_order_relaxed);
+    while (!done()) {
+      if (drain_hook) drain_hook->try_drain();
+      ipc::cpu_relax();
+    }
+    if (drain_hook) drain_hook->spinners.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
   const uint64_t until = ipc::monotonic_ns() + policy.spin_ns;
-  for (uint32_t i = 0; !policy.sleep || (i & 15) != 0 || ipc::monotonic_ns() < until; ++i) {
+  for (uint32_t i = 0; (i & 15) != 0 || ipc::monotonic_ns() < until; ++i) {
     if (drain_hook) drain_hook->try_drain();
     if (done()) return;
     ipc::cpu_relax();

@@ -401,6 +401,12 @@ void PoolCore::collector_loop() {
     }
     // The collector always ends up asleep: with spinning futures the waiters collect their own
     // results, and a third spinner on a 2-CPU machine would starve the worker.
+    if (drain_hook_->spinners.load(std::memory_order_relaxed) != 0 && !stopping_.load()) {
+      // A pure-spinning waiter collects for everyone; nap on a timer rather than have every
+      // completion pay for a futex wake (a bounded 1 ms lag for callbacks in that mode only).
+      ipc::futex_wait(&drain_hook_->spinners, drain_hook_->spinners.load(), std::chrono::milliseconds(1));
+      continue;
+    }
     const ipc::WaitPolicy policy{std::min<uint32_t>(options.parent_wait.spin_ns, 2000), true};
     header->doorbell.wait(work_waiting, policy, std::chrono::milliseconds(stopping_.load() ? 10 : 1000));
   }
@@ -544,6 +550,7 @@ void PoolCore::handle_death(uint32_t w) {
   const bool stopping = stopping_.load(std::memory_order_acquire);
   const std::string how = describe_exit(e.wait_status) + (garbled ? " after corrupting its completion ring" : "");
   const uint32_t timed_out = e.timed_out_slot.exchange(kNoWorker);
+  const bool killed_by_shutdown = e.killed_by_shutdown.exchange(false);
   struct Requeue {
     uint64_t task_id;
     uint32_t slot;
@@ -565,6 +572,10 @@ void PoolCore::handle_death(uint32_t w) {
       requeue.push_back({h.task_id, s});
     } else if (st == ipc::SlotState::kQueued) {
       fail_slot(w, s, std::make_exception_ptr(PoolClosed("brine: the pool shut down before '" + fn + "' ran")));
+    } else if (killed_by_shutdown) {
+      fail_slot(w, s, std::make_exception_ptr(PoolClosed(
+                          "brine: the pool was shut down without waiting while '" + fn + "' (task " +
+                          std::to_string(h.task_id) + ") ran; its worker was stopped")));
     } else if (s == timed_out) {
       fail_slot(w, s, std::make_exception_ptr(TimeoutError(
                           "brine: '" + fn + "' (task " + std::to_string(h.task_id) + ") ran past its timeout of " +
@@ -792,6 +803,7 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
     std::lock_guard lock(w->submit_mu);
     if (!w->alive.load(std::memory_order_acquire)) continue;
     if (!wait || broken() || !w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
+      w->killed_by_shutdown.store(true);
       kill(w->pid, SIGKILL);
     }
   }

@@ -39,6 +39,9 @@ enum class TaskStatus : uint32_t { kPending = 0, kDone = 1, kFailed = 2 };
 struct DrainHook {
   std::recursive_mutex mu;
   std::function<std::size_t()> drain;  // guarded by mu
+  // Threads spinning in Future::wait with a pure-spin policy: while there are any, they collect
+  // completions and the collector naps instead of asking workers for futex wakes.
+  std::atomic<uint32_t> spinners{0};
   // Drains once if no other thread is draining; false if the lock was busy or the pool gone.
   bool try_drain() {
     std::unique_lock lock(mu, std::try_to_lock);
