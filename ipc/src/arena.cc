@@ -31,12 +31,11 @@ void BlockHandle::reset() noexcept {
 
 BlockHandle BlockHandle::share() const noexcept { return arena_ != nullptr ? arena_->retain(id_) : BlockHandle(); }
 
-std::byte* BlockHandle::data() const noexcept { return arena_->base() + arena_->blocks()[id_].offset; }
-std::size_t BlockHandle::size() const noexcept { return arena_->blocks()[id_].size; }
+std::byte* BlockHandle::data() const noexcept { return arena_->base() + arena_->extent(id_).offset; }
+std::size_t BlockHandle::size() const noexcept { return arena_->extent(id_).size; }
 
 fb::BufferRef BlockHandle::ref(uint64_t offset, uint64_t length) const noexcept {
-  const BlockDesc& b = arena_->blocks()[id_];
-  return fb::BufferRef(id_, b.generation.load(std::memory_order_relaxed), offset, length);
+  return fb::BufferRef(id_, arena_->extent(id_).generation, offset, length);
 }
 
 // ---- ArenaView ------------------------------------------------------------------------------
@@ -57,10 +56,30 @@ std::span<const std::byte> ArenaView::resolve(const fb::BufferRef& ref) const {
                       std::to_string(ref.length()) + ") lies outside its arena block of " + std::to_string(size) +
                       " bytes");
   }
-  if (b.offset < header_->arena_offset || b.offset + size > header_->arena_offset + header_->arena_size) {
+  const uint64_t offset = b.offset;
+  if (offset < header_->arena_offset || size > header_->arena_size ||
+      offset - header_->arena_offset > header_->arena_size - size) {
     throw DecodeError("brine: arena block " + std::to_string(ref.block()) + " lies outside the arena");
   }
-  return {base_ + b.offset + ref.offset(), static_cast<std::size_t>(ref.length())};
+  return {base_ + offset + ref.offset(), static_cast<std::size_t>(ref.length())};
+}
+
+std::span<const std::byte> Arena::resolve(const fb::BufferRef& ref) const {
+  if (ref.block() >= header_->max_blocks) {
+    throw DecodeError("brine: a reference names arena block " + std::to_string(ref.block()) + " of " +
+                      std::to_string(header_->max_blocks));
+  }
+  const Extent& x = extents_[ref.block()];
+  if (x.refs.load(std::memory_order_acquire) == 0 || x.generation != ref.generation()) {
+    throw DecodeError("brine: a reference names arena block " + std::to_string(ref.block()) +
+                      " which was freed or reused (stale generation)");
+  }
+  if (ref.offset() > x.size || ref.length() > x.size - ref.offset()) {
+    throw DecodeError("brine: a reference to bytes [" + std::to_string(ref.offset()) + ", +" +
+                      std::to_string(ref.length()) + ") lies outside its arena block of " + std::to_string(x.size) +
+                      " bytes");
+  }
+  return {base_ + x.offset + ref.offset(), static_cast<std::size_t>(ref.length())};
 }
 
 std::optional<fb::BufferRef> ArenaView::locate(const void* data, std::size_t size) const noexcept {
@@ -83,7 +102,8 @@ std::optional<fb::BufferRef> ArenaView::locate(const void* data, std::size_t siz
 Arena::Arena(std::byte* base, SegmentHeader* header)
     : ArenaView(base, header),
       heap_(new Heap{bip::managed_external_buffer(bip::create_only, base + header->arena_offset,
-                                                  header->arena_size)}) {
+                                                  header->arena_size)}),
+      extents_(new Extent[header->max_blocks]) {
   auto* links = reinterpret_cast<std::atomic<uint32_t>*>(base + header->block_links_offset);
   for (uint32_t i = header->max_blocks; i-- > 0;) header->free_blocks.push(links, i);
 }
@@ -105,10 +125,15 @@ BlockHandle Arena::try_allocate(std::size_t size, std::size_t align) noexcept {
     header_->free_blocks.push(links, id);
     return {};
   }
-  BlockDesc& b = blocks()[id];
-  b.offset = static_cast<uint64_t>(static_cast<std::byte*>(p) - base_);
-  b.size = size;
-  b.generation.fetch_add(1, std::memory_order_relaxed);
+  Extent& x = extents_[id];
+  x.offset = static_cast<uint64_t>(static_cast<std::byte*>(p) - base_);
+  x.size = size;
+  x.generation += 1;
+  BlockDesc& b = blocks()[id];  // the shared copy, for workers and tools
+  b.offset = x.offset;
+  b.size = x.size;
+  b.generation.store(x.generation, std::memory_order_relaxed);
+  x.refs.store(1, std::memory_order_release);
   b.refs.store(1, std::memory_order_release);
   header_->arena_used.fetch_add(size, std::memory_order_relaxed);
   return BlockHandle(this, id);
@@ -134,26 +159,34 @@ BlockHandle Arena::find(const void* data, std::size_t size) noexcept {
   auto it = by_offset_.upper_bound(off);
   if (it == by_offset_.begin()) return {};
   --it;
-  BlockDesc& b = blocks()[it->second];
-  if (off + size > b.offset + b.size) return {};
-  b.refs.fetch_add(1, std::memory_order_relaxed);
+  Extent& x = extents_[it->second];
+  if (off + size > x.offset + x.size) return {};
+  // Only while someone still holds it: a block whose last holder is letting go right now is
+  // already on its way to the free list.
+  uint32_t refs = x.refs.load(std::memory_order_relaxed);
+  do {
+    if (refs == 0) return {};
+  } while (!x.refs.compare_exchange_weak(refs, refs + 1, std::memory_order_acq_rel));
+  mirror_refs(it->second, refs + 1);
   return BlockHandle(this, it->second);
 }
 
 BlockHandle Arena::retain(uint32_t id) noexcept {
-  blocks()[id].refs.fetch_add(1, std::memory_order_relaxed);
+  mirror_refs(id, extents_[id].refs.fetch_add(1, std::memory_order_relaxed) + 1);
   return BlockHandle(this, id);
 }
 
 void Arena::release(uint32_t id) noexcept {
-  BlockDesc& b = blocks()[id];
-  if (b.refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  Extent& x = extents_[id];
+  const uint32_t left = x.refs.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  mirror_refs(id, left);
+  if (left != 0) return;
   {
     std::lock_guard lock(mu_);
-    by_offset_.erase(b.offset);
-    heap_->buffer.deallocate(base_ + b.offset);
+    by_offset_.erase(x.offset);
+    heap_->buffer.deallocate(base_ + x.offset);
   }
-  header_->arena_used.fetch_sub(b.size, std::memory_order_relaxed);
+  header_->arena_used.fetch_sub(x.size, std::memory_order_relaxed);
   header_->free_blocks.push(reinterpret_cast<std::atomic<uint32_t>*>(base_ + header_->block_links_offset), id);
 }
 
@@ -161,7 +194,7 @@ std::size_t Arena::used() const noexcept { return header_->arena_used.load(std::
 std::size_t Arena::capacity() const noexcept { return header_->arena_size; }
 std::size_t Arena::live_blocks() const noexcept {
   std::size_t n = 0;
-  for (uint32_t i = 0; i < header_->max_blocks; ++i) n += blocks()[i].refs.load(std::memory_order_relaxed) != 0;
+  for (uint32_t i = 0; i < header_->max_blocks; ++i) n += extents_[i].refs.load(std::memory_order_relaxed) != 0;
   return n;
 }
 

@@ -262,7 +262,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   h.envelope_size = static_cast<uint32_t>(n);
   h.task_id = rec.task_id;
   const auto timeout = opts.timeout.count() != 0 ? opts.timeout : options.task_timeout;
-  h.timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(timeout).count());
+  const auto timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(timeout).count());
+  h.timeout_ns.store(timeout_ns, std::memory_order_relaxed);
   h.state.store(uint32_t(ipc::SlotState::kQueued), std::memory_order_relaxed);
   state->bytes_copied = e.bytes_copied() + n;
   const uint64_t task_id = rec.task_id;
@@ -272,7 +273,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   state->drain_hook = drain_hook_;
   inflight_total_.fetch_add(1, std::memory_order_relaxed);
   header->tasks_submitted.fetch_add(1, std::memory_order_relaxed);
-  if (h.timeout_ns != 0 && timed_inflight_.fetch_add(1, std::memory_order_relaxed) == 0) {
+  if (timeout_ns != 0 && timed_inflight_.fetch_add(1, std::memory_order_relaxed) == 0) {
     request_monitor(kNoWorker);  // start checking deadlines
   }
   try {
@@ -324,7 +325,7 @@ std::size_t PoolCore::drain_locked() {
 }
 
 void PoolCore::release_slot(uint32_t s) noexcept {
-  if (std::exchange(slot(s).timeout_ns, 0) != 0) timed_inflight_.fetch_sub(1, std::memory_order_relaxed);
+  if (slot(s).timeout_ns.exchange(0, std::memory_order_relaxed) != 0) timed_inflight_.fetch_sub(1, std::memory_order_relaxed);
   slot(s).state.store(uint32_t(ipc::SlotState::kFree), std::memory_order_relaxed);
   slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
   header->free_slots.push(slot_links(), s);
@@ -491,9 +492,11 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
   }
   rec.blocks.clear();
   workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
-  release_slot(s);
   header->tasks_completed.fetch_add(1, std::memory_order_relaxed);
+  // Counted down before the slot is released: release_slot() is what wakes shutdown(), which
+  // must then see the count already lowered.
   inflight_total_.fetch_sub(1, std::memory_order_release);
+  release_slot(s);
   if (rec.state && !cancelled) rec.state->finish();
 }
 
@@ -516,8 +519,8 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   pending_[s] = Pending{};
   rec.blocks.clear();
   if (w != kNoWorker) workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
+  inflight_total_.fetch_sub(1, std::memory_order_release);  // before the wake (see finish)
   release_slot(s);
-  inflight_total_.fetch_sub(1, std::memory_order_release);
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
 }
 
@@ -579,7 +582,7 @@ void PoolCore::handle_death(uint32_t w) {
     } else if (s == timed_out) {
       fail_slot(w, s, std::make_exception_ptr(TimeoutError(
                           "brine: '" + fn + "' (task " + std::to_string(h.task_id) + ") ran past its timeout of " +
-                          std::to_string(h.timeout_ns / 1'000'000) + " ms; its worker (pid " + std::to_string(e.pid) +
+                          std::to_string(h.timeout_ns.load() / 1'000'000) + " ms; its worker (pid " + std::to_string(e.pid) +
                           ") was killed and replaced")));
     } else {
       header->workers_crashed.fetch_add(1, std::memory_order_relaxed);
@@ -649,7 +652,17 @@ void PoolCore::start_worker(uint32_t w) {
   if (e.pidfd < 0) throw SegmentError(std::string("brine: pidfd_open failed: ") + std::strerror(errno));
   e.control->pid.store(pid, std::memory_order_relaxed);
   header->live_workers.fetch_add(1, std::memory_order_relaxed);
-  e.alive.store(true, std::memory_order_release);
+  {
+    // Under submit_mu, as shutdown() looks at each worker: a worker that came alive after
+    // shutdown() passed it (a respawn racing the shutdown) is stopped here, not left serving
+    // forever while the monitor waits for it to exit.
+    std::lock_guard lock(e.submit_mu);
+    e.alive.store(true, std::memory_order_release);
+    if (stopping_.load(std::memory_order_acquire) &&
+        !e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
+      kill(pid, SIGKILL);
+    }
+  }
   slots_released_.fetch_add(1, std::memory_order_release);  // wake submitters waiting for a worker
   slots_released_.notify_all();
 }
@@ -683,7 +696,8 @@ void PoolCore::check_timeouts() {
     if (current == 0 || current > options.slot_count) continue;
     const ipc::SlotHeader& h = slot(current - 1);
     const uint64_t started = e->control->task_started_ns.load(std::memory_order_relaxed);
-    if (h.timeout_ns != 0 && now > started + h.timeout_ns && e->timed_out_slot.load() == kNoWorker) {
+    const uint64_t limit = h.timeout_ns.load(std::memory_order_relaxed);
+    if (limit != 0 && now > started + limit && e->timed_out_slot.load() == kNoWorker) {
       e->timed_out_slot.store(current - 1);
       kill(e->pid, SIGKILL);
     }

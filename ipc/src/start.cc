@@ -65,12 +65,15 @@ constexpr const char* kWorkerEnv = "BRINE_WORKER";
     if (fds[0].revents != 0) {
       uint32_t index = 0;
       if (recv(fd, &index, sizeof index, 0) != sizeof index) _exit(0);  // the pool is gone
+      // The server's pid, taken before the fork: a worker that reads getppid() after the
+      // server died would see its new parent and never notice it was orphaned.
+      const pid_t server = getpid();
       const pid_t pid = fork();
       if (pid == 0) {
         close(fd);
         close(sfd);
         sigprocmask(SIG_UNBLOCK, &chld, nullptr);
-        run_worker(index, getppid());  // never returns
+        run_worker(index, server);  // never returns
       }
       const ServerMessage m{kSpawned, pid, pid < 0 ? errno : 0};
       [[maybe_unused]] ssize_t r = send(fd, &m, sizeof m, MSG_NOSIGNAL);

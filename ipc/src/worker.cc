@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -230,6 +232,15 @@ class Worker final : public BufferSink {
   uint32_t slot_index_ = 0;
 };
 
+// A task that calls exit(n): flush stdio and leave with n at once. The exit handlers
+// registered before this one belong to the parent's image (static destructors, and a
+// sanitizer's leak check over a heap that is only a copy of the parent's): they must not run
+// in a worker.
+void leave_now(int status, void*) {
+  std::fflush(nullptr);
+  _exit(status);
+}
+
 }  // namespace
 
 void WorkerProcess::run(std::byte* base, ipc::SegmentHeader* header, uint32_t index, const ReducerTable* reducers,
@@ -239,6 +250,7 @@ void WorkerProcess::run(std::byte* base, ipc::SegmentHeader* header, uint32_t in
   // before prctl took effect.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(kWorkerExitBadParent);
+  on_exit(leave_now, nullptr);
   // Ctrl-C reaches the whole process group: the parent decides, workers carry on.
   signal(SIGINT, SIG_IGN);
   if (header->config.pin != 0) {

@@ -20,6 +20,7 @@
 // Every cell is printed as "[matrix] phase x kind -> type: message" for the closing note.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -67,9 +68,12 @@ void misbehave(int kind, const std::string& where) {
     case kExitZero: std::exit(0);
     case kAbort: std::abort();
     case kSegv: {
-      volatile int* volatile p = nullptr;
-      *p = 1;
-      raise(SIGSEGV);  // in case the store was not a fault
+      // A real fault, on a page mapped with no access, with the default action (a sanitizer's
+      // SEGV handler would turn the signal into an exit code).
+      signal(SIGSEGV, SIG_DFL);
+      void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      *static_cast<volatile int*>(page) = 1;
+      raise(SIGSEGV);  // not reached
       break;
     }
     case kKill: raise(SIGKILL); break;

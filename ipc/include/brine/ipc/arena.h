@@ -74,6 +74,10 @@ class Arena : public ArenaView {
   Arena(std::byte* base, SegmentHeader* header);
   ~Arena() override;
 
+  // Parent-side resolve: checks against the parent's private record of each block, not the
+  // block table in shared memory (which a hostile worker could rewrite).
+  std::span<const std::byte> resolve(const fb::BufferRef& ref) const override;
+
   // A new block of `size` bytes aligned to `align` (<= 4096), holding one reference.
   // Throws brine::ArenaExhausted with the sizes and the option that raises the limit.
   BlockHandle allocate(std::size_t size, std::size_t align = 64);
@@ -91,8 +95,20 @@ class Arena : public ArenaView {
   friend class BlockHandle;
   void release(uint32_t id) noexcept;
 
+  // The parent's own copy of where each live block is: what it reads and frees never depends on
+  // shared memory a worker can write.
+  struct Extent {
+    uint64_t offset = 0;
+    uint64_t size = 0;
+    uint32_t generation = 0;
+    std::atomic<uint32_t> refs{0};  // the count that decides; BlockDesc::refs mirrors it for tools
+  };
+  void mirror_refs(uint32_t id, uint32_t refs) noexcept { blocks()[id].refs.store(refs, std::memory_order_relaxed); }
+  const Extent& extent(uint32_t id) const noexcept { return extents_[id]; }
+
   struct Heap;
   std::unique_ptr<Heap> heap_;
+  std::unique_ptr<Extent[]> extents_;
   std::mutex mu_;                          // guards heap_ and by_offset_
   std::map<uint64_t, uint32_t> by_offset_;  // block offset -> id, to locate user pointers
 };

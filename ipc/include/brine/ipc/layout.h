@@ -105,7 +105,7 @@ struct alignas(kCacheLineSize) SlotHeader {
   uint64_t request_size = 0;  // kAllocRequest: bytes wanted
   uint32_t grant_block = 0;   // kAllocRequest answer
   uint32_t grant_generation = 0;
-  uint64_t timeout_ns = 0;    // the task's run-time limit; 0: none
+  std::atomic<uint64_t> timeout_ns{0};  // the task's run-time limit; 0: none (read by the monitor)
   uint64_t result_copied = 0;  // bytes the worker copied to send the result (byte-copy counter)
 };
 
