@@ -119,6 +119,12 @@ BlockHandle Arena::try_allocate(std::size_t size, std::size_t align) noexcept {
     std::lock_guard lock(mu_);
     p = heap_->buffer.allocate_aligned(size == 0 ? 1 : size, static_cast<bip::managed_external_buffer::size_type>(align),
                                        std::nothrow);
+    // The heap's bookkeeping lives in shared memory: never trust an answer outside the arena.
+    const std::byte* begin = base_ + header_->arena_offset;
+    const auto* q = static_cast<const std::byte*>(p);
+    if (p != nullptr && (q < begin || size > header_->arena_size || q - begin > std::ptrdiff_t(header_->arena_size - size))) {
+      p = nullptr;
+    }
     if (p != nullptr) by_offset_.emplace(static_cast<uint64_t>(static_cast<std::byte*>(p) - base_), id);
   }
   if (p == nullptr) {
