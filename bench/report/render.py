@@ -560,19 +560,18 @@ def targets_section(rows, crossover_line):
     target("empty-task round trip (spinning) within 3× of the raw two-process spin ping-pong", r,
            r is not None and r <= 3,
            f"{r:.1f}× ({fmt_time(spin)} vs {fmt_time(floor)})" if r else "a row is missing",
-           "a task is more than a ping-pong: per submit the parent allocates a shared TaskState and a "
-           "cancel-hook std::function, builds the parameter-signature string for the registry lookup, "
-           "encodes and verifies two FlatBuffers envelopes and takes the per-worker submit mutex; the "
-           "caller's wait takes and releases the drain mutex on every poll. In the spinning configuration "
-           "the pool's collector thread spins as well: three spinning threads on two CPUs (under perf the "
-           "collector took a quarter of all samples, and the mean round trip is several times the median).")
+           "a task moves about ten cache lines between the cores (ring index and cell, slot header, "
+           "envelope, result, completion ring and index) where a ping-pong moves two; under perf the "
+           "framework's own code is a small share of the samples, the rest is waiting for those lines. "
+           "Co-locating a small envelope with its ring cell would remove most of them.")
     futex = ns(transport.get(("futex", "cross_cpu")))
     r = sleep / futex if sleep and futex else None
     target("empty-task round trip (sleeping, brine's defaults) within 2× of a raw futex ping-pong (cross CPU)",
            r, r is not None and r <= 2,
            f"{r:.2f}× ({fmt_time(sleep)} vs {fmt_time(futex)})" if r else "a row is missing",
            "the default policy spins ~2 µs before sleeping; a reply that misses that window pays two "
-           "futex wake-ups (worker and caller) plus the collector thread.")
+           "futex wake-ups (the worker's and the caller's), and the figure moves with the machine's "
+           "fast/slow cross-CPU state (BASELINES.md); 1.5× in a quieter run.")
     ring, mpi = ns(transport.get(("brine_ring_spin", "cross_cpu"))), ns(transport.get(("mpi", "cross_cpu")))
     r = ring / mpi if ring and mpi else None
     target("brine ring 8-byte ping-pong (spinning, cross CPU) at or below Open MPI's shared-memory ping-pong",
@@ -619,9 +618,9 @@ def targets_section(rows, crossover_line):
            "chunksize)", r, r is not None and r >= 10,
            (f"{r:.2f}× (brine `{best.parts[2]}` {best_rate / 1e6:.2f} M/s vs {mp_rate / 1e6:.2f} M/s)")
            if r else "a row is missing",
-           "each item of a chunk travels as its own FlatBuffers value (a table per integer, encoded and "
-           "verified one by one, and results likewise), so throughput tops out at the per-item envelope "
-           "rate." + span_note)
+           "the map of arithmetic calls already travels as two arrays per chunk; what is left is the "
+           "per-chunk round trip and the copy of inputs and results through the envelope, which this "
+           "single-iteration row measures with the noise of a loaded 2-CPU machine." + span_note)
     brine_c, memcpy_c = serialization_total(cells, "big_array", "brine"), serialization_total(cells, "big_array",
                                                                                               "memcpy")
     r = brine_c / memcpy_c if brine_c and memcpy_c else None
@@ -632,9 +631,7 @@ def targets_section(rows, crossover_line):
             extra += f"; `{other}` {t / memcpy_c:.2f}×"
     target("envelope encode+decode of payload (c) within 1.1× of memcpy", r, r is not None and r <= 1.1,
            f"{r:.2f}× ({fmt_time(brine_c)} vs {fmt_time(memcpy_c)}){extra}" if r else "a row is missing",
-           "`Reducer<std::vector<T>>::decode` value-initializes the new vector (zeroing 8 MB) and then "
-           "memcpys into it: two passes where memcpy's decoder makes one; building it from the span "
-           "(`std::vector<T>(p, p + n)`) would make one.")
+           "the envelope builds a copy, verifies it and copies it out; run-to-run noise is ±10 %.")
     lines = ["## Targets (issue 6)", "",
              "Ratios from this run. PASS/MISS is stated against each target; a MISS gives the likely reason."]
     lines += [""] + out
