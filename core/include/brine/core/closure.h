@@ -22,6 +22,8 @@
 // function registry, so a worker only ever calls code registered in its own binary.
 #pragma once
 
+#include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -68,55 +70,47 @@ struct TupleTail<std::tuple<T...>, kSkip> {
   }(std::make_index_sequence<sizeof...(T) - kSkip>()));
 };
 
-template <class T>
-ValueRef invoke_functor(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
-  using Sig = Signature<decltype(&T::operator())>;
-  if (bound_count(call) != 1) throw DecodeError("brine: a functor task must carry exactly its state");
-  phase = fb::Phase::DecodeTask;
-  const T functor = d.decode<T>(&d.item(*call.bound, 0));
-  return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, functor);
+// The callable object a functor or lambda task carries as its first bound value.
+inline const fb::Value& carried_state(const CallValues& call, const char* what) {
+  if (bound_count(call) < 1) throw DecodeError(std::string("brine: a ") + what + " task carries no state");
+  return *call.bound->Get(0);
 }
 
+// A functor's members, through its reduce hook.
+template <class T>
+T functor_state(const Decoder& d, const CallValues& call) {
+  return d.decode<T>(&carried_state(call, "functor"));
+}
+
+// A lambda's captures, byte for byte (it is trivially copyable).
 template <class L>
-ValueRef invoke_lambda(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
-  using Sig = Signature<decltype(&L::operator())>;
-  if (bound_count(call) != 1) throw DecodeError("brine: a lambda task must carry exactly its captures");
-  phase = fb::Phase::DecodeTask;
-  const auto bytes = d.bytes(d.item(*call.bound, 0), 1, 1);
+L lambda_state(const Decoder& d, const CallValues& call) {
+  const auto bytes = d.bytes(carried_state(call, "lambda"), 1, 1);
   if (bytes.size() != sizeof(L)) {
     throw DecodeError("brine: a lambda's captures are " + std::to_string(bytes.size()) + " bytes, expected " +
                       std::to_string(sizeof(L)));
   }
-  alignas(L) std::byte storage[sizeof(L)];
-  std::memcpy(storage, bytes.data(), sizeof(L));  // trivially copyable: this creates the object
-  const L& lambda = *std::launder(reinterpret_cast<const L*>(storage));
-  return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, lambda);
+  std::array<std::byte, sizeof(L)> raw;
+  std::memcpy(raw.data(), bytes.data(), sizeof(L));
+  return std::bit_cast<L>(raw);
 }
 
-template <class T>
-ValueRef invoke_functor_vectorized(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
+// Runs a call (or, vectorized, a chunk of calls) of the object rebuilt by kState.
+template <class T, T (*kState)(const Decoder&, const CallValues&), bool kVectorized>
+ValueRef invoke_stateful(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
   using Sig = Signature<decltype(&T::operator())>;
   phase = fb::Phase::DecodeTask;
-  if (bound_count(call) < 1) throw DecodeError("brine: a functor task must carry its state");
-  const T functor = d.decode<T>(&d.item(*call.bound, 0));
-  return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, functor);
+  const T object = kState(d, call);
+  if constexpr (kVectorized) {
+    return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, object);
+  } else {
+    return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, object);
+  }
 }
 
-template <class L>
-ValueRef invoke_lambda_vectorized(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
-  using Sig = Signature<decltype(&L::operator())>;
-  phase = fb::Phase::DecodeTask;
-  if (bound_count(call) < 1) throw DecodeError("brine: a lambda task must carry its captures");
-  const auto bytes = d.bytes(d.item(*call.bound, 0), 1, 1);
-  if (bytes.size() != sizeof(L)) throw DecodeError("brine: a lambda's captures have the wrong size");
-  alignas(L) std::byte storage[sizeof(L)];
-  std::memcpy(storage, bytes.data(), sizeof(L));
-  const L& lambda = *std::launder(reinterpret_cast<const L*>(storage));
-  return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, lambda);
-}
-
-template <class T, Invoker kInvoke>
+template <class T, T (*kState)(const Decoder&, const CallValues&)>
 FunctionInfo make_closure_info(std::string name, bool by_value) {
+  constexpr Invoker kInvoke = &invoke_stateful<T, kState, false>;
   using Sig = Signature<decltype(&T::operator())>;
   FunctionInfo info;
   info.address = reinterpret_cast<const void*>(kInvoke);
@@ -133,11 +127,7 @@ FunctionInfo make_closure_info(std::string name, bool by_value) {
   info.signature = fnv1a(info.signature_text);
   info.invoke = kInvoke;
   if constexpr (vectorizable<typename Sig::Result, typename Sig::Params>() && std::tuple_size_v<typename Sig::Params> == 1) {
-    if constexpr (kInvoke == &invoke_lambda<T>) {
-      info.invoke_vectorized = &invoke_lambda_vectorized<T>;
-    } else {
-      info.invoke_vectorized = &invoke_functor_vectorized<T>;
-    }
+    info.invoke_vectorized = &invoke_stateful<T, kState, true>;
   }
   return info;
 }
@@ -147,7 +137,7 @@ FunctionInfo make_closure_info(std::string name, bool by_value) {
 template <class L>
 struct LambdaEntry {
   static inline const FunctionInfo& info =
-      FunctionRegistry::global().add(make_closure_info<L, &invoke_lambda<L>>(demangle(typeid(L).name()), true));
+      FunctionRegistry::global().add(make_closure_info<L, &lambda_state<L>>(demangle(typeid(L).name()), true));
 };
 
 template <class T>
@@ -309,7 +299,7 @@ EncodedCall encode_batch(Encoder& e, const C& c, const Range& inputs, std::size_
 #define BRINE_REGISTER_FUNCTOR(Type)                                                                  \
   [[maybe_unused]] inline const ::brine::FunctionInfo& brine_functor_info(const Type*) {              \
     static const ::brine::FunctionInfo& info = ::brine::FunctionRegistry::global().add(                \
-        ::brine::detail::make_closure_info<Type, &::brine::detail::invoke_functor<Type>>(#Type, false)); \
+        ::brine::detail::make_closure_info<Type, &::brine::detail::functor_state<Type>>(#Type, false)); \
     return info;                                                                                       \
   }                                                                                                    \
   static const ::brine::FunctionInfo& BRINE_DETAIL_CAT(brine_functor_registration_, __COUNTER__) =    \
