@@ -12,6 +12,7 @@
 #include "enums_generated.h"
 #include "evolution_v1.brine.h"
 #include "evolution_v2.brine.h"
+#include "brine/ipc/pool.h"
 #include "local_pool.h"
 #include "nested.brine.h"
 #include "optional.brine.h"
@@ -143,13 +144,13 @@ TEST(CodegenSchemaTest, FlatcOutputMatchesTheTypes) {
   EXPECT_EQ(corpus::fb::Image::VT_PIXELS, flatbuffers::FieldIndexToOffset(2));
 }
 
-// Typed stubs through a pool. Add brine::Pool to PoolTypes when it lands.
+// Typed stubs through a pool: in this process (LocalPool) and through real worker processes.
 template <class Pool>
 class CodegenTaskTest : public ::testing::Test {
  protected:
   Pool pool_;
 };
-using PoolTypes = ::testing::Types<brine::testing::LocalPool>;
+using PoolTypes = ::testing::Types<brine::testing::LocalPool, brine::Pool>;
 TYPED_TEST_SUITE(CodegenTaskTest, PoolTypes);
 
 TYPED_TEST(CodegenTaskTest, StubsRunTheTasks) {
