@@ -14,7 +14,7 @@ file(REMOVE_RECURSE ${WORK})
 file(COPY ${SOURCE}/ DESTINATION ${WORK}/src)
 run(${CMAKE_COMMAND} --install ${BUILD} --prefix ${WORK}/prefix)
 run(${CMAKE_COMMAND} -S ${WORK}/src -B ${WORK}/build -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK}/prefix
-    -DCMAKE_CXX_COMPILER=${CXX} -DBRINE_TEST_HARNESS_DIR=${HARNESS})
+    -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${FLAGS}" -DBRINE_TEST_HARNESS_DIR=${HARNESS})
 run(${CMAKE_COMMAND} --build ${WORK}/build)
 run(${WORK}/build/particles_app)
 message(STATUS "${out}")
