@@ -54,7 +54,7 @@ struct WorkerEntry {
   std::atomic<bool> parked{false};    // exited when idle: restarted on demand
   std::atomic<uint32_t> timed_out_slot{kNoWorker};  // killed by the monitor for this slot's timeout
   std::atomic<bool> killed_by_shutdown{false};       // killed by shutdown(wait = false)
-  pid_t pid = 0;
+  std::atomic<pid_t> pid{0};  // rewritten by the monitor on respawn, read by any thread
   int pidfd = -1;
   int wait_status = 0;  // of the last exit
 };

@@ -167,7 +167,7 @@ TEST_P(StartMethodTest, ALambdaByValueRunsBecauseTheImageIsTheSame) {
   // Under spawn this works only because the exec'd image is this very build: the task names
   // the lambda by its offset in the image and carries the build id, which the worker checks.
   brine::Pool pool({.workers = 2, .start_method = GetParam()});
-  const int64_t k = 5;
+  int64_t k = 5;  // not const: a constant would not need capturing
   const int parent = getpid();
   auto times_k = [k](int64_t x) { return x * k; };
   std::vector<int64_t> xs(500);
