@@ -209,7 +209,7 @@ std::atomic<uint32_t>* PoolCore::slot_links() const noexcept {
 
 void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
                       const std::function<EncodedCall(Encoder&)>& encode, const SubmitOptions& opts) {
-  if (broken()) throw BrokenPool("brine: the pool is broken: " + broken_reason_ + "; use a new pool (brine::reusable_pool makes one)");
+  if (broken()) throw broken_error();
   if (closing_.load(std::memory_order_acquire)) {
     throw PoolClosed("brine: submit after the pool was shut down; create a new brine::Pool");
   }
@@ -365,7 +365,7 @@ void PoolCore::dispatch(uint32_t s) {
       continue;
     }
     // Every ring is full, or no worker runs right now (being replaced or restarted).
-    if (broken()) throw BrokenPool("brine: the pool is broken: " + broken_reason_);
+    if (broken()) throw broken_error();
     if (stopping_.load(std::memory_order_acquire)) throw PoolClosed("brine: the pool shut down before the task could be queued");
     if (options.backpressure == Backpressure::kFail && any_eligible) refuse_full("every worker's ring is full");
     wait_for_room(seen);
@@ -524,6 +524,10 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
 }
 
+BrokenPool PoolCore::broken_error() const {
+  return BrokenPool("brine: the pool is broken: " + broken_reason_ + "; use a new pool (brine::reusable_pool makes one)");
+}
+
 void PoolCore::break_pool(const std::string& why) {
   if (broken_.load(std::memory_order_acquire)) return;
   broken_reason_ = why;
@@ -567,7 +571,7 @@ void PoolCore::handle_death(uint32_t w) {
     if (st == ipc::SlotState::kDone || st == ipc::SlotState::kCancelled) {
       finish(w, s);  // its result (or cancellation) was written; only the message was lost
     } else if (broken()) {
-      fail_slot(w, s, std::make_exception_ptr(BrokenPool("brine: the pool is broken: " + broken_reason_)));
+      fail_slot(w, s, std::make_exception_ptr(broken_error()));
     } else if (st == ipc::SlotState::kQueued && !stopping) {
       // Disowned at once: a dispatch below may drain, and a nested handle_death() of this
       // worker's next incarnation must not find (and requeue) these slots a second time.

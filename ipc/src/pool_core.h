@@ -102,6 +102,7 @@ class PoolCore {
   void handle_death(uint32_t worker);
   void fail_slot(uint32_t worker, uint32_t slot, std::exception_ptr error);
   void break_pool(const std::string& why);
+  BrokenPool broken_error() const;  // the error every use of a broken pool gets
 
   void monitor_loop();
   void start_worker(uint32_t worker);
