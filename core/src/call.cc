@@ -18,11 +18,7 @@ const Root& verify(std::span<const std::byte> envelope, const char* identifier, 
     throw DecodeError(std::string("brine: corrupt ") + what + ": bytes 4..7 are not the identifier \"" + identifier +
                       "\"");
   }
-  flatbuffers::Verifier::Options opts;
-  opts.max_depth = 128;
-  opts.max_tables = 100'000'000;
-  opts.check_alignment = true;
-  flatbuffers::Verifier verifier(data, size, opts);
+  flatbuffers::Verifier verifier(data, size, verifier_options(size));
   if (!verifier.VerifyBuffer<Root>(identifier)) {
     throw DecodeError(std::string("brine: corrupt ") + what + " (" + std::to_string(size) +
                       " bytes): the FlatBuffers verifier rejected its table graph (an offset, length or "
@@ -41,41 +37,45 @@ const fb::Result& verify_result(std::span<const std::byte> envelope) {
   return verify<fb::Result>(envelope, fb::ResultIdentifier(), "result envelope");
 }
 
-flatbuffers::Offset<fb::Result> encode_error(Encoder& e, uint64_t task_id, fb::Phase phase, ErrorCode code,
-                                             std::string_view type_name, std::string_view message,
-                                             std::string_view where) {
+ResultParts encode_error(Encoder& e, uint64_t task_id, fb::Phase phase, ErrorCode code, std::string_view type_name,
+                         std::string_view message, std::string_view where) {
   auto& fbb = e.builder();
-  auto err = fb::CreateError(fbb, phase, static_cast<int32_t>(code), fbb.CreateString(type_name),
-                             fbb.CreateString(message), fbb.CreateString(where));
-  return fb::CreateResult(fbb, task_id, 0, err);
+  const auto err = fb::CreateError(fbb, phase, static_cast<int32_t>(code), fbb.CreateString(type_name),
+                                   fbb.CreateString(message), fbb.CreateString(where));
+  return ResultParts{task_id, 0, err, 0};
 }
 
-namespace {
+void finish_result(Encoder& e, const ResultParts& r) {
+  auto& fbb = e.builder();
+  const auto refs = e.finish_refs();
+  fbb.Finish(fb::CreateResult(fbb, r.task_id, flatbuffers::Offset<fb::AnyTable>(r.value), r.error, r.batch, refs),
+             fb::ResultIdentifier());
+}
 
 // One call of a verified task; a failure becomes an error result, never an exception.
-flatbuffers::Offset<fb::Result> run_call(const FunctionInfo& info, Invoker invoke, uint64_t task_id,
-                                         const CallValues& call, const Decoder& d, Encoder& e) {
-  const std::size_t mark = e.mark();
+ResultParts invoke_call(const FunctionInfo& info, Invoker invoke, uint64_t task_id, const CallFrame& call,
+                        const Decoder& d, Encoder& e) {
   fb::Phase phase = fb::Phase::DecodeTask;
   try {
-    const ValueRef value = invoke(call, d, e, phase);
-    return fb::CreateResult(e.builder(), task_id, value);
+    const flatbuffers::uoffset_t value = invoke(call, d, e, phase);
+    return ResultParts{task_id, value, 0, 0};
   } catch (const Error& err) {
-    e.discard_since(mark);
     // A brine error inside the call (a nested decode, an arena limit...) keeps its own type.
     return encode_error(e, task_id, phase, phase == fb::Phase::Run ? ErrorCode::kRemote : err.code(),
                         current_exception_type(), err.what(), info.name);
   } catch (...) {
-    e.discard_since(mark);
     return encode_error(e, task_id, phase, ErrorCode::kRemote, current_exception_type(), current_exception_message(),
                         info.name);
   }
 }
 
+namespace {
+
+const flatbuffers::Table* as_table(const fb::AnyTable* t) { return reinterpret_cast<const flatbuffers::Table*>(t); }
+
 }  // namespace
 
-flatbuffers::Offset<fb::Result> run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d,
-                                         Encoder& e) {
+ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d, Encoder& e) {
   const FunctionInfo* info = registry.find(task.function_id());
   if (info == nullptr) {
     return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kNotRegistered, "brine::NotRegistered",
@@ -98,23 +98,25 @@ flatbuffers::Offset<fb::Result> run_task(const fb::Task& task, const FunctionReg
                                      "Register a function or functor and send it by name instead",
                         info->name);
   }
+  const CallFrame single{as_table(task.call()), as_table(task.bound()), task.bound_count()};
   if ((task.flags() & kTaskVectorized) != 0) {
     if (info->invoke_vectorized == nullptr) {
       return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kDecode, "brine::DecodeError",
                           "a vectorized chunk names " + info->name + ", which cannot run vectorized", info->name);
     }
-    return run_call(*info, info->invoke_vectorized, task.task_id(), CallValues{task.bound(), task.args()}, d, e);
+    return invoke_call(*info, info->invoke_vectorized, task.task_id(), single, d, e);
   }
   const auto* batch = task.batch();
-  if (batch == nullptr) return run_call(*info, info->invoke, task.task_id(), CallValues{task.bound(), task.args()}, d, e);
+  if (batch == nullptr) return invoke_call(*info, info->invoke, task.task_id(), single, d, e);
   // A chunk: every call shares the function and its bound state; each gets its own result.
   std::vector<flatbuffers::Offset<fb::Result>> results;
   results.reserve(batch->size());
-  for (const fb::Task* call : *batch) {
-    results.push_back(run_call(*info, info->invoke, task.task_id(), CallValues{task.bound(), call->args()}, d, e));
+  for (const fb::AnyTable* call : *batch) {
+    const ResultParts r =
+        invoke_call(*info, info->invoke, task.task_id(), CallFrame{as_table(call), single.bound, single.bound_count}, d, e);
+    results.push_back(fb::CreateResult(e.builder(), r.task_id, flatbuffers::Offset<fb::AnyTable>(r.value), r.error));
   }
-  auto list = e.builder().CreateVector(results);
-  return fb::CreateResult(e.builder(), task.task_id(), 0, 0, list);
+  return ResultParts{task.task_id(), 0, 0, e.builder().CreateVector(results)};
 }
 
 void rethrow(const fb::Error& error) {

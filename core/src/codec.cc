@@ -1,27 +1,43 @@
 #include "brine/core/codec.h"
 
-#include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <string>
 
 namespace brine {
 
-ValueRef Encoder::empty() { return fb::CreateValue(fbb_); }
+namespace detail {
+uint32_t next_type_id() noexcept {
+  static std::atomic<uint32_t> next{0};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace detail
 
-ValueRef Encoder::scalar(uint64_t bits) {
-  fb::ValueBuilder b(fbb_);
-  b.add_scalar(bits);
-  return b.Finish();
+flatbuffers::Verifier::Options verifier_options(std::size_t buffer_size) {
+  flatbuffers::Verifier::Options opts;
+  opts.max_depth = static_cast<flatbuffers::uoffset_t>(kMaxDepth + 8);  // + envelope frames and boxes
+  // A table takes at least 4 bytes: more visits than that means shared sub-tables, bounded
+  // here so that verification stays linear in the buffer's size.
+  opts.max_tables = static_cast<flatbuffers::uoffset_t>(std::max<std::size_t>(buffer_size / 4, 1024));
+  opts.check_alignment = true;
+  return opts;
 }
 
-ValueRef Encoder::string(std::string_view s) {
-  bytes_copied_ += s.size();
-  auto str = fbb_.CreateString(s.data(), s.size());
-  fb::ValueBuilder b(fbb_);
-  b.add_str(str);
-  return b.Finish();
+void Encoder::reserve(std::size_t more) {
+  constexpr std::size_t kSlack = 64 * 1024;  // the tables and the root written after it
+  const std::size_t now = fbb_.GetSize();
+  if (more >= kMaxEnvelopeSize || now + more + kSlack >= kMaxEnvelopeSize) {
+    const std::size_t total = now + more + kSlack;
+    throw NotSerializable("brine: writing " + std::to_string(more) + " more bytes would take the envelope to " +
+                          std::to_string(total) + " bytes, " + std::to_string(total - kMaxEnvelopeSize + 1) +
+                          " past FlatBuffers' limit of " + std::to_string(kMaxEnvelopeSize) +
+                          " bytes; split the value, or send it through a pool, whose arena holds large buffers");
+  }
 }
 
-ValueRef Encoder::bytes(const void* data, std::size_t size, std::size_t align, Placement placement) {
+flatbuffers::uoffset_t Encoder::contiguous(const void* data, std::size_t count, std::size_t elem_size,
+                                           std::size_t align, Placement placement) {
+  const std::size_t size = count * elem_size;
   if (placement == Placement::kAuto) placement = forced_;
   BufferSink* sink = options_.sink;
   if (sink != nullptr && placement != Placement::kCopy) {
@@ -31,89 +47,85 @@ ValueRef Encoder::bytes(const void* data, std::size_t size, std::size_t align, P
       bytes_copied_ += size;
     }
     if (ref) {
-      fb::ValueBuilder b(fbb_);
-      b.add_ref(&*ref);
-      return b.Finish();
+      fbb_.StartVector(0, elem_size);
+      const flatbuffers::uoffset_t at = fbb_.EndVector(0);
+      refs_.emplace_back(at, *ref);
+      return at;
     }
   } else if (placement == Placement::kReference) {
     throw NotSerializable("brine: brine::ref() needs a shared arena, and this encoder has none (" +
                           std::to_string(size) + " bytes); submit through a Pool, or use brine::copy()");
   }
-  fbb_.ForceVectorAlignment(size, 1, align < 4 ? 4 : align);
-  auto vec = fbb_.CreateVector(static_cast<const uint8_t*>(data), size);
+  reserve(size + 64);
+  if (size >= options_.reference_threshold && options_.large_alignment > align) {
+    fbb_.PreAlign(size, options_.large_alignment);
+  }
+  // As CreateVectorOfStructs does: align to the element's alignment (a power of two), not to
+  // its size (a 12-byte struct is 4-aligned).
+  fbb_.StartVector(size / align, align);
+  if (size != 0) fbb_.PushBytes(static_cast<const uint8_t*>(data), size);
   bytes_copied_ += size;
-  fb::ValueBuilder b(fbb_);
-  b.add_bytes(vec);
-  return b.Finish();
+  return fbb_.EndVector(count);
 }
 
-ValueRef Encoder::items(std::span<const ValueRef> children, uint32_t tag) {
-  auto vec = fbb_.CreateVector(children.data(), children.size());
-  fb::ValueBuilder b(fbb_);
-  b.add_items(vec);
-  if (tag != 0) b.add_tag(tag);
-  return b.Finish();
-}
-
-ValueRef Encoder::items_since(std::size_t mark, uint32_t tag) {
-  ValueRef out = items(std::span<const ValueRef>(stack_.data() + mark, stack_.size() - mark), tag);
-  stack_.resize(mark);
+flatbuffers::Offset<RefList> Encoder::finish_refs() {
+  if (refs_.empty()) return 0;
+  std::sort(refs_.begin(), refs_.end(),
+            [](const fb::RefEntry& a, const fb::RefEntry& b) { return a.position() < b.position(); });
+  const auto out = fbb_.CreateVectorOfStructs(refs_.data(), refs_.size());
+  refs_.clear();
   return out;
 }
 
-flatbuffers::Offset<ValueList> Encoder::list_since(std::size_t mark) {
-  auto out = fbb_.CreateVector(stack_.data() + mark, stack_.size() - mark);
-  stack_.resize(mark);
-  return out;
+const fb::RefEntry* Decoder::find_ref(const uint8_t* vec) const noexcept {
+  if (refs_ == nullptr || vec < begin_ || vec >= end_) return nullptr;
+  const auto position = static_cast<uint64_t>(end_ - vec);
+  const auto* first = reinterpret_cast<const fb::RefEntry*>(refs_->Data());
+  const fb::RefEntry* last = first + refs_->size();
+  const fb::RefEntry* it =
+      std::lower_bound(first, last, position, [](const fb::RefEntry& r, uint64_t p) { return r.position() < p; });
+  return it != last && it->position() == position ? it : nullptr;
 }
 
-void Decoder::not_a_scalar() {
-  throw DecodeError("brine: expected a scalar value, found a string, array or composite");
-}
-
-std::string_view Decoder::string(const fb::Value& v) const {
-  const flatbuffers::String* s = v.str();
-  if (s == nullptr) throw DecodeError("brine: expected a string value, found none");
-  return {s->data(), s->size()};
-}
-
-std::span<const std::byte> Decoder::bytes(const fb::Value& v, std::size_t elem_size, std::size_t align) const {
-  std::span<const std::byte> out;
-  if (const auto* b = v.bytes()) {
-    out = {reinterpret_cast<const std::byte*>(b->data()), b->size()};
-  } else if (const fb::BufferRef* r = v.ref()) {
-    if (source_ == nullptr) {
-      throw DecodeError("brine: a value references a shared arena (block " + std::to_string(r->block()) +
-                        ") but this decoder has none; load it through the pool that sent it");
+std::span<const std::byte> Decoder::contiguous(const uint8_t* vec, std::size_t elem_size, std::size_t align) const {
+  const auto count = flatbuffers::ReadScalar<flatbuffers::uoffset_t>(vec);
+  std::span<const std::byte> out(reinterpret_cast<const std::byte*>(vec + sizeof(flatbuffers::uoffset_t)),
+                                 std::size_t{count} * elem_size);
+  if (count == 0) {
+    if (const fb::RefEntry* r = find_ref(vec)) {
+      if (source_ == nullptr) {
+        throw DecodeError("brine: a value references a shared arena (block " + std::to_string(r->ref().block()) +
+                          ") but this decoder has none; load it through the pool that sent it");
+      }
+      out = source_->resolve(r->ref());
+      if (out.size() % elem_size != 0) {
+        throw DecodeError("brine: " + std::to_string(out.size()) + " bytes is not a whole number of " +
+                          std::to_string(elem_size) + "-byte elements");
+      }
     }
-    out = source_->resolve(*r);
-  } else {
-    throw DecodeError("brine: expected contiguous data, found a different kind of value");
   }
-  if (out.size() % elem_size != 0) {
-    throw DecodeError("brine: " + std::to_string(out.size()) + " bytes is not a whole number of " +
-                      std::to_string(elem_size) + "-byte elements");
-  }
-  if (reinterpret_cast<std::uintptr_t>(out.data()) % align != 0) {
+  if (!out.empty() && reinterpret_cast<std::uintptr_t>(out.data()) % align != 0) {
     throw DecodeError("brine: contiguous data is not aligned to " + std::to_string(align) +
                       " bytes; decode from an aligned buffer (e.g. brine::load_mapped) or into a std::vector");
   }
   return out;
 }
 
-const ValueList& Decoder::items(const fb::Value& v, std::size_t expected) const {
-  const ValueList* list = v.items();
-  if (list == nullptr) throw DecodeError("brine: expected a composite value, found a different kind of value");
-  if (expected != SIZE_MAX && list->size() != expected) {
-    throw DecodeError("brine: expected " + std::to_string(expected) + " items, found " + std::to_string(list->size()));
-  }
-  return *list;
+std::shared_ptr<const void> Decoder::pin(const uint8_t* vec) const {
+  if (source_ == nullptr || vec == nullptr) return nullptr;
+  const fb::RefEntry* r = find_ref(vec);
+  return r != nullptr ? source_->pin(r->ref()) : nullptr;
 }
 
-const fb::Value& Decoder::item(const ValueList& list, std::size_t i) const {
-  const fb::Value* v = list.Get(static_cast<flatbuffers::uoffset_t>(i));
-  if (v == nullptr) throw DecodeError("brine: item " + std::to_string(i) + " is missing");
-  return *v;
+flatbuffers::Verifier Decoder::verifier() const {
+  const auto size = static_cast<std::size_t>(end_ - begin_);
+  return flatbuffers::Verifier(begin_, size, verifier_options(size));
+}
+
+void Decoder::throw_invalid(const char* what) const {
+  throw DecodeError(std::string("brine: ") + what + " failed verification against its type (an offset, length, "
+                    "alignment or nesting depth is out of bounds, in an envelope of " +
+                    std::to_string(end_ - begin_) + " bytes); the bytes are corrupt or of another type");
 }
 
 }  // namespace brine

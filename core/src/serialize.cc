@@ -43,30 +43,6 @@ U read_at(std::span<const std::byte> bytes, std::size_t pos, std::string_view ch
   return flatbuffers::EndianScalar(v);
 }
 
-// Position of field `slot` of the root table, or nullopt if the field is absent. Bounds-checked.
-std::optional<std::size_t> root_field(std::span<const std::byte> bytes, flatbuffers::voffset_t slot,
-                                      std::string_view check) {
-  const std::size_t table = read_at<flatbuffers::uoffset_t>(bytes, 0, check, "the root table offset");
-  const auto to_vtable = read_at<flatbuffers::soffset_t>(bytes, table, check, "the root table");
-  const auto vtable = static_cast<int64_t>(table) - to_vtable;
-  if (vtable < 0) reject(bytes, check, "the root table" + at_byte(table) + " names a vtable before the start");
-  const auto vtable_size = read_at<flatbuffers::voffset_t>(bytes, static_cast<std::size_t>(vtable), check,
-                                                           "the root vtable");
-  if (slot + sizeof(flatbuffers::voffset_t) > vtable_size) return std::nullopt;
-  const auto field = read_at<flatbuffers::voffset_t>(bytes, static_cast<std::size_t>(vtable) + slot, check,
-                                                     "a root vtable entry");
-  if (field == 0) return std::nullopt;
-  return table + field;
-}
-
-flatbuffers::Verifier::Options verifier_options() {
-  flatbuffers::Verifier::Options opts;
-  opts.max_depth = 128;
-  opts.max_tables = 100'000'000;
-  opts.check_alignment = true;
-  return opts;
-}
-
 std::string quoted_identifier(std::span<const std::byte> id) {
   std::string out = "\"";
   for (std::byte b : id) {
@@ -82,65 +58,11 @@ std::string quoted_identifier(std::span<const std::byte> id) {
   return out + "\"";
 }
 
-// The FlatBuffers 2.0.8 verifier says only yes or no. Re-verifies the root's sub-objects one by
-// one to say which of them is malformed, and where it starts.
-std::string locate_verifier_failure(std::span<const std::byte> bytes) {
-  using flatbuffers::Verifier;
-  using Buffers = flatbuffers::Vector<flatbuffers::Offset<fb::BlobBuffer>>;
-  struct Part {
-    const char* name;
-    flatbuffers::voffset_t slot;
-    bool (*verify)(Verifier&, const uint8_t*);
-  };
-  static constexpr Part kParts[] = {
-      {"type_name string", fb::Blob::VT_TYPE_NAME,
-       [](Verifier& v, const uint8_t* p) { return v.VerifyString(reinterpret_cast<const flatbuffers::String*>(p)); }},
-      {"value table", fb::Blob::VT_VALUE,
-       [](Verifier& v, const uint8_t* p) { return v.VerifyTable(reinterpret_cast<const fb::Value*>(p)); }},
-      {"task table", fb::Blob::VT_TASK,
-       [](Verifier& v, const uint8_t* p) { return v.VerifyTable(reinterpret_cast<const fb::Task*>(p)); }},
-      {"buffer table", fb::Blob::VT_BUFFERS,
-       [](Verifier& v, const uint8_t* p) {
-         const auto* list = reinterpret_cast<const Buffers*>(p);
-         return v.VerifyVector(list) && v.VerifyVectorOfTables(list);
-       }},
-      {"function_name string", fb::Blob::VT_FUNCTION_NAME,
-       [](Verifier& v, const uint8_t* p) { return v.VerifyString(reinterpret_cast<const flatbuffers::String*>(p)); }},
-  };
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  constexpr std::string_view kCheck = "verifier";
-  constexpr const char* kNoFiner = " (an offset, length, alignment or nesting depth inside it is out of bounds; "
-                                   "FlatBuffers 2.0.8 reports no finer position)";
-  for (const Part& part : kParts) {
-    const std::optional<std::size_t> field = root_field(bytes, part.slot, kCheck);
-    if (!field) continue;
-    const std::size_t target = *field + read_at<flatbuffers::uoffset_t>(bytes, *field, kCheck, "a root field");
-    if (target > bytes.size()) {
-      reject(bytes, kCheck, std::string("the offset of its ") + part.name + at_byte(*field) + " points past the end");
-    }
-    Verifier verifier(data, bytes.size(), verifier_options());
-    if (!part.verify(verifier, data + target)) return std::string("its ") + part.name + at_byte(target) + " is malformed" + kNoFiner;
-  }
-  const std::size_t root = read_at<flatbuffers::uoffset_t>(bytes, 0, kCheck, "the root table offset");
-  return "its root table" + at_byte(root) + " is malformed" + kNoFiner;
-}
+constexpr char kTrailerMagic[4] = {'B', 'R', 'N', '2'};
+constexpr std::size_t kTrailerSize = 8;  // uint32 position of the DumpInfo, then the magic
 
-std::string stored_type(const fb::Blob& blob) {
-  return blob.type_name() != nullptr ? blob.type_name()->str() : std::string("(unnamed type)");
-}
-
-// `holds` introduces the stored type ("it holds a value of type"); `advice` says what to do.
-void check_fingerprint(std::span<const std::byte> bytes, const fb::Blob& blob, uint64_t fingerprint,
-                       std::string (*signature)(), const std::string& holds, const char* advice) {
-  if (blob.fingerprint() == fingerprint) return;
-  const std::optional<std::size_t> at = root_field(bytes, fb::Blob::VT_FINGERPRINT, "type");
-  const std::string where = at ? at_byte(*at) : std::string(" (absent)");
-  const std::string stored = stored_type(blob);
-  const std::string requested = signature();
-  if (stored == requested) {
-    reject(bytes, "type", "the fingerprint" + where + " does not match the type name " + stored + "; the blob is corrupt");
-  }
-  reject(bytes, "type", holds + " " + stored + " (fingerprint" + where + "), not the requested " + requested + "; " + advice);
+std::string stored_type(const fb::DumpInfo* info) {
+  return info != nullptr && info->type_name() != nullptr ? info->type_name()->str() : std::string("(unknown type)");
 }
 
 [[noreturn]] void throw_io(const std::string& what, const std::filesystem::path& path) {
@@ -178,61 +100,35 @@ class Fd {
   int fd_;
 };
 
-std::span<const std::byte> bytes_of(const flatbuffers::DetachedBuffer& blob) {
-  return {reinterpret_cast<const std::byte*>(blob.data()), blob.size()};
-}
-
 }  // namespace
 
 namespace detail {
 
 // ---- writing ---------------------------------------------------------------------------------
 
-BlobWriter::BlobWriter(const ReducerTable* reducers)
-    : encoder_(fbb_, {.reference_threshold = kBlobBufferThreshold, .sink = this, .reducers = reducers}) {}
-
-// Buffers are not deduplicated: a pointer seen twice may name different contents by then (a
-// freed temporary), and blobs are written once.
-std::optional<fb::BufferRef> BlobWriter::locate(const void*, std::size_t) { return std::nullopt; }
-
-fb::BufferRef BlobWriter::place(const void* data, std::size_t size, std::size_t align) {
-  if (size >= kMaxBlobSize || fbb_.GetSize() + kReserveSlack + size >= kMaxBlobSize) {
-    throw NotSerializable("brine: a buffer of " + std::to_string(size) + " bytes would take the blob past " +
-                          "FlatBuffers' 2 GiB limit; split it, or send it through a pool's shared arena");
-  }
-  fbb_.reserve(size + kReserveSlack);
-  // ForceVectorAlignment caps alignment at FLATBUFFERS_MAX_ALIGNMENT (32 in FlatBuffers 2.0.8);
-  // PreAlign pads the same way without the cap, and raises the whole buffer's alignment to match.
-  fbb_.PreAlign(size, align > kBlobBufferAlignment ? align : kBlobBufferAlignment);
-  const auto vec = fbb_.CreateVector(static_cast<const uint8_t*>(data), size);
-  buffers_.push_back(fb::CreateBlobBuffer(fbb_, vec));
-  return fb::BufferRef(static_cast<uint32_t>(buffers_.size() - 1), 0, 0, size);
+DumpWriter::DumpWriter(const ReducerTable* reducers, const DumpFacts& facts)
+    : encoder_(fbb_, {.reference_threshold = kBlobBufferThreshold,
+                      .sink = nullptr,
+                      .reducers = reducers,
+                      .large_alignment = kBlobBufferAlignment}) {
+  fbb_.PushBytes(reinterpret_cast<const uint8_t*>(kTrailerMagic), sizeof kTrailerMagic);
+  fbb_.PushElement<uint32_t>(0);  // the DumpInfo's position, patched by finish()
+  const auto type = fbb_.CreateString(facts.type_name);
+  const auto descriptor = fbb_.CreateString(facts.descriptor);
+  const auto function = facts.function_name.empty() ? 0 : fbb_.CreateString(facts.function_name);
+  info_ = fb::CreateDumpInfo(fbb_, kFormatVersion, fnv1a(facts.descriptor), type, descriptor, function,
+                             facts.function_id, facts.signature,
+                             facts.result_descriptor.empty() ? 0 : fnv1a(facts.result_descriptor))
+              .o;
 }
 
-void BlobWriter::finish_value(ValueRef value, uint64_t fingerprint, std::string_view type_name) {
-  finish(value, 0, 0, fingerprint, type_name);
-}
-
-void BlobWriter::finish_call(const FunctionInfo& fn, const EncodedCall& call, uint64_t result_fingerprint,
-                             std::string_view result_type) {
-  const auto task = fb::CreateTask(fbb_, /*task_id=*/0, fn.id, fn.signature, /*flags=*/0, call.args, call.bound);
-  finish(0, task, fbb_.CreateString(fn.name), result_fingerprint, result_type);
-}
-
-void BlobWriter::finish(flatbuffers::Offset<fb::Value> value, flatbuffers::Offset<fb::Task> task,
-                        flatbuffers::Offset<flatbuffers::String> function_name, uint64_t fingerprint,
-                        std::string_view type_name) {
-  const auto type = fbb_.CreateString(type_name);
-  const auto buffers = buffers_.empty() ? 0 : fbb_.CreateVector(buffers_);
-  fb::BlobBuilder b(fbb_);
-  b.add_format_version(kFormatVersion);
-  b.add_fingerprint(fingerprint);
-  b.add_type_name(type);
-  b.add_value(value);
-  b.add_task(task);
-  b.add_buffers(buffers);
-  b.add_function_name(function_name);
-  fbb_.Finish(b.Finish(), fb::BlobIdentifier());
+Bytes DumpWriter::finish(flatbuffers::uoffset_t root, const std::string& identifier) {
+  encoder_.reserve(64);
+  fbb_.Finish(flatbuffers::Offset<void>(root), identifier.c_str());
+  uint8_t* data = fbb_.GetBufferPointer();
+  const std::size_t size = fbb_.GetSize();
+  flatbuffers::WriteScalar<uint32_t>(data + size - kTrailerSize, info_);
+  return Bytes(fbb_.Release());
 }
 
 const FunctionInfo& dumpable(const FunctionInfo& info) {
@@ -243,18 +139,13 @@ const FunctionInfo& dumpable(const FunctionInfo& info) {
                         "or a functor registered with BRINE_REGISTER_FUNCTOR instead");
 }
 
-std::vector<std::byte> to_vector(const flatbuffers::DetachedBuffer& blob) {
-  const auto bytes = bytes_of(blob);
-  return {bytes.begin(), bytes.end()};
-}
-
-void write_file(const std::filesystem::path& path, const flatbuffers::DetachedBuffer& blob) {
+void write_file(const std::filesystem::path& path, std::span<const std::byte> blob) {
   static std::atomic<uint64_t> counter{0};
   std::filesystem::path tmp = path;
   tmp += ".brine-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
   Fd fd(tmp, O_WRONLY | O_CREAT | O_EXCL, "cannot create a temporary file beside the blob");
   try {
-    for (auto rest = bytes_of(blob); !rest.empty();) {
+    for (auto rest = blob; !rest.empty();) {
       const ssize_t n = ::write(fd.get(), rest.data(), rest.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_io("cannot write", tmp);
@@ -268,7 +159,7 @@ void write_file(const std::filesystem::path& path, const flatbuffers::DetachedBu
   }
 }
 
-void write_stream(std::ostream& out, const flatbuffers::DetachedBuffer& blob) {
+void write_stream(std::ostream& out, std::span<const std::byte> blob) {
   out.write(reinterpret_cast<const char*>(blob.data()), static_cast<std::streamsize>(blob.size()));
   if (!out) throw std::ios_base::failure("brine: writing a blob of " + std::to_string(blob.size()) + " bytes failed");
 }
@@ -305,7 +196,31 @@ std::vector<std::byte> read_stream(std::istream& in) {
 
 // ---- reading ---------------------------------------------------------------------------------
 
-const fb::Blob& verify_blob(std::span<const std::byte> bytes) {
+namespace {
+
+// The DumpInfo brine appended, if the buffer ends with its trailer; nullptr for a plain
+// FlatBuffer (written by another FlatBuffers writer). A damaged trailer is a DecodeError.
+const fb::DumpInfo* dump_info(std::span<const std::byte> bytes) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const std::size_t size = bytes.size();
+  if (size < 16 || std::memcmp(data + size - 4, kTrailerMagic, 4) != 0) return nullptr;
+  constexpr std::string_view kCheck = "dump info";
+  const std::size_t back = read_at<uint32_t>(bytes, size - kTrailerSize, kCheck, "the dump info's position");
+  if (back > size - kTrailerSize || back < kTrailerSize + 4 || (size - back) % 4 != 0) {
+    reject(bytes, kCheck, "the dump info's position (" + std::to_string(back) + " bytes from the end) lies outside it");
+  }
+  const uint8_t* at = data + (size - back);
+  flatbuffers::Verifier v(data, size, verifier_options(size));
+  if (!reinterpret_cast<const fb::DumpInfo*>(at)->Verify(v)) {
+    reject(bytes, kCheck, "its dump info table" + at_byte(size - back) + " is malformed");
+  }
+  return reinterpret_cast<const fb::DumpInfo*>(at);
+}
+
+}  // namespace
+
+DumpView open_dump(std::span<const std::byte> bytes, const std::string& identifier, const std::string& descriptor,
+                   const std::string& type_name) {
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   if (bytes.size() < kHeaderSize) {
     reject(bytes, "size", "it is shorter than the 8-byte FlatBuffers header; the input is empty or truncated");
@@ -315,58 +230,47 @@ const fb::Blob& verify_blob(std::span<const std::byte> bytes) {
     reject(bytes, "alignment",
            "it starts at an address that is not 8-byte aligned; copy it into a std::vector<std::byte> first");
   }
-  if (!flatbuffers::BufferHasIdentifier(data, fb::BlobIdentifier())) {
+  DumpView view;
+  view.info = dump_info(bytes);
+  if (view.info != nullptr && view.info->format_version() != kFormatVersion) {
+    reject(bytes, "format version",
+           "it has format version " + std::to_string(view.info->format_version()) + " and this build reads version " +
+               std::to_string(kFormatVersion) + "; load it with the brine that wrote it, or dump it again");
+  }
+  if (!identifier.empty() && !flatbuffers::BufferHasIdentifier(data, identifier.c_str())) {
+    const std::string found = quoted_identifier(bytes.subspan(4, 4));
+    if (view.info != nullptr && view.info->function_name() != nullptr) {
+      reject(bytes, "type", "it holds a call to " + view.info->function_name()->str() + ", not a " + type_name +
+                                "; load it with brine::load_call");
+    }
     reject(bytes, "identifier",
-           "bytes 4..7 hold " + quoted_identifier(bytes.subspan(4, 4)) + " instead of \"" + fb::BlobIdentifier() +
-               "\": this is not a brine blob (pool envelopes say \"" + fb::TaskIdentifier() + "\" or \"" +
-               fb::ResultIdentifier() + "\")");
+           "bytes 4..7 hold " + found + " where a " + type_name + " has \"" + identifier + "\": it holds " +
+               (view.info != nullptr ? "a value of type " + stored_type(view.info)
+                                     : std::string("no brine dump of this type")) +
+               "; load it as the type it was dumped as");
   }
-  constexpr std::string_view kVersionCheck = "format version";
-  const std::optional<std::size_t> version_at = root_field(bytes, fb::Blob::VT_FORMAT_VERSION, kVersionCheck);
-  const uint32_t version = version_at ? read_at<uint32_t>(bytes, *version_at, kVersionCheck, "the format version") : 0;
-  if (version != kFormatVersion) {
-    reject(bytes, kVersionCheck,
-           "it has format version " + std::to_string(version) + (version_at ? at_byte(*version_at) : " (absent)") +
-               " and this build reads version " + std::to_string(kFormatVersion) +
-               "; load it with the brine that wrote it, or dump it again");
+  if (view.info != nullptr && !descriptor.empty() && view.info->schema_hash() != fnv1a(descriptor)) {
+    const std::string written = view.info->descriptor() != nullptr ? view.info->descriptor()->str() : std::string();
+    if (!shapes_compatible(written, descriptor)) {
+      reject(bytes, "type",
+             "it holds a value of type " + stored_type(view.info) + " (shape " + written + "), which a " + type_name +
+                 " (shape " + descriptor +
+                 ") cannot read: only fields added at the end of a table are compatible; load it as the type it "
+                 "was dumped as");
+    }
   }
-  flatbuffers::Verifier verifier(data, bytes.size(), verifier_options());
-  if (!verifier.VerifyBuffer<fb::Blob>(fb::BlobIdentifier())) reject(bytes, "verifier", locate_verifier_failure(bytes));
-  return *fb::GetBlob(data);
+  const std::size_t root = read_at<flatbuffers::uoffset_t>(bytes, 0, "root", "the root table offset");
+  if (root < kHeaderSize || root >= bytes.size() || root % 4 != 0) {
+    reject(bytes, "root", "the root table offset " + std::to_string(root) + " lies outside it");
+  }
+  view.root = data + root;
+  return view;
 }
 
-const fb::Value& blob_value(const fb::Blob& blob, std::span<const std::byte> bytes, uint64_t fingerprint,
-                            std::string (*signature)()) {
-  if (blob.task() != nullptr) {
-    reject(bytes, "type", "it holds a call to " + (blob.function_name() ? blob.function_name()->str() : "a function") +
-                              ", not a " + signature() + "; load it with brine::load_call");
-  }
-  check_fingerprint(bytes, blob, fingerprint, signature, "it holds a value of type",
-                    "load it as the type it was dumped as");
-  if (blob.value() == nullptr) reject(bytes, "type", "it holds no value; it was not written by brine::dump");
-  return *blob.value();
-}
-
-std::span<const std::byte> BlobSource::resolve(const fb::BufferRef& ref) const {
-  const auto* buffers = blob_.buffers();
-  const std::size_t count = buffers != nullptr ? buffers->size() : 0;
-  if (ref.block() >= count) {
-    throw DecodeError("brine: a value references blob buffer " + std::to_string(ref.block()) + " of " +
-                      std::to_string(count) + "; the blob is corrupt");
-  }
-  if (ref.generation() != 0) {
-    throw DecodeError("brine: a value references blob buffer " + std::to_string(ref.block()) + " with generation " +
-                      std::to_string(ref.generation()) + " (blob buffers have 0); the blob is corrupt");
-  }
-  const flatbuffers::Vector<uint8_t>* data = buffers->Get(ref.block())->data();
-  const std::size_t size = data != nullptr ? data->size() : 0;
-  if (ref.offset() > size || ref.length() > size - ref.offset()) {
-    throw DecodeError("brine: a value references bytes [" + std::to_string(ref.offset()) + ", +" +
-                      std::to_string(ref.length()) + ") of blob buffer " + std::to_string(ref.block()) + ", which holds " +
-                      std::to_string(size) + "; the blob is corrupt");
-  }
-  if (size == 0) return {};
-  return {reinterpret_cast<const std::byte*>(data->data()) + ref.offset(), static_cast<std::size_t>(ref.length())};
+void reject_root(std::span<const std::byte> bytes, const std::string& type_name) {
+  reject(bytes, "verifier",
+         "its root table failed verification as a " + type_name +
+             " (an offset, length, alignment or nesting depth inside it is out of bounds); the bytes are corrupt");
 }
 
 MappedFile::MappedFile(const std::filesystem::path& path) {
@@ -397,29 +301,49 @@ MappedFile::~MappedFile() {
 // ---- calls -----------------------------------------------------------------------------------
 
 Call::Call(std::vector<std::byte> bytes) : bytes_(std::move(bytes)) {
-  const fb::Blob& blob = detail::verify_blob(bytes_);
-  const fb::Task* task = blob.task();
-  if (task == nullptr) {
-    reject(bytes_, "type", "it holds a value of type " + stored_type(blob) + ", not a call; load it with brine::loads");
-  }
-  if (task->image_id() != 0) {
+  const detail::DumpView view = detail::open_dump(bytes_, {}, {}, "call");
+  if (view.info == nullptr || view.info->function_name() == nullptr) {
     reject(bytes_, "type",
-           "it holds a lambda by value, valid only inside the binary image that made it; dump a registered "
-           "function, brine::partial or a registered functor instead");
+           "it holds a value of type " + stored_type(view.info) + ", not a call; load it with brine::loads");
   }
-  name_ = blob.function_name() != nullptr ? blob.function_name()->str()
-                                          : "the function with id " + std::to_string(task->function_id());
+  name_ = view.info->function_name()->str();
+  const std::string identifier = detail::identifier_for(detail::call_table_name(name_));
+  if (!flatbuffers::BufferHasIdentifier(reinterpret_cast<const uint8_t*>(bytes_.data()), identifier.c_str())) {
+    reject(bytes_, "identifier", "it does not carry the identifier of a call to " + name_ + "; it is corrupt");
+  }
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes_.data()), bytes_.size(),
+                          verifier_options(bytes_.size()));
+  if (!reinterpret_cast<const flatbuffers::Table*>(view.root)->VerifyTableStart(v)) {
+    reject(bytes_, "verifier", "its call table is malformed");
+  }
 }
 
-flatbuffers::DetachedBuffer Call::execute(uint64_t result_fingerprint, std::string (*result_type)(),
-                                          const ReducerTable* reducers) const {
-  const fb::Blob& blob = *fb::GetBlob(bytes_.data());  // verified by the constructor
-  check_fingerprint(bytes_, blob, result_fingerprint, result_type, "the call to " + name_ + " returns",
-                    "run it as the type the function returns");
-  const detail::BlobSource source(blob);
+void Call::check_result(const std::string& descriptor, const std::string& type_name) const {
+  const detail::DumpView view = detail::open_dump(bytes_, {}, {}, "call");
+  if (view.info->result_hash() == fnv1a(descriptor)) return;
+  reject(bytes_, "type",
+         "the call to " + name_ + " returns " + stored_type(view.info) + ", not the requested " + type_name +
+             "; run it as the type the function returns");
+}
+
+flatbuffers::DetachedBuffer Call::execute(const ReducerTable* reducers) const {
+  const detail::DumpView view = detail::open_dump(bytes_, {}, {}, "call");
+  const FunctionRegistry& registry = FunctionRegistry::global();
+  const FunctionInfo* info = registry.find(view.info->function_id());
+  if (info == nullptr) {
+    throw NotRegistered("brine: " + name_ +
+                        " is not registered in this binary; register it with BRINE_REGISTER in a linked file");
+  }
+  if (info->signature != view.info->signature()) {
+    throw DecodeError("brine: the call's argument types do not match " + info->name + info->signature_text +
+                      " as registered in this binary; rebuild both sides from the same sources");
+  }
+  Decoder d(nullptr, reducers);
+  d.set_envelope(reinterpret_cast<const uint8_t*>(bytes_.data()), bytes_.size(), nullptr);
   flatbuffers::FlatBufferBuilder fbb;
   Encoder e(fbb, {.reducers = reducers});
-  fbb.Finish(run_task(*blob.task(), FunctionRegistry::global(), Decoder(&source, reducers), e), fb::ResultIdentifier());
+  const CallFrame frame{reinterpret_cast<const flatbuffers::Table*>(view.root), nullptr, 0};
+  finish_result(e, invoke_call(*info, info->invoke, 0, frame, d, e));
   return fbb.Release();
 }
 

@@ -232,8 +232,10 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   Encoder e(fbb, {options.reference_threshold, &sink, options.reducers});
   try {
     const EncodedCall call = encode(e);
+    const auto refs = e.finish_refs();
     fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, call.vectorized ? kTaskVectorized : 0,
-                              call.args, call.bound, info.image_id, call.batch),
+                              info.image_id, flatbuffers::Offset<fb::AnyTable>(call.call),
+                              flatbuffers::Offset<fb::AnyTable>(call.bound), call.bound_count, call.batch, refs),
                fb::TaskIdentifier());
   } catch (...) {
     state->fail(std::current_exception());  // fails this future only; nothing was sent
@@ -483,6 +485,7 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
       rec.state->bytes_copied += h.result_copied;
       ResultSource source(*arena, rec.state->holds);
       Decoder d(&source, options.reducers);
+      d.set_envelope(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size(), result.refs());
       rec.state->decode(result, d);
     } catch (...) {
       rec.state->holds.clear();

@@ -104,7 +104,7 @@ class Worker final : public BufferSink {
         flatbuffers::FlatBufferBuilder fbb;
         Encoder e(fbb);
         fb::Phase phase = fb::Phase::Run;
-        init->invoke(CallValues{}, Decoder(), e, phase);
+        init->invoke(CallFrame{}, Decoder(), e, phase);
         return;
       } catch (...) {
         error = "the initializer '" + init->name + "' threw " + current_exception_type() + ": " +
@@ -171,9 +171,11 @@ class Worker final : public BufferSink {
     fbb_.Clear();
     Encoder e(fbb_, {config_.reference_threshold, this, reducers_});
     Decoder d(&view_, reducers_);
-    flatbuffers::Offset<fb::Result> result;
+    ResultParts result;
     try {
-      const fb::Task& task = verify_task(task_envelope(h));
+      const std::span<const std::byte> envelope = task_envelope(h);
+      const fb::Task& task = verify_task(envelope);
+      d.set_envelope(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size(), task.refs());
       result = run_task(task, FunctionRegistry::global(), d, e);
     } catch (const Error& err) {
       result = encode_error(e, h.task_id, fb::Phase::DecodeTask, err.code(), current_exception_type(), err.what(), "worker");
@@ -181,7 +183,7 @@ class Worker final : public BufferSink {
       result = encode_error(e, h.task_id, fb::Phase::DecodeTask, ErrorCode::kUnknown, current_exception_type(),
                             current_exception_message(), "worker");
     }
-    fbb_.Finish(result, fb::ResultIdentifier());
+    finish_result(e, result);
     write_result(h);
     h.result_copied = e.bytes_copied() + h.envelope_size;
     slot_ = nullptr;
@@ -205,12 +207,11 @@ class Worker final : public BufferSink {
       } else {
         fbb_.Clear();
         Encoder e(fbb_);
-        fbb_.Finish(encode_error(e, h.task_id, fb::Phase::EncodeResult, ErrorCode::kArenaExhausted,
-                                 "brine::ArenaExhausted",
-                                 "the result envelope of " + std::to_string(n) +
-                                     " bytes did not fit the shared arena; raise PoolOptions::arena_bytes",
-                                 "worker"),
-                    fb::ResultIdentifier());
+        finish_result(e, encode_error(e, h.task_id, fb::Phase::EncodeResult, ErrorCode::kArenaExhausted,
+                                      "brine::ArenaExhausted",
+                                      "the result envelope of " + std::to_string(n) +
+                                          " bytes did not fit the shared arena; raise PoolOptions::arena_bytes",
+                                      "worker"));
         n = fbb_.GetSize();
         dst = reinterpret_cast<std::byte*>(&h + 1);
       }

@@ -9,7 +9,7 @@
 #include <optional>
 #include <span>
 
-#include "brine/core/value_generated.h"
+#include "brine/core/wire_generated.h"
 
 namespace brine {
 

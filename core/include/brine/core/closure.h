@@ -58,6 +58,41 @@ Partial<R (*)(P...), std::decay_t<B>...> partial(R (*fn)(P...), B&&... bound) {
   static_assert(sizeof...(B) <= sizeof...(P), "brine::partial: more bound arguments than parameters");
   return {fn, std::tuple<std::decay_t<B>...>(std::forward<B>(bound)...)};
 }
+template <class R, class... P, class... B>
+Partial<R (*)(P...), std::decay_t<B>...> partial(R (*fn)(P...) noexcept, B&&... bound) {
+  return partial(reinterpret_cast<R (*)(P...)>(fn), std::forward<B>(bound)...);
+}
+
+// A lambda's captures, byte for byte (it is trivially copyable): parameter 0 of a lambda's
+// signature table, a [ubyte] vector always copied into the task.
+template <class L>
+struct Captures {
+  L lambda;
+};
+
+template <class L>
+struct Reducer<Captures<L>> {
+  static constexpr WireKind kind = WireKind::kVector;
+  static std::string name() { return "captures"; }
+  static flatbuffers::uoffset_t write(Encoder& e, const Captures<L>& c) {
+    return e.contiguous(&c.lambda, sizeof(L), 1, 1, Placement::kCopy);
+  }
+  static Captures<L> read(const Decoder& d, const uint8_t* p) {
+    if (p == nullptr) throw DecodeError("brine: a lambda task carries no captures");
+    const auto bytes = d.contiguous(p, 1, 1);
+    if (bytes.size() != sizeof(L)) {
+      throw DecodeError("brine: a lambda's captures are " + std::to_string(bytes.size()) + " bytes, expected " +
+                        std::to_string(sizeof(L)));
+    }
+    std::array<std::byte, sizeof(L)> raw;
+    std::memcpy(raw.data(), bytes.data(), sizeof(L));
+    return Captures<L>{std::bit_cast<L>(raw)};
+  }
+  static bool verify(Verifier& v, const uint8_t* p) { return v.VerifyVectorOrString(p, 1); }
+  static void describe(std::string& out) { out += "[u8]"; }
+  static std::string schema_type(SchemaWriter&) { return "[ubyte]"; }
+  static std::string token() { return "Captures"; }
+};
 
 namespace detail {
 
@@ -70,48 +105,43 @@ struct TupleTail<std::tuple<T...>, kSkip> {
   }(std::make_index_sequence<sizeof...(T) - kSkip>()));
 };
 
-// The callable object a functor or lambda task carries as its first bound value.
-inline const fb::Value& carried_state(const CallValues& call, const char* what) {
-  if (bound_count(call) < 1) throw DecodeError(std::string("brine: a ") + what + " task carries no state");
-  return *call.bound->Get(0);
-}
-
-// A functor's members, through its reduce hook.
-template <class T>
-T functor_state(const Decoder& d, const CallValues& call) {
-  return d.decode<T>(&carried_state(call, "functor"));
-}
-
-// A lambda's captures, byte for byte (it is trivially copyable).
+// The object a stateful call carries in parameter 0, and how to call it.
+template <class State>
+struct StateOf {
+  using Object = State;
+  static const State& object(const State& s) { return s; }
+};
 template <class L>
-L lambda_state(const Decoder& d, const CallValues& call) {
-  const auto bytes = d.bytes(carried_state(call, "lambda"), 1, 1);
-  if (bytes.size() != sizeof(L)) {
-    throw DecodeError("brine: a lambda's captures are " + std::to_string(bytes.size()) + " bytes, expected " +
-                      std::to_string(sizeof(L)));
-  }
-  std::array<std::byte, sizeof(L)> raw;
-  std::memcpy(raw.data(), bytes.data(), sizeof(L));
-  return std::bit_cast<L>(raw);
-}
+struct StateOf<Captures<L>> {
+  using Object = L;
+  static const L& object(const Captures<L>& c) { return c.lambda; }
+};
 
-// Runs a call (or, vectorized, a chunk of calls) of the object rebuilt by kState.
-template <class T, T (*kState)(const Decoder&, const CallValues&), bool kVectorized>
-ValueRef invoke_stateful(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
-  using Sig = Signature<decltype(&T::operator())>;
-  phase = fb::Phase::DecodeTask;
-  const T object = kState(d, call);
+template <class State>
+struct StatefulSignature {
+  using Sig = Signature<decltype(&StateOf<State>::Object::operator())>;
+  using Result = typename Sig::Result;
+  using Params = typename Sig::Params;
+  using All = decltype(std::tuple_cat(std::declval<std::tuple<State>>(), std::declval<Params>()));
+};
+
+// Runs a call (or, vectorized, a chunk of calls) of a functor or lambda: parameter 0 of the
+// signature table is the object, the rest are operator()'s parameters.
+template <class State, bool kVectorized>
+flatbuffers::uoffset_t invoke_stateful(const CallFrame& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
+  using S = StatefulSignature<State>;
+  auto run = [](const State& s, const auto&... p) { return StateOf<State>::object(s)(p...); };
   if constexpr (kVectorized) {
-    return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, object);
+    return decode_map_encode<typename S::Result, typename S::All>(call, d, e, phase, run);
   } else {
-    return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 1, d, e, phase, object);
+    return decode_call_encode<typename S::Result, typename S::All>(call, d, e, phase, run);
   }
 }
 
-template <class T, T (*kState)(const Decoder&, const CallValues&)>
+template <class State>
 FunctionInfo make_closure_info(std::string name, bool by_value) {
-  constexpr Invoker kInvoke = &invoke_stateful<T, kState, false>;
-  using Sig = Signature<decltype(&T::operator())>;
+  using S = StatefulSignature<State>;
+  constexpr Invoker kInvoke = &invoke_stateful<State, false>;
   FunctionInfo info;
   info.address = reinterpret_cast<const void*>(kInvoke);
   info.by_value = by_value;
@@ -123,12 +153,15 @@ FunctionInfo make_closure_info(std::string name, bool by_value) {
     info.id = fnv1a(name);
   }
   info.name = std::move(name);
-  info.signature_text = ParamSignature<typename Sig::Params>::text();
+  info.signature_text = ParamSignature<typename S::Params>::text();
   info.signature = fnv1a(info.signature_text);
   info.invoke = kInvoke;
-  if constexpr (vectorizable<typename Sig::Result, typename Sig::Params>() && std::tuple_size_v<typename Sig::Params> == 1) {
-    info.invoke_vectorized = &invoke_stateful<T, kState, true>;
+  if constexpr (vectorizable<typename S::Result, typename S::Params>() && std::tuple_size_v<typename S::Params> == 1) {
+    info.invoke_vectorized = &invoke_stateful<State, true>;
   }
+  info.schema = &call_schema<typename S::Result, typename S::All>;
+  info.args_descriptor = &CallTable<typename S::All>::descriptor;
+  info.result_descriptor = &result_descriptor<std::decay_t<typename S::Result>>;
   return info;
 }
 
@@ -137,7 +170,7 @@ FunctionInfo make_closure_info(std::string name, bool by_value) {
 template <class L>
 struct LambdaEntry {
   static inline const FunctionInfo& info =
-      FunctionRegistry::global().add(make_closure_info<L, &lambda_state<L>>(demangle(typeid(L).name()), true));
+      FunctionRegistry::global().add(make_closure_info<Captures<L>>(demangle(typeid(L).name()), true));
 };
 
 template <class T>
@@ -150,8 +183,9 @@ concept PlainCallable = std::is_class_v<T> && requires { &T::operator(); };
 
 }  // namespace detail
 
-// How a callable of type C travels: Result, the Params still to pass per call, the registry
-// entry that runs it, and the state it carries (encoded into the task's `bound`).
+// How a callable of type C travels: Result; All, the parameters of its signature table; the
+// Params still to pass per call (the tail of All); the registry entry that runs it; and the
+// state it carries (the leading kBound parameters, prepared by prepare_bound).
 template <class C, class Enable = void>
 struct CallableTraits {
   static_assert(detail::PlainCallable<C>,
@@ -163,34 +197,45 @@ struct CallableTraits {
 template <class R, class... P>
 struct CallableTraits<R (*)(P...)> {
   using Result = R;
-  using Params = std::tuple<std::decay_t<P>...>;
+  using All = std::tuple<std::decay_t<P>...>;
+  using Params = All;
+  static constexpr std::size_t kBound = 0;
   static const FunctionInfo& info(R (*fn)(P...)) {
     return FunctionRegistry::global().require(reinterpret_cast<const void*>(fn), &detail::ParamSignature<Params>::text);
   }
-  static void encode_bound(Encoder&, R (*)(P...)) {}
+  static std::tuple<> prepare_bound(Encoder&, R (*)(P...)) { return {}; }
+};
+
+template <class R, class... P>
+struct CallableTraits<R (*)(P...) noexcept> : CallableTraits<R (*)(P...)> {
+  static const FunctionInfo& info(R (*fn)(P...) noexcept) {
+    return CallableTraits<R (*)(P...)>::info(reinterpret_cast<R (*)(P...)>(fn));
+  }
+  static std::tuple<> prepare_bound(Encoder&, R (*)(P...) noexcept) { return {}; }
 };
 
 template <class R, class... P, class... B>
 struct CallableTraits<Partial<R (*)(P...), B...>> {
-  using All = std::tuple<std::decay_t<P>...>;
   using Result = R;
+  using All = std::tuple<std::decay_t<P>...>;
   using Params = typename detail::TupleTail<All, sizeof...(B)>::type;
+  static constexpr std::size_t kBound = sizeof...(B);
   static const FunctionInfo& info(const Partial<R (*)(P...), B...>& p) { return CallableTraits<R (*)(P...)>::info(p.fn); }
-  static void encode_bound(Encoder& e, const Partial<R (*)(P...), B...>& p) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (e.push(detail::encode_argument<std::tuple_element_t<I, All>>(e, std::get<I>(p.bound))), ...);
-    }(std::index_sequence_for<B...>());
+  static auto prepare_bound(Encoder& e, const Partial<R (*)(P...), B...>& p) {
+    return std::apply([&](const auto&... b) { return prepare_arguments<All, 0>(e, b...); }, p.bound);
   }
 };
 
 template <class T>
   requires detail::RegisteredFunctor<T>
 struct CallableTraits<T> {
-  using Sig = detail::Signature<decltype(&T::operator())>;
-  using Result = typename Sig::Result;
-  using Params = typename Sig::Params;
+  using S = detail::StatefulSignature<T>;
+  using Result = typename S::Result;
+  using All = typename S::All;
+  using Params = typename S::Params;
+  static constexpr std::size_t kBound = 1;
   static const FunctionInfo& info(const T&) { return brine_functor_info(static_cast<const T*>(nullptr)); }
-  static void encode_bound(Encoder& e, const T& functor) { e.push(e.encode(functor)); }
+  static auto prepare_bound(Encoder& e, const T& functor) { return std::tuple{detail::Slot<T>::prepare(e, functor)}; }
 };
 
 template <class L>
@@ -200,40 +245,53 @@ struct CallableTraits<L> {
                 "brine: a lambda sent by value must capture only trivially copyable values (numbers, PODs, "
                 "std::array of them); a capture such as std::string or std::vector is not. Bind such state "
                 "with brine::partial(registered_fn, state...) or a functor with BRINE_REGISTER_FUNCTOR");
-  using Sig = detail::Signature<decltype(&L::operator())>;
-  using Result = typename Sig::Result;
-  using Params = typename Sig::Params;
+  using S = detail::StatefulSignature<Captures<L>>;
+  using Result = typename S::Result;
+  using All = typename S::All;
+  using Params = typename S::Params;
+  static constexpr std::size_t kBound = 1;
   static const FunctionInfo& info(const L&) { return detail::LambdaEntry<L>::info; }
-  static void encode_bound(Encoder& e, const L& lambda) {
-    Encoder::PlacementScope copy(e, Placement::kCopy);  // captures always travel inside the task
-    e.push(e.bytes(&lambda, sizeof(L), alignof(L) < 4 ? 4 : alignof(L)));
+  static auto prepare_bound(Encoder& e, const L& lambda) {
+    return std::tuple{detail::Slot<Captures<L>>::prepare(e, Captures<L>{lambda})};
   }
 };
 
 // The parts of a task a pool needs, encoded for callable `c` and its per-call arguments: one
-// call (args), or a batch of calls sharing the bound state.
+// call (a signature table), or a chunk of calls sharing the bound state.
 struct EncodedCall {
-  flatbuffers::Offset<ValueList> args;
-  flatbuffers::Offset<ValueList> bound;
-  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Task>>> batch;
-  bool vectorized = false;  // args[0] is an array of every call's last argument
+  flatbuffers::uoffset_t call = 0;   // the signature table of a single call
+  flatbuffers::uoffset_t bound = 0;  // a chunk: parameters [0, bound_count)
+  uint32_t bound_count = 0;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::AnyTable>>> batch;
+  bool vectorized = false;  // the call table's last slot holds every call's last argument
 };
 
+// The signature table of one call: the callable's state, then `args` (converted to their
+// parameter types).
 template <class C, class... A>
 EncodedCall encode_call(Encoder& e, const C& c, const A&... args) {
   using Traits = CallableTraits<C>;
   static_assert(sizeof...(A) == std::tuple_size_v<typename Traits::Params>,
                 "brine: wrong number of arguments for this callable");
+  Encoder::Nest nest(e);
+  const auto prepared = std::tuple_cat(Traits::prepare_bound(e, c),
+                                       prepare_arguments<typename Traits::All, Traits::kBound>(e, args...));
   EncodedCall out;
-  const std::size_t mark = e.mark();
-  Traits::encode_bound(e, c);
-  out.bound = e.list_since(mark);
-  out.args = encode_arguments<typename Traits::Params>(e, args...);
+  out.call = detail::write_slots<typename Traits::All, 0>(e, prepared);
   return out;
 }
 
-// The per-call parameters of callables of type C, and whether a map over them can travel as
-// arrays (one per chunk) instead of one value per call.
+namespace detail {
+template <class C>
+void encode_bound(Encoder& e, const C& c, EncodedCall& out) {
+  using Traits = CallableTraits<C>;
+  out.bound_count = Traits::kBound;
+  if constexpr (Traits::kBound != 0) out.bound = write_slots<typename Traits::All, 0>(e, Traits::prepare_bound(e, c));
+}
+}  // namespace detail
+
+// Whether a map over callables of type C on a Range can travel as arrays (one per chunk)
+// instead of one table per call.
 template <class C, class Range>
 constexpr bool map_vectorizable() {
   using Traits = CallableTraits<C>;
@@ -246,47 +304,51 @@ constexpr bool map_vectorizable() {
   }
 }
 
-// A vectorized batch: the callable's bound state, and `count` inputs from `first` as one array.
+// A vectorized chunk: the callable's bound state, and `count` inputs from `first` as one vector
+// in the call table's last slot.
 template <class C, class Range>
 EncodedCall encode_vectorized_batch(Encoder& e, const C& c, const Range& inputs, std::size_t first, std::size_t count) {
   using Traits = CallableTraits<C>;
   using X = std::tuple_element_t<0, typename Traits::Params>;
   EncodedCall out;
-  const std::size_t mark = e.mark();
-  Traits::encode_bound(e, c);
-  out.bound = e.list_since(mark);
+  detail::encode_bound(e, c, out);
   const X* data = std::ranges::data(inputs) + first;
-  e.push(e.bytes(data, count * sizeof(X), alignof(X), Placement::kCopy));
-  out.args = e.list_since(e.mark() - 1);
+  Encoder::PlacementScope copy(e, Placement::kCopy);
+  const auto xs = e.contiguous(data, count, sizeof(X), alignof(X));
+  auto& b = e.builder();
+  const auto start = b.StartTable();
+  b.AddOffset(detail::slot_of(Traits::kBound), flatbuffers::Offset<void>(xs));
+  out.call = b.EndTable(start);
   out.vectorized = true;
   return out;
 }
 
-// A batch: `inputs[first, first + count)` are each one call's arguments — a tuple of them
-// for a callable taking several parameters, else the single argument.
+// A chunk: `inputs[first, first + count)` are each one call's arguments — a tuple of them for
+// a callable taking several parameters, else the single argument.
 template <class C, class Range>
 EncodedCall encode_batch(Encoder& e, const C& c, const Range& inputs, std::size_t first, std::size_t count) {
   using Traits = CallableTraits<C>;
   using Params = typename Traits::Params;
+  using All = typename Traits::All;
   EncodedCall out;
-  const std::size_t mark = e.mark();
-  Traits::encode_bound(e, c);
-  out.bound = e.list_since(mark);
-  std::vector<flatbuffers::Offset<fb::Task>> calls;
+  detail::encode_bound(e, c, out);
+  std::vector<flatbuffers::Offset<fb::AnyTable>> calls;
   calls.reserve(count);
   auto it = std::begin(inputs);
   std::advance(it, first);
   for (std::size_t i = 0; i < count; ++i, ++it) {
     const auto& x = *it;
-    flatbuffers::Offset<ValueList> args;
+    flatbuffers::uoffset_t call;
     if constexpr (std::tuple_size_v<Params> == 1) {
-      args = encode_arguments<Params>(e, x);
+      call = detail::write_slots<All, Traits::kBound>(e, prepare_arguments<All, Traits::kBound>(e, x));
     } else {
-      args = std::apply([&](const auto&... a) { return encode_arguments<Params>(e, a...); }, x);
+      call = std::apply(
+          [&](const auto&... a) {
+            return detail::write_slots<All, Traits::kBound>(e, prepare_arguments<All, Traits::kBound>(e, a...));
+          },
+          x);
     }
-    fb::TaskBuilder b(e.builder());
-    b.add_args(args);
-    calls.push_back(b.Finish());
+    calls.emplace_back(call);
   }
   out.batch = e.builder().CreateVector(calls);
   return out;
@@ -298,8 +360,8 @@ EncodedCall encode_batch(Encoder& e, const C& c, const Range& inputs, std::size_
 // defines the lookup function that argument-dependent lookup finds there).
 #define BRINE_REGISTER_FUNCTOR(Type)                                                                  \
   [[maybe_unused]] inline const ::brine::FunctionInfo& brine_functor_info(const Type*) {              \
-    static const ::brine::FunctionInfo& info = ::brine::FunctionRegistry::global().add(                \
-        ::brine::detail::make_closure_info<Type, &::brine::detail::functor_state<Type>>(#Type, false)); \
+    static const ::brine::FunctionInfo& info =                                                         \
+        ::brine::FunctionRegistry::global().add(::brine::detail::make_closure_info<Type>(#Type, false)); \
     return info;                                                                                       \
   }                                                                                                    \
   static const ::brine::FunctionInfo& BRINE_DETAIL_CAT(brine_functor_registration_, __COUNTER__) =    \

@@ -1,23 +1,28 @@
 // Encoder and Decoder: the two ends of a reduce hook.
 //
-// An Encoder writes values as fb::Value tables into a FlatBufferBuilder; a Decoder reads them
-// back. Every value goes through brine::Reducer<T> (reducer.h) unless a ReducerTable passed in
-// the options overrides T. Contiguous arithmetic data is either copied into the envelope or
-// referenced in a shared arena (BufferSink/BufferSource), by size or as forced by
-// brine::copy()/brine::ref().
+// The wire is the schema. An Encoder writes every value in its own FlatBuffers layout into a
+// FlatBufferBuilder: a scalar as itself, a plain struct of scalars as a FlatBuffers struct, a
+// string as a string, contiguous data as a vector, a composite as a table whose field i is its
+// member i. brine::Reducer<T> (reducer.h) says which; brine::schema_of<T>() prints the schema
+// that describes the bytes, so any FlatBuffers reader can read them.
+//
+// Contiguous data (vectors of scalars or structs) is either copied into the envelope or placed
+// in a shared arena (BufferSink/BufferSource) by size, or as forced by brine::copy()/ref(). A
+// placed vector is written as an empty vector of its element type, and the Encoder records its
+// position with the arena reference; the envelope carries that list (fb::RefEntry), and the
+// Decoder resolves the vector through it. A dump has no arena: everything is inside it.
 //
 // Thread safety: an Encoder or Decoder is used by one thread at a time. Decoded spans and
 // string_views point into the envelope or the arena: they are valid while those are.
 #pragma once
 
-#include <any>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
+#include <string>
 #include <string_view>
-#include <typeindex>
-#include <unordered_map>
 #include <vector>
 
 #include <flatbuffers/flatbuffers.h>
@@ -27,82 +32,84 @@
 
 namespace brine {
 
-using ValueRef = flatbuffers::Offset<fb::Value>;
-using ValueList = flatbuffers::Vector<flatbuffers::Offset<fb::Value>>;
-
 class Encoder;
 class Decoder;
+using Verifier = flatbuffers::Verifier;
+using RefList = flatbuffers::Vector<const fb::RefEntry*>;
+
+namespace detail {
+// A small dense id per C++ type, assigned on first use in this process: ReducerTable lookups
+// are an index, not a hash.
+uint32_t next_type_id() noexcept;
+template <class T>
+uint32_t type_id() noexcept {
+  static const uint32_t id = next_type_id();
+  return id;
+}
+}  // namespace detail
 
 // Per-pool (or per-call) reduce hooks that take precedence over brine::Reducer<T>, like loky's
-// `reducers=` argument: two pools can treat one type differently.
+// `reducers=` argument: two pools can treat one type differently. An override changes values,
+// never the layout: it maps a T to and from the type the global Reducer<T> writes it as
+// (brine::reduced_t<T>: the `As` of a reduce-to hook, else T itself), so every pool's bytes
+// follow the same schema. Lookups are by a dense per-type index (no hashing per value).
 class ReducerTable {
  public:
-  template <class T>
-  using EncodeFn = std::function<ValueRef(Encoder&, const T&)>;
-  template <class T>
-  using DecodeFn = std::function<T(const Decoder&, const fb::Value&)>;
-
-  template <class T>
-  void add(EncodeFn<T> encode, DecodeFn<T> decode) {
-    hooks_[std::type_index(typeid(T))] = Hooks<T>{std::move(encode), std::move(decode)};
+  template <class T, class R>
+  void add(std::function<R(const T&)> reduce, std::function<T(const R&)> rebuild) {
+    const uint32_t id = detail::type_id<T>();
+    if (hooks_.size() <= id) hooks_.resize(id + 1);
+    hooks_[id] = std::make_shared<Hooks<T, R>>(Hooks<T, R>{std::move(reduce), std::move(rebuild)});
   }
   bool empty() const noexcept { return hooks_.empty(); }
 
-  template <class T>
+  template <class T, class R>
   struct Hooks {
-    EncodeFn<T> encode;
-    DecodeFn<T> decode;
+    std::function<R(const T&)> reduce;
+    std::function<T(const R&)> rebuild;
   };
-  template <class T>
-  const Hooks<T>* find() const {
-    auto it = hooks_.find(std::type_index(typeid(T)));
-    return it == hooks_.end() ? nullptr : std::any_cast<Hooks<T>>(&it->second);
+  template <class T, class R>
+  const Hooks<T, R>* find() const noexcept {
+    const uint32_t id = detail::type_id<T>();
+    return id < hooks_.size() ? static_cast<const Hooks<T, R>*>(hooks_[id].get()) : nullptr;
   }
 
  private:
-  std::unordered_map<std::type_index, std::any> hooks_;
+  std::vector<std::shared_ptr<void>> hooks_;
 };
 
 struct EncodeOptions {
   std::size_t reference_threshold = kDefaultReferenceThreshold;
   BufferSink* sink = nullptr;              // no sink: everything is copied
   const ReducerTable* reducers = nullptr;  // overrides, consulted before brine::Reducer<T>
+  // Without a sink (a dump), copied vectors of reference_threshold bytes or more start aligned
+  // to this, so a mapped dump decodes them in place. 0: aligned to their element only.
+  std::size_t large_alignment = 0;
 };
+
+// Limits that hold when writing and when reading: dumps never write what loads refuses.
+inline constexpr std::size_t kMaxDepth = 64;        // nesting of tables and vectors of tables
+inline constexpr std::size_t kMaxEnvelopeSize = FLATBUFFERS_MAX_BUFFER_SIZE;  // 2 GiB - 1
 
 class Encoder {
  public:
   explicit Encoder(flatbuffers::FlatBufferBuilder& fbb, EncodeOptions options = {})
-      : fbb_(fbb), options_(options) {}
+      : fbb_(fbb), options_(options), overrides_(options.reducers != nullptr && !options.reducers->empty()
+                                                     ? options.reducers
+                                                     : nullptr) {}
   Encoder(const Encoder&) = delete;
   Encoder& operator=(const Encoder&) = delete;
 
-  // Encodes v through its reduce hook.
-  template <class T>
-  ValueRef encode(const T& v);
-
-  ValueRef empty();
-  ValueRef scalar(uint64_t bits);
-  ValueRef string(std::string_view s);
-  // Contiguous bytes aligned to `align` once decoded; copied or referenced by `placement`
-  // (kAuto: the forced placement of an enclosing copy()/ref(), else by size).
-  ValueRef bytes(const void* data, std::size_t size, std::size_t align, Placement placement = Placement::kAuto);
-  // A composite. Children must be encoded first; `tag` marks optionals and variants.
-  ValueRef items(std::span<const ValueRef> children, uint32_t tag = 0);
-  template <class... Refs>
-  ValueRef items_of(uint32_t tag, Refs... children) {
-    const ValueRef list[] = {children...};
-    return items(std::span<const ValueRef>(list, sizeof...(Refs)), tag);
-  }
-
-  // Scratch stack for composites of dynamic length: mark(), push() each child, then
-  // items_since(mark) builds the composite and pops the children. Avoids a vector per value.
-  std::size_t mark() const noexcept { return stack_.size(); }
-  void push(ValueRef child) { stack_.push_back(child); }
-  ValueRef items_since(std::size_t mark, uint32_t tag = 0);
-  // The same children as a bare list (the arguments of a task), popped likewise.
-  flatbuffers::Offset<ValueList> list_since(std::size_t mark);
-  // Drops children pushed since `mark` (after an exception abandoned a composite).
-  void discard_since(std::size_t mark) { stack_.resize(mark < stack_.size() ? mark : stack_.size()); }
+  // Contiguous elements of `elem_size` bytes aligned to `align`, as a vector: copied into the
+  // envelope or placed in the arena (kAuto: the forced placement of an enclosing copy()/ref(),
+  // else by size). Returns the vector's offset.
+  flatbuffers::uoffset_t contiguous(const void* data, std::size_t count, std::size_t elem_size, std::size_t align,
+                                    Placement placement = Placement::kAuto);
+  // Throws NotSerializable if `more` bytes would take the envelope past FlatBuffers' limit.
+  void reserve(std::size_t more);
+  // The references recorded so far, as the envelope's sorted RefEntry vector (0 if none).
+  flatbuffers::Offset<RefList> finish_refs();
+  bool has_refs() const noexcept { return !refs_.empty(); }
 
   // Forces the placement of contiguous data encoded until the returned guard dies.
   class PlacementScope {
@@ -116,62 +123,87 @@ class Encoder {
     Encoder& e_;
     Placement saved_;
   };
+  // Counts nesting; throws NotSerializable past kMaxDepth (the verifier would refuse it).
+  class Nest {
+   public:
+    explicit Nest(Encoder& e) : e_(e) {
+      if (++e.depth_ > kMaxDepth) {
+        --e.depth_;
+        throw NotSerializable("brine: a value nests tables deeper than " + std::to_string(kMaxDepth) +
+                              " levels, which no reader would accept; flatten the structure");
+      }
+    }
+    ~Nest() { --e_.depth_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+
+   private:
+    Encoder& e_;
+  };
 
   flatbuffers::FlatBufferBuilder& builder() noexcept { return fbb_; }
   const EncodeOptions& options() const noexcept { return options_; }
+  // Overrides in effect, or nullptr (none, or an empty table).
+  const ReducerTable* overrides() const noexcept { return overrides_; }
   // Bytes this encoder copied (into the envelope or into new arena blocks): the framework's
   // byte-copy counter. Buffers found already in the arena cost nothing here.
   std::size_t bytes_copied() const noexcept { return bytes_copied_; }
+  void count_copied(std::size_t n) noexcept { bytes_copied_ += n; }
 
  private:
   flatbuffers::FlatBufferBuilder& fbb_;
   EncodeOptions options_;
+  const ReducerTable* overrides_;
   Placement forced_ = Placement::kAuto;
   std::size_t bytes_copied_ = 0;
-  std::vector<ValueRef> stack_;
+  std::size_t depth_ = 0;
+  std::vector<fb::RefEntry> refs_;
 };
 
 class Decoder {
  public:
   explicit Decoder(const BufferSource* source = nullptr, const ReducerTable* reducers = nullptr)
-      : source_(source), reducers_(reducers) {}
+      : source_(source), overrides_(reducers != nullptr && !reducers->empty() ? reducers : nullptr) {}
 
-  // Rebuilds a T through its reduce hook. Throws brine::DecodeError on a missing or
-  // ill-shaped value.
-  template <class T>
-  T decode(const fb::Value* v) const;
-
-  // A scalar; a value of another kind (string, bytes, composite, reference) is a DecodeError.
-  uint64_t scalar(const fb::Value& v) const {
-    if (v.str() != nullptr || v.bytes() != nullptr || v.items() != nullptr || v.ref() != nullptr) not_a_scalar();
-    return v.scalar();
+  // The envelope being decoded: its end (vector positions are counted back from it) and its
+  // arena references. Without it, a vector is always its own data.
+  void set_envelope(const uint8_t* begin, std::size_t size, const RefList* refs) noexcept {
+    begin_ = begin;
+    end_ = begin + size;
+    refs_ = refs != nullptr && refs->size() != 0 ? refs : nullptr;
   }
-  std::string_view string(const fb::Value& v) const;
-  // Contiguous data from `bytes` or `ref`, checked to be whole elements of `elem_size` and
-  // aligned to `align`.
-  std::span<const std::byte> bytes(const fb::Value& v, std::size_t elem_size, std::size_t align) const;
-  // The children of a composite; checks the count when `expected` is given.
-  const ValueList& items(const fb::Value& v, std::size_t expected = SIZE_MAX) const;
-  const fb::Value& item(const ValueList& list, std::size_t i) const;
-
-  template <class T>
-  std::span<const T> array(const fb::Value& v) const {
-    auto b = bytes(v, sizeof(T), alignof(T));
-    return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
+  // A verifier over the envelope (see verifier_options).
+  flatbuffers::Verifier verifier() const;
+  // Runs `verify` over the envelope's object at `p`; a failure is a DecodeError naming `what`.
+  template <class F>
+  void require(F&& verify, const char* what) const {
+    flatbuffers::Verifier v = verifier();
+    if (!verify(v)) throw_invalid(what);
   }
 
-  // Keeps a referenced value's bytes alive beyond the envelope (see BufferSource::pin);
-  // nullptr for copied values.
-  std::shared_ptr<const void> pin(const fb::Value& v) const {
-    return source_ != nullptr && v.ref() != nullptr ? source_->pin(*v.ref()) : nullptr;
-  }
+  // The elements of a verified vector at `vec` (its length word), or the arena bytes it stands
+  // for; checked to be whole elements and aligned to `align`.
+  std::span<const std::byte> contiguous(const uint8_t* vec, std::size_t elem_size, std::size_t align) const;
+  // Keeps a referenced vector's bytes alive beyond the envelope (see BufferSource::pin);
+  // nullptr for copied vectors.
+  std::shared_ptr<const void> pin(const uint8_t* vec) const;
 
   const BufferSource* source() const noexcept { return source_; }
+  const ReducerTable* overrides() const noexcept { return overrides_; }
 
  private:
-  [[noreturn]] static void not_a_scalar();
+  const fb::RefEntry* find_ref(const uint8_t* vec) const noexcept;
   const BufferSource* source_;
-  const ReducerTable* reducers_;
+  const ReducerTable* overrides_;
+  [[noreturn]] void throw_invalid(const char* what) const;
+  const uint8_t* begin_ = nullptr;
+  const uint8_t* end_ = nullptr;
+  const RefList* refs_ = nullptr;
 };
+
+// Verifier options shared by every envelope and dump: depth as written, and a table budget
+// proportional to the buffer (a buffer cannot hold more distinct tables than that; shared
+// sub-tables are bounded the same way).
+flatbuffers::Verifier::Options verifier_options(std::size_t buffer_size);
 
 }  // namespace brine

@@ -27,17 +27,20 @@
 
 namespace brine {
 
-// The values of one call: the callable's bound state, then the call's own arguments. A task
-// carries one call, or a batch of calls sharing the bound state (map with chunksize > 1).
-struct CallValues {
-  const ValueList* bound = nullptr;
-  const ValueList* args = nullptr;
+// The tables of one call in a verified task envelope. Field i of the call's signature table is
+// parameter i (a functor's or lambda's state first). A single call has every parameter in
+// `call`; a chunk of a map shares `bound` (parameters [0, bound_count)) and gives each call
+// its own `call` table (parameters [bound_count, arity)).
+struct CallFrame {
+  const flatbuffers::Table* call = nullptr;
+  const flatbuffers::Table* bound = nullptr;
+  uint32_t bound_count = 0;
 };
 
-// Runs one call: decodes the arguments (bound first, then args), calls the function and
-// encodes its result. `phase` is advanced as it goes, so a failure is reported with the phase
-// it happened in.
-using Invoker = ValueRef (*)(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase);
+// Runs one call: verifies and decodes the parameters against their types, calls the function
+// and encodes its result as a one-field table (0 for void). `phase` is advanced as it goes,
+// so a failure is reported with the phase it happened in. The decoder knows the envelope.
+using Invoker = flatbuffers::uoffset_t (*)(const CallFrame& call, const Decoder& d, Encoder& e, fb::Phase& phase);
 
 struct FunctionInfo {
   std::string name;
@@ -47,11 +50,16 @@ struct FunctionInfo {
   const void* address = nullptr;  // the function (or the invoker of a functor or lambda)
   Invoker invoke = nullptr;
   // For a callable whose last parameter and result are arithmetic: runs a whole chunk of a
-  // map at once — the last argument of every call as one array in args[0], the rest bound —
-  // and returns the results as one array. nullptr when the signature does not allow it.
+  // map at once — the last parameter of every call as one vector in the call table, the rest
+  // bound — and returns the results as one vector. nullptr when the signature does not allow it.
   Invoker invoke_vectorized = nullptr;
   bool by_value = false;  // a lambda: valid only in processes of the same binary image
   uint64_t image_id = 0;  // for by_value: build identity of the image holding the code
+  // The .fbs of the call's signature table (its arguments) and of its result; the shapes of
+  // both, for dumps of calls.
+  std::string (*schema)(const FunctionInfo&) = nullptr;
+  std::string (*args_descriptor)() = nullptr;
+  std::string (*result_descriptor)() = nullptr;
 };
 
 class FunctionRegistry {
@@ -103,39 +111,82 @@ struct ParamSignature<std::tuple<P...>> {
   static std::string text() { return "(" + signature_list<P...>() + ")"; }
 };
 
-// Argument i of a call: bound values come first, then the task's own arguments.
-inline std::size_t bound_count(const CallValues& call) { return call.bound != nullptr ? call.bound->size() : 0; }
-inline std::size_t arg_count(const CallValues& call) { return call.args != nullptr ? call.args->size() : 0; }
+template <class Tuple>
+struct CallTable;
+// The signature table of a call with parameters P...: slot i is parameter i.
+template <class... P>
+struct CallTable<std::tuple<P...>> {
+  using Table = TableOf<P...>;
+  static bool verify(Verifier& v, const CallFrame& call) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return (verify_one<P>(v, call, I) && ...);
+    }(std::index_sequence_for<P...>());
+  }
+  template <class T>
+  static bool verify_one(Verifier& v, const CallFrame& call, std::size_t i) {
+    const flatbuffers::Table* t = i < call.bound_count ? call.bound : call.call;
+    return t == nullptr || Slot<T>::verify(v, t, slot_of(i));
+  }
+  static std::tuple<P...> read(const Decoder& d, const CallFrame& call) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return std::tuple<P...>{Slot<P>::read(d, I < call.bound_count ? call.bound : call.call, slot_of(I))...};
+    }(std::index_sequence_for<P...>());
+  }
+  static std::string descriptor() {
+    std::string out;
+    Table::describe(out);
+    return out;
+  }
+};
 
-inline const fb::Value& call_argument(const Decoder& d, const CallValues& call, std::size_t i) {
-  const std::size_t nb = bound_count(call);
-  return i < nb ? d.item(*call.bound, i) : d.item(*call.args, i - nb);
+// The name of a function's signature table: geo::norm -> geo.fb.norm_args.
+std::string call_table_name(const std::string& function_name);
+
+template <class R>
+std::string result_descriptor() {
+  if constexpr (std::is_void_v<R>) {
+    return "T()";
+  } else {
+    std::string out;
+    Box<R>::describe(out);
+    return out;
+  }
 }
 
-// Decodes the call's parameters — values [skip, skip + arity) of bound-then-args — calls `f`
-// and encodes what it returns, advancing `phase` as it goes.
-template <class R, class Params, class F>
-ValueRef decode_call_encode(const CallValues& call, std::size_t skip, const Decoder& d, Encoder& e, fb::Phase& phase,
-                            F&& f) {
-  constexpr std::size_t kArity = std::tuple_size_v<Params>;
-  const std::size_t carried = bound_count(call) + arg_count(call);
-  if (carried != skip + kArity) {
-    throw DecodeError("brine: the function takes " + std::to_string(kArity) + " arguments, the task carries " +
-                      std::to_string(carried - std::min(carried, skip)));
+// The schema of a call of `info`: its signature table (root) and its result's table.
+template <class R, class Params>
+std::string call_schema(const FunctionInfo& info) {
+  SchemaWriter s;
+  const std::string name = call_table_name(info.name);
+  if (s.claim(name)) {
+    s.define(name, "table", [&]<class... P>(std::type_identity<std::tuple<P...>>) {
+      std::vector<std::string> names;
+      for (std::size_t i = 0; i < sizeof...(P); ++i) names.push_back("arg" + std::to_string(i));
+      std::vector<std::string_view> views(names.begin(), names.end());
+      return TableOf<P...>::fields(s, views.data());
+    }(std::type_identity<Params>()), "the arguments of " + info.name + info.signature_text);
   }
+  if constexpr (!std::is_void_v<R>) Box<R>::schema_type(s);
+  return s.text(name, identifier_for(name));
+}
+
+// Verifies, decodes the call's parameters, calls `f` with all of them and encodes what it
+// returns, advancing `phase` as it goes.
+template <class R, class Params, class F>
+flatbuffers::uoffset_t decode_call_encode(const CallFrame& call, const Decoder& d, Encoder& e, fb::Phase& phase,
+                                          F&& f) {
   phase = fb::Phase::DecodeTask;
-  Params args = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return Params{d.decode<std::tuple_element_t<I, Params>>(&call_argument(d, call, skip + I))...};
-  }(std::make_index_sequence<kArity>());
+  d.require([&](Verifier& v) { return CallTable<Params>::verify(v, call); }, "the call's arguments");
+  Params args = CallTable<Params>::read(d, call);
   phase = fb::Phase::Run;
   if constexpr (std::is_void_v<R>) {
     std::apply(std::forward<F>(f), std::move(args));
     phase = fb::Phase::EncodeResult;
-    return e.empty();
+    return 0;
   } else {
     auto result = std::apply(std::forward<F>(f), std::move(args));
     phase = fb::Phase::EncodeResult;
-    return e.encode(result);
+    return Box<std::decay_t<decltype(result)>>::write(e, result);
   }
 }
 
@@ -150,42 +201,47 @@ constexpr bool vectorizable() {
   }
 }
 
-// The vectorized form of decode_call_encode: parameters [0, arity - 1) from bound values
-// [skip, ...), the last one from each element of the array in args[0]; the results as one array.
+// The vectorized form of decode_call_encode: parameters [0, arity - 1) from the bound table,
+// the last one from each element of the vector in its slot of the call table; the results as
+// one vector.
 template <class R, class Params, class F>
-ValueRef decode_map_encode(const CallValues& call, std::size_t skip, const Decoder& d, Encoder& e, fb::Phase& phase,
-                           F&& f) {
+flatbuffers::uoffset_t decode_map_encode(const CallFrame& call, const Decoder& d, Encoder& e, fb::Phase& phase, F&& f) {
   constexpr std::size_t kHead = std::tuple_size_v<Params> - 1;
   using X = std::tuple_element_t<kHead, Params>;
-  if (bound_count(call) != skip + kHead || arg_count(call) != 1) {
-    throw DecodeError("brine: a vectorized chunk must carry " + std::to_string(skip + kHead) +
-                      " bound values and one array");
-  }
+  using Head = decltype([]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::tuple<std::tuple_element_t<I, Params>...>{};
+  }(std::make_index_sequence<kHead>()));
   phase = fb::Phase::DecodeTask;
-  const auto head = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::tuple<std::tuple_element_t<I, Params>...>{
-        d.decode<std::tuple_element_t<I, Params>>(&d.item(*call.bound, skip + I))...};
-  }(std::make_index_sequence<kHead>());
-  const std::span<const X> xs = d.array<X>(d.item(*call.args, 0));
+  if (call.call == nullptr || call.bound_count != kHead) {
+    throw DecodeError("brine: a vectorized chunk must bind " + std::to_string(kHead) + " parameters and carry one vector");
+  }
+  d.require(
+      [&](Verifier& v) {
+        return CallTable<Head>::verify(v, call) && Slot<std::vector<X>>::verify(v, call.call, slot_of(kHead));
+      },
+      "a vectorized chunk's arguments");
+  const Head head = CallTable<Head>::read(d, call);
+  const std::span<const X> xs = Slot<std::span<const X>>::read(d, call.call, slot_of(kHead));
   phase = fb::Phase::Run;
   std::vector<R> out(xs.size());
   std::apply([&](const auto&... h) {
     for (std::size_t i = 0; i < xs.size(); ++i) out[i] = f(h..., xs[i]);
   }, head);
   phase = fb::Phase::EncodeResult;
-  return e.bytes(out.data(), out.size() * sizeof(R), alignof(R), Placement::kCopy);
+  Encoder::PlacementScope copy(e, Placement::kCopy);
+  return Box<std::vector<R>>::write(e, out);
 }
 
 template <auto kFn>
-ValueRef invoke_vectorized(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
+flatbuffers::uoffset_t invoke_vectorized(const CallFrame& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
   using Sig = Signature<decltype(kFn)>;
-  return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, 0, d, e, phase, kFn);
+  return decode_map_encode<typename Sig::Result, typename Sig::Params>(call, d, e, phase, kFn);
 }
 
 template <auto kFn>
-ValueRef invoke(const CallValues& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
+flatbuffers::uoffset_t invoke(const CallFrame& call, const Decoder& d, Encoder& e, fb::Phase& phase) {
   using Sig = Signature<decltype(kFn)>;
-  return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, 0, d, e, phase, kFn);
+  return decode_call_encode<typename Sig::Result, typename Sig::Params>(call, d, e, phase, kFn);
 }
 
 template <auto kFn>
@@ -199,6 +255,9 @@ FunctionInfo make_function_info(std::string_view name) {
   info.address = reinterpret_cast<const void*>(kFn);
   info.invoke = &invoke<kFn>;
   if constexpr (vectorizable<typename Sig::Result, typename Sig::Params>()) info.invoke_vectorized = &invoke_vectorized<kFn>;
+  info.schema = &call_schema<typename Sig::Result, typename Sig::Params>;
+  info.args_descriptor = &CallTable<typename Sig::Params>::descriptor;
+  info.result_descriptor = &result_descriptor<std::decay_t<typename Sig::Result>>;
   return info;
 }
 

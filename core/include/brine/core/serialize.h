@@ -3,7 +3,7 @@
 // call and run it later, to send one over a channel of your own, or to measure what
 // serialization costs.
 //
-//   std::vector<std::byte> bytes = brine::dumps(shape);   // FlatBuffer, file identifier "BRN1"
+//   brine::Bytes bytes = brine::dumps(shape);             // a FlatBuffer of Shape's own schema
 //   Shape back = brine::loads<Shape>(bytes);
 //
 //   brine::dump(samples, "samples.brn");                   // a std::vector<double> of 1 GiB
@@ -14,17 +14,22 @@
 //   brine::Call call = brine::load_call("job.brn");        // later, in any process of a binary
 //   double r = call.run<double>();                         // that registers the same name
 //
-// Format: a FlatBuffer whose root is fb::Blob (core/schema/blob.fbs): kFormatVersion, the
-// fingerprint and signature of the value's type, and either a value or a task. Values go
+// Format: a FlatBuffer of the value's own schema (brine::schema_of<T>() prints it): its root is
+// T's table (a value that is not a table stands in a one-field table), its file identifier
+// that of the schema. Any FlatBuffers reader built from that schema reads it; brine::loads
+// reads any such buffer, also one written by another FlatBuffers writer. After the value brine
+// appends a small fb::DumpInfo table (core/schema/blob.fbs: kFormatVersion, the type's name and
+// shape) that no reader of T sees, and ends the buffer with its position and "BRN2". Values go
 // through the same reduce hooks as in a pool: brine::Reducer<T>, overridden per call by an
-// optional ReducerTable. There is no shared arena, so everything is inside the blob; the blob
-// is its own arena: contiguous buffers of kBlobBufferThreshold bytes or more (and any forced
-// with brine::ref()) are stored kBlobBufferAlignment-aligned in the blob's buffer table, where
-// values reference them. Smaller ones are copied into the value, aligned to their element.
+// optional ReducerTable. There is no shared arena: everything is inside the dump, and vectors
+// of kBlobBufferThreshold bytes or more start kBlobBufferAlignment-aligned, so a mapped dump
+// decodes into spans without copying. A call's dump is the table of its function's signature
+// (field i is argument i), with the function's name in the DumpInfo.
 //
 // Verification first: loads, load, load_mapped and load_call check the size, the address
-// alignment, the file identifier, the format version, run the FlatBuffers verifier and then
-// check the type fingerprint. A failure throws brine::DecodeError naming the check and, where
+// alignment, the file identifier, the format version and the type's shape (a dump of an older
+// or newer version of T that only adds fields at the end of its tables is accepted; any other
+// difference is refused, naming both types), then run a verifier built from T's hooks. A failure throws brine::DecodeError naming the check and, where
 // it is known, the byte offset. Decoding then checks every value's shape (DecodeError again).
 // No input, however corrupt, causes undefined behaviour. Writing or reading a file throws
 // std::filesystem::filesystem_error; a stream, std::ios_base::failure.
@@ -54,77 +59,88 @@
 #include <vector>
 
 #include "brine/core/blob_generated.h"
+#include "brine/core/schema.h"
 #include "brine/core/call.h"
 #include "brine/core/closure.h"
 
 namespace brine {
 
-// Version of the blob layout. Bumped when a blob written by one brine cannot be read by the
+// Version of the dump layout. Bumped when a dump written by one brine cannot be read by the
 // other; loads rejects any other version with a DecodeError.
-inline constexpr uint32_t kFormatVersion = 1;
-// Contiguous buffers at least this large go to the blob's buffer table, aligned to
-// kBlobBufferAlignment (a cache line: SIMD-friendly once mapped). Smaller ones stay inline.
+inline constexpr uint32_t kFormatVersion = 2;
+// Vectors at least this large start kBlobBufferAlignment-aligned (a cache line: SIMD-friendly
+// once mapped). Smaller ones are aligned to their element.
 inline constexpr std::size_t kBlobBufferThreshold = 4096;
 inline constexpr std::size_t kBlobBufferAlignment = 64;
 
+// The bytes of a dump: owns the builder's memory (no copy after writing). Converts to a span;
+// also to a std::vector<std::byte>, which copies.
+class Bytes {
+ public:
+  Bytes() = default;
+  explicit Bytes(flatbuffers::DetachedBuffer buffer) : buffer_(std::move(buffer)) {}
+  const std::byte* data() const noexcept { return reinterpret_cast<const std::byte*>(buffer_.data()); }
+  std::byte* data() noexcept { return reinterpret_cast<std::byte*>(buffer_.data()); }
+  std::size_t size() const noexcept { return buffer_.size(); }
+  bool empty() const noexcept { return size() == 0; }
+  const std::byte* begin() const noexcept { return data(); }
+  const std::byte* end() const noexcept { return data() + size(); }
+  std::span<const std::byte> span() const noexcept { return {data(), size()}; }
+  operator std::span<const std::byte>() const noexcept { return span(); }
+  operator std::vector<std::byte>() const { return {begin(), end()}; }
+  friend bool operator==(const Bytes& a, const Bytes& b) noexcept {
+    return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
+  }
+
+ private:
+  flatbuffers::DetachedBuffer buffer_;
+};
+
 namespace detail {
 
-// A FlatBufferBuilder that can make room ahead: before a large buffer, so that the tables
-// written after it do not trigger a reallocation that copies it again.
+// A FlatBufferBuilder that can make room ahead.
 class GrowableBuilder : public flatbuffers::FlatBufferBuilder {
  public:
+  GrowableBuilder() : flatbuffers::FlatBufferBuilder(1024) {}
   void reserve(std::size_t bytes) { buf_.ensure_space(bytes); }
 };
 
-// Builds one blob. Its BufferSink side stores large buffers in the blob's buffer table.
-class BlobWriter final : private BufferSink {
- public:
-  explicit BlobWriter(const ReducerTable* reducers);
+// What a dump says of itself (fb::DumpInfo).
+struct DumpFacts {
+  std::string type_name;
+  std::string descriptor;
+  std::string function_name;  // calls only
+  uint64_t function_id = 0;
+  uint64_t signature = 0;
+  std::string result_descriptor;
+};
 
+// Builds one dump: the DumpInfo first (it lands at the end), then the value, then the root.
+class DumpWriter {
+ public:
+  DumpWriter(const ReducerTable* reducers, const DumpFacts& facts);
   Encoder& encoder() noexcept { return encoder_; }
-  // Finish the blob around an encoded value, or around an encoded call of `fn` that returns a
-  // value of the given fingerprint and signature.
-  void finish_value(ValueRef value, uint64_t fingerprint, std::string_view type_name);
-  void finish_call(const FunctionInfo& fn, const EncodedCall& call, uint64_t result_fingerprint,
-                   std::string_view result_type);
-  flatbuffers::DetachedBuffer release() { return fbb_.Release(); }
+  // Finishes around the root table; checks the size limit.
+  Bytes finish(flatbuffers::uoffset_t root, const std::string& identifier);
 
  private:
-  std::optional<fb::BufferRef> locate(const void* data, std::size_t size) override;
-  fb::BufferRef place(const void* data, std::size_t size, std::size_t align) override;
-  void finish(flatbuffers::Offset<fb::Value> value, flatbuffers::Offset<fb::Task> task,
-              flatbuffers::Offset<flatbuffers::String> function_name, uint64_t fingerprint,
-              std::string_view type_name);
-
   GrowableBuilder fbb_;
   Encoder encoder_;
-  std::vector<flatbuffers::Offset<fb::BlobBuffer>> buffers_;
+  flatbuffers::uoffset_t info_ = 0;
 };
 
-// Resolves a blob's buffer references (block = index in Blob.buffers) with bounds checks.
-class BlobSource final : public BufferSource {
- public:
-  explicit BlobSource(const fb::Blob& blob) : blob_(blob) {}
-  std::span<const std::byte> resolve(const fb::BufferRef& ref) const override;
-
- private:
-  const fb::Blob& blob_;
+// A dump's verified header: the root table, and the DumpInfo if brine wrote one.
+struct DumpView {
+  const uint8_t* root = nullptr;
+  const fb::DumpInfo* info = nullptr;
 };
-
-// Runs every check before decoding (see the header comment) and returns the root. `bytes`
-// must stay alive while the result is used. Throws DecodeError.
-const fb::Blob& verify_blob(std::span<const std::byte> bytes);
-// The blob's value, if it holds one of the type `fingerprint` names; else a DecodeError naming
-// the stored type and `signature()`.
-const fb::Value& blob_value(const fb::Blob& blob, std::span<const std::byte> bytes, uint64_t fingerprint,
-                            std::string (*signature)());
-
-// Fingerprints are hashed once per type.
-template <class T>
-uint64_t fingerprint_of() {
-  static const uint64_t fingerprint = type_fingerprint<T>();
-  return fingerprint;
-}
+// The checks every dump passes before decoding: size, alignment, identifier (`identifier`,
+// or any when empty), format version, the shape against `descriptor` (by hash, then by the
+// evolution rule). Throws DecodeError naming the check.
+DumpView open_dump(std::span<const std::byte> bytes, const std::string& identifier, const std::string& descriptor,
+                   const std::string& type_name);
+// A DecodeError for a dump whose root failed its typed verifier.
+[[noreturn]] void reject_root(std::span<const std::byte> bytes, const std::string& type_name);
 
 // The type a value is stored as: brine::copy(x) and brine::ref(x) store x's type.
 template <class T>
@@ -137,11 +153,17 @@ struct Unplaced<Placed<T>> {
 };
 
 template <class T>
-flatbuffers::DetachedBuffer value_blob(const T& value, const ReducerTable* reducers) {
+const SchemaFacts& facts_of() {
+  static const SchemaFacts facts = schema_facts<T>();
+  return facts;
+}
+
+template <class T>
+Bytes value_blob(const T& value, const ReducerTable* reducers) {
   using Stored = typename Unplaced<T>::type;
-  BlobWriter w(reducers);
-  w.finish_value(w.encoder().encode(value), fingerprint_of<Stored>(), type_signature<Stored>());
-  return w.release();
+  const SchemaFacts& f = facts_of<Stored>();
+  DumpWriter w(reducers, DumpFacts{type_signature<Stored>(), f.descriptor, {}, 0, 0, {}});
+  return w.finish(write_root<T>(w.encoder(), value), f.identifier);
 }
 
 // `info` if a call of it may go to a file; NotSerializable for a lambda sent by value.
@@ -151,22 +173,26 @@ const FunctionInfo& dumpable(const FunctionInfo& info);
 // registered functor. A by-value lambda is refused: its code is named by an offset in this
 // binary image, meaningless to any other build.
 template <class C, class... A>
-flatbuffers::DetachedBuffer call_blob(const C& callable, const A&... args) {
+Bytes call_blob(const C& callable, const A&... args) {
   using Traits = CallableTraits<C>;
   using Result = std::decay_t<typename Traits::Result>;
   const FunctionInfo& info = dumpable(Traits::info(callable));
-  BlobWriter w(nullptr);
+  DumpWriter w(nullptr, DumpFacts{type_signature<Result>(), info.args_descriptor(), info.name, info.id, info.signature,
+                                  info.result_descriptor()});
   const EncodedCall call = encode_call(w.encoder(), callable, args...);
-  w.finish_call(info, call, fingerprint_of<Result>(), type_signature<Result>());
-  return w.release();
+  return w.finish(call.call, identifier_for(call_table_name(info.name)));
 }
 
 template <class T>
 T decode_blob(std::span<const std::byte> bytes, const ReducerTable* reducers) {
-  const fb::Blob& blob = verify_blob(bytes);
-  const fb::Value& value = blob_value(blob, bytes, fingerprint_of<T>(), &type_signature<T>);
-  const BlobSource source(blob);
-  return Decoder(&source, reducers).decode<T>(&value);
+  const SchemaFacts& f = facts_of<T>();
+  const DumpView view = open_dump(bytes, f.identifier, f.descriptor, type_signature<T>());
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  Decoder d(nullptr, reducers);
+  d.set_envelope(data, bytes.size(), nullptr);
+  flatbuffers::Verifier v = d.verifier();
+  if (!Root<T>::verify(v, view.root)) reject_root(bytes, type_signature<T>());
+  return read_root<T>(d, view.root);
 }
 
 // Whether T holds views into the bytes it was decoded from (std::span, std::string_view,
@@ -190,11 +216,10 @@ void require_owning() {
                 "brine::loads over a buffer you keep alive");
 }
 
-std::vector<std::byte> to_vector(const flatbuffers::DetachedBuffer& blob);
 // Replaces `path` atomically: writes a temporary file beside it and renames it over `path`, so
 // a reader never sees half a blob and existing mappings keep the old contents.
-void write_file(const std::filesystem::path& path, const flatbuffers::DetachedBuffer& blob);
-void write_stream(std::ostream& out, const flatbuffers::DetachedBuffer& blob);
+void write_file(const std::filesystem::path& path, std::span<const std::byte> blob);
+void write_stream(std::ostream& out, std::span<const std::byte> blob);
 std::vector<std::byte> read_file(const std::filesystem::path& path);
 // Reads `in` to its end.
 std::vector<std::byte> read_stream(std::istream& in);
@@ -222,11 +247,12 @@ class MappedFile {
 
 // ---- values ----------------------------------------------------------------------------------
 
-// Encodes `value` into a new blob. Throws NotSerializable if a reduce hook refuses it or the
-// blob would exceed FlatBuffers' 2 GiB limit.
+// Encodes `value` into a new dump. Throws NotSerializable if a reduce hook refuses it, or the
+// dump would pass a limit loads enforces (FlatBuffers' 2 GiB, kMaxDepth), saying which and by
+// how much.
 template <class T>
-std::vector<std::byte> dumps(const T& value, const ReducerTable* reducers = nullptr) {
-  return detail::to_vector(detail::value_blob(value, reducers));
+Bytes dumps(const T& value, const ReducerTable* reducers = nullptr) {
+  return detail::value_blob(value, reducers);
 }
 
 // Writes the blob of `value` to `path`, replacing it atomically.
@@ -311,8 +337,11 @@ class Call {
   template <class R>
   R run(const ReducerTable* reducers = nullptr) const {
     detail::require_owning<R>();
-    const flatbuffers::DetachedBuffer result = execute(detail::fingerprint_of<R>(), &type_signature<R>, reducers);
-    return decode_result<R>(*flatbuffers::GetRoot<fb::Result>(result.data()), Decoder(nullptr, reducers));
+    check_result(detail::result_descriptor<R>(), type_signature<R>());
+    const flatbuffers::DetachedBuffer result = execute(reducers);
+    Decoder d(nullptr, reducers);
+    d.set_envelope(result.data(), result.size(), nullptr);
+    return decode_result<R>(*flatbuffers::GetRoot<fb::Result>(result.data()), d);
   }
 
  private:
@@ -320,9 +349,10 @@ class Call {
   friend Call load_call(const std::filesystem::path& path);
   // Verifies `bytes` as a call blob. Throws DecodeError.
   explicit Call(std::vector<std::byte> bytes);
-  // Runs the task into a result envelope (trusted: built here). Checks the result type first.
-  flatbuffers::DetachedBuffer execute(uint64_t result_fingerprint, std::string (*result_type)(),
-                                      const ReducerTable* reducers) const;
+  // Throws DecodeError unless the call returns the shape `descriptor` (type `type_name`).
+  void check_result(const std::string& descriptor, const std::string& type_name) const;
+  // Runs the call into a result envelope (trusted: built here).
+  flatbuffers::DetachedBuffer execute(const ReducerTable* reducers) const;
 
   std::vector<std::byte> bytes_;
   std::string name_;
@@ -333,9 +363,9 @@ class Call {
 // functor registered with BRINE_REGISTER_FUNCTOR. Throws NotRegistered for an unregistered
 // function, NotSerializable for a lambda by value (valid only inside this binary image).
 template <class C, class... A>
-std::vector<std::byte> dumps_call(const C& callable, const A&... args) {
+Bytes dumps_call(const C& callable, const A&... args) {
   const std::decay_t<C>& c = callable;
-  return detail::to_vector(detail::call_blob(c, args...));
+  return detail::call_blob(c, args...);
 }
 
 template <class C, class... A>
@@ -344,7 +374,7 @@ void dump_call(const std::filesystem::path& path, const C& callable, const A&...
   detail::write_file(path, detail::call_blob(c, args...));
 }
 
-// Verifies a call blob and copies it. Throws DecodeError (also for a blob holding a value).
+// Verifies a call dump and copies it. Throws DecodeError (also for a blob holding a value).
 Call loads_call(std::span<const std::byte> bytes);
 Call load_call(const std::filesystem::path& path);
 

@@ -113,7 +113,7 @@ class BatchState final : public TaskStateBase {
       if (const fb::Error* err = result.error()) rethrow(*err);
       if constexpr (std::is_arithmetic_v<R>) {
         if (vectorized) {
-          value.emplace(d.decode<std::vector<R>>(result.value()));
+          value.emplace(decode_result<std::vector<R>>(result, d));
           if (value->size() != expected) throw DecodeError("brine: a vectorized chunk returned the wrong number of results");
           if (on_decoded) on_decoded();
           return;

@@ -68,16 +68,17 @@ SharedVector<T> shared_vector(std::size_t n) {
 }
 }  // namespace this_worker
 
-// Always travels by reference (it already lives in the arena).
+// Always travels by reference (it already lives in the arena): a vector of T on the wire.
 template <class T>
-struct Reducer<SharedVector<T>> {
+struct Reducer<SharedVector<T>> : detail::SequenceOf<T> {
   static std::string name() { return "array<" + type_signature<T>() + ">"; }
-  static ValueRef encode(Encoder& e, const SharedVector<T>& v) {
-    return e.bytes(v.data(), v.size() * sizeof(T), alignof(T), Placement::kReference);
+  static flatbuffers::uoffset_t write(Encoder& e, const SharedVector<T>& v) {
+    return e.contiguous(v.data(), v.size(), sizeof(T), alignof(T), Placement::kReference);
   }
-  static SharedVector<T> decode(const Decoder& d, const fb::Value& v) {
-    const auto bytes = d.bytes(v, sizeof(T), alignof(T));
-    return SharedVector<T>(d.pin(v), reinterpret_cast<T*>(const_cast<std::byte*>(bytes.data())), bytes.size() / sizeof(T));
+  static SharedVector<T> read(const Decoder& d, const uint8_t* p) {
+    if (p == nullptr) return SharedVector<T>(nullptr, nullptr, 0);
+    const auto bytes = d.contiguous(p, sizeof(T), alignof(T));
+    return SharedVector<T>(d.pin(p), reinterpret_cast<T*>(const_cast<std::byte*>(bytes.data())), bytes.size() / sizeof(T));
   }
 };
 
