@@ -44,10 +44,9 @@ BRINE_REGISTER(raw);
 
 template <>
 struct brine::Reducer<reducer_pool_test::Celsius> {
-  static brine::ValueRef encode(brine::Encoder& e, const reducer_pool_test::Celsius& c) { return e.encode(c.value); }
-  static reducer_pool_test::Celsius decode(const brine::Decoder& d, const brine::fb::Value& v) {
-    return {d.decode<double>(&v)};
-  }
+  using As = double;
+  static double reduce(const reducer_pool_test::Celsius& c) { return c.value; }
+  static reducer_pool_test::Celsius rebuild(double v) { return {v}; }
 };
 template <>
 struct brine::Reducer<reducer_pool_test::Station>
@@ -76,9 +75,8 @@ TEST(ReducerPoolTest, NestedUserTypesWithOptionalsRoundTripThroughAWorker) {
 TEST(ReducerPoolTest, TwoPoolsTreatOneTypeDifferently) {
   // The second pool ships Celsius as Fahrenheit: its own hooks, in parent and workers alike.
   brine::ReducerTable fahrenheit;
-  fahrenheit.add<Celsius>(
-      [](brine::Encoder& e, const Celsius& c) { return e.encode(c.value * 9 / 5 + 32); },
-      [](const brine::Decoder& d, const brine::fb::Value& v) { return Celsius{d.decode<double>(&v)}; });
+  fahrenheit.add<Celsius, double>([](const Celsius& c) { return c.value * 9 / 5 + 32; },
+                                  [](const double& f) { return Celsius{f}; });
   brine::Pool plain({.workers = 1});
   brine::Pool custom({.workers = 1, .reducers = &fahrenheit});
   EXPECT_EQ(plain.submit(raw, Celsius{100}).get(), 100.0);

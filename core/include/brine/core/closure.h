@@ -84,9 +84,11 @@ struct Reducer<Captures<L>> {
       throw DecodeError("brine: a lambda's captures are " + std::to_string(bytes.size()) + " bytes, expected " +
                         std::to_string(sizeof(L)));
     }
-    std::array<std::byte, sizeof(L)> raw;
-    std::memcpy(raw.data(), bytes.data(), sizeof(L));
-    return Captures<L>{std::bit_cast<L>(raw)};
+    // A closure type with trivially copyable captures is an implicit-lifetime type: copying
+    // its bytes into suitably aligned storage creates it.
+    alignas(L) std::byte raw[sizeof(L)];
+    std::memcpy(raw, bytes.data(), sizeof(L));
+    return Captures<L>{*std::launder(reinterpret_cast<const L*>(raw))};
   }
   static bool verify(Verifier& v, const uint8_t* p) { return v.VerifyVectorOrString(p, 1); }
   static void describe(std::string& out) { out += "[u8]"; }
@@ -100,9 +102,9 @@ template <class Tuple, std::size_t kSkip>
 struct TupleTail;
 template <class... T, std::size_t kSkip>
 struct TupleTail<std::tuple<T...>, kSkip> {
-  using type = decltype([]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::tuple<std::tuple_element_t<kSkip + I, std::tuple<T...>>...>{};
-  }(std::make_index_sequence<sizeof...(T) - kSkip>()));
+  template <std::size_t... I>
+  static auto slice(std::index_sequence<I...>) -> std::tuple<std::tuple_element_t<kSkip + I, std::tuple<T...>>...>;
+  using type = decltype(slice(std::make_index_sequence<sizeof...(T) - kSkip>()));
 };
 
 // The object a stateful call carries in parameter 0, and how to call it.

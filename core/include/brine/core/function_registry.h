@@ -208,9 +208,7 @@ template <class R, class Params, class F>
 flatbuffers::uoffset_t decode_map_encode(const CallFrame& call, const Decoder& d, Encoder& e, fb::Phase& phase, F&& f) {
   constexpr std::size_t kHead = std::tuple_size_v<Params> - 1;
   using X = std::tuple_element_t<kHead, Params>;
-  using Head = decltype([]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::tuple<std::tuple_element_t<I, Params>...>{};
-  }(std::make_index_sequence<kHead>()));
+  using Head = typename TupleSlice<Params, std::make_index_sequence<kHead>>::type;
   phase = fb::Phase::DecodeTask;
   if (call.call == nullptr || call.bound_count != kHead) {
     throw DecodeError("brine: a vectorized chunk must bind " + std::to_string(kHead) + " parameters and carry one vector");

@@ -399,7 +399,7 @@ struct TableOf {
 
   template <class Tuple>
   static void add_all(flatbuffers::FlatBufferBuilder& b, const Tuple& prepared, std::size_t first = 0) {
-    auto pass = [&]<std::size_t... I>(std::size_t width, std::index_sequence<I...>) {
+    auto pass = [&]<std::size_t... I>([[maybe_unused]] std::size_t width, std::index_sequence<I...>) {
       (
           [&] {
             using P = std::tuple_element_t<I, Tuple>;
@@ -627,8 +627,13 @@ struct SequenceOf {
   }
 };
 
-template <class T>
-struct Scalar;
+// Elements I... of a tuple type, without constructing anything.
+template <class Tuple, class Seq>
+struct TupleSlice;
+template <class Tuple, std::size_t... I>
+struct TupleSlice<Tuple, std::index_sequence<I...>> {
+  using type = std::tuple<std::tuple_element_t<I, Tuple>...>;
+};
 
 }  // namespace detail
 
@@ -637,9 +642,9 @@ struct Scalar;
 template <class T>
 struct Reducer<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>> {
   static_assert(!std::is_same_v<T, long double>, "brine: long double has no FlatBuffers type; send a double");
-  using S = std::conditional_t<std::is_same_v<T, bool>, uint8_t,
-                               std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>>;
-  using Stored = std::conditional_t<std::is_same_v<T, bool>, uint8_t, typename S::type>;
+  using Stored = typename std::conditional_t<
+      std::is_same_v<T, bool>, std::type_identity<uint8_t>,
+      std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>>::type;
   static constexpr WireKind kind = WireKind::kScalar;
   static constexpr bool kNative = true;
   static std::string name() {
