@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ clang cmake ninja-build pkg-config
-  libboost-dev libflatbuffers-dev flatbuffers-compiler googletest libgtest-dev libbenchmark-dev
+  libboost-dev libflatbuffers-dev flatbuffers-compiler python3 python3-flatbuffers googletest libgtest-dev libbenchmark-dev
   libclang-14-dev llvm-14-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libprotobuf-dev protobuf-compiler capnproto libcapnp-dev libcereal-dev libmsgpack-cxx-dev
