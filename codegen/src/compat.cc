@@ -65,6 +65,10 @@ class Checker {
 
  private:
   void compare_table(const flatbuffers::StructDef& before, const flatbuffers::StructDef& after, const Struct& s) {
+    if (before.fixed || after.fixed) {
+      compare_struct(before, after, s);
+      return;
+    }
     std::map<int, const flatbuffers::FieldDef*> by_id;
     for (const auto* f : after.fields.vec) by_id[field_id(*f)] = f;
     const std::string owner = "'" + s.name.cxx() + "'";
@@ -101,6 +105,48 @@ class Checker {
                                       ": readers built from the old schema would misread it. Keep its type and add "
                                       "a field of the new type at the end instead");
       }
+    }
+  }
+
+  // A FlatBuffers struct is its bytes: any change to it changes every value's layout.
+  void compare_struct(const flatbuffers::StructDef& before, const flatbuffers::StructDef& after, const Struct& s) {
+    const std::string owner = "'" + s.name.cxx() + "'";
+    if (before.fixed != after.fixed) {
+      error(s.where, owner + (before.fixed ? " was a FlatBuffers struct and is now a table"
+                                           : " was a table and is now a FlatBuffers struct") +
+                         ": the bytes of every value differ. " +
+                         (before.fixed ? "Keep its fields as they were, or expose the new layout as a new type"
+                                       : "Mark it BRINE_TABLE to keep it a table"));
+      return;
+    }
+    const auto& old_fields = before.fields.vec;
+    const auto& new_fields = after.fields.vec;
+    for (std::size_t i = 0; i < old_fields.size() && i < new_fields.size(); ++i) {
+      const std::string& old_name = old_fields[i]->name;
+      if (field_type(*old_fields[i]) != field_type(*new_fields[i])) {
+        error(where(s, new_fields[i]->name),
+              "field " + std::to_string(i) + " of " + owner + ", a FlatBuffers struct, changed from '" + old_name +
+                  ": " + field_type(*old_fields[i]) + "' to '" + new_fields[i]->name + ": " +
+                  field_type(*new_fields[i]) + "': a struct's layout is fixed; readers built from the old schema "
+                  "would misread it");
+      } else if (new_fields[i]->name != old_name) {
+        warn(where(s, new_fields[i]->name), "field '" + old_name + "' of " + owner + " is now named '" +
+                                                new_fields[i]->name +
+                                                "': compatible on the wire (same position and type); make sure it "
+                                                "holds the same data");
+      }
+    }
+    for (std::size_t i = old_fields.size(); i < new_fields.size(); ++i) {
+      error(where(s, new_fields[i]->name),
+            "field '" + new_fields[i]->name + "' was added to " + owner +
+                ", a FlatBuffers struct: a struct's size is fixed (" + std::to_string(before.bytesize) + " bytes, now " +
+                std::to_string(after.bytesize) + "), so readers built from the old schema would misread every value "
+                "and everything after it in a vector. A struct cannot evolve: expose a new type, or make it a table "
+                "(BRINE_TABLE) once, knowing that is itself a breaking change");
+    }
+    for (std::size_t i = new_fields.size(); i < old_fields.size(); ++i) {
+      error(s.where, "field '" + old_fields[i]->name + "' of " + owner +
+                         ", a FlatBuffers struct, was removed: a struct's layout is fixed; keep the field");
     }
   }
 

@@ -1,5 +1,8 @@
 #include "cpp_writer.h"
 
+
+#include "schema_writer.h"
+
 namespace brine::codegen {
 
 namespace {
@@ -9,45 +12,36 @@ std::string banner(const Header& h, const std::string& what) {
          ".h. Do not edit; edit the header.\n";
 }
 
-std::string encode_field(const Field& f) {
+std::string placed_field(const Field& f) {
   switch (f.placement) {
-    case FieldPlacement::kReference: return "brine::ref(v." + f.name + ")";
-    case FieldPlacement::kCopy: return "brine::copy(v." + f.name + ")";
+    case FieldPlacement::kReference: return "brine::codegen::ref(v." + f.name + ")";
+    case FieldPlacement::kCopy: return "brine::codegen::copy(v." + f.name + ")";
     case FieldPlacement::kAuto: break;
   }
   return "v." + f.name;
 }
 
-void write_reducer(std::string& out, const Struct& s) {
+void write_reducer(std::string& out, const Struct& s, const std::string& identifier) {
   const std::string t = s.name.cxx();
-  out += "\ntemplate <>\nstruct brine::Reducer<" + t + "> {\n"
+  out += "\n// " + std::string(s.is_struct ? "struct " : "table ") + s.name.schema_namespace() + "." +
+         s.name.schema_name() + "\ntemplate <>\nstruct brine::Reducer<" + t + ">\n    : brine::codegen::Exposed<" +
+         (s.is_struct ? "brine::codegen::kStruct" : "brine::codegen::kTable");
+  for (const Field& f : s.fields) out += ",\n                              &" + t + "::" + f.name;
+  out += "> {\n"
          "  // Stable across versions of the struct that --check-compat accepts.\n"
          "  static std::string name() { return \"" + t + "\"; }\n"
-         "  static brine::ValueRef encode(brine::Encoder& e, const " + t + "& v);\n"
-         "  static " + t + " decode(const brine::Decoder& d, const brine::fb::Value& v);\n};\n";
-}
-
-void write_reducer_bodies(std::string& out, const Struct& s) {
-  const std::string t = s.name.cxx();
-  out += "\ninline brine::ValueRef brine::Reducer<" + t + ">::encode(brine::Encoder& e, const " + t + "& v) {\n";
-  if (s.fields.empty()) {
-    out += "  (void)v;\n";
+         "  static std::string identifier() { return \"" + identifier + "\"; }\n"
+         "  static std::string schema_name() { return \"" + s.name.schema_namespace() + "." + s.name.schema_name() +
+         "\"; }\n";
+  bool placed = false;
+  for (const Field& f : s.fields) placed = placed || f.placement != FieldPlacement::kAuto;
+  if (placed) {
+    out += "  static flatbuffers::uoffset_t write(brine::Encoder& e, const " + t + "& v) {\n"
+           "    return brine::codegen::write_table(e";
+    for (const Field& f : s.fields) out += ",\n                                       " + placed_field(f);
+    out += ");\n  }\n";
   }
-  out += "  const std::size_t mark = e.mark();\n";
-  for (std::size_t id = 0; id < s.fields.size(); ++id) {
-    out += "  e.push(e.encode(" + encode_field(s.fields[id]) + "));  // id " + std::to_string(id) + "\n";
-  }
-  out += "  return e.items_since(mark);\n}\n";
-
-  out += "\ninline " + t + " brine::Reducer<" + t + ">::decode(const brine::Decoder& d, const brine::fb::Value& v) {\n"
-         "  [[maybe_unused]] const brine::ValueList& items = d.items(v);\n"
-         "  " + t + " out{};\n";
-  for (std::size_t id = 0; id < s.fields.size(); ++id) {
-    const std::string& f = s.fields[id].name;
-    out += "  if (items.size() > " + std::to_string(id) + ") out." + f + " = d.decode<decltype(out." + f +
-           ")>(&d.item(items, " + std::to_string(id) + "));\n";
-  }
-  out += "  return out;\n}\n";
+  out += "};\n";
 }
 
 void write_stub(std::string& out, const Task& t) {
@@ -75,19 +69,19 @@ void write_stub(std::string& out, const Task& t) {
 
 std::string write_reducers_header(const Header& h, const std::string& include_as) {
   std::string out = banner(h, ".brine.h") +
-                    "// Reduce hooks for the exposed types (item i of a struct's composite is its field with id i\n"
-                    "// in " + h.stem + ".fbs; decoding ignores unknown trailing items and leaves missing ones at\n"
-                    "// their default) and typed task stubs: tasks::<name>::submit(pool, args...) takes exactly the\n"
-                    "// task's parameters, so a wrong argument is a compile error at the call site.\n"
+                    "// Reduce hooks for the exposed types: each writes its type exactly as " + h.stem + ".fbs\n"
+                    "// declares it (field i is the field with id i; a FlatBuffers struct byte for byte), so\n"
+                    "// flatc's readers of that schema read brine's bytes. Dumps carry the file identifier \"" +
+                    file_identifier(h.stem) + "\".\n"
+                    "// Typed task stubs: tasks::<name>::submit(pool, args...) takes exactly the task's\n"
+                    "// parameters, so a wrong argument is a compile error at the call site.\n"
                     "#pragma once\n\n"
-                    "#include <cstddef>\n"
                     "#include <string>\n\n"
-                    "#include \"brine/core/reducer.h\"\n"
+                    "#include \"brine/codegen/exposed.h\"\n"
                     "#include \"" + include_as + "\"\n";
   if (!h.structs.empty()) {
     out += "\n// ---- reduce hooks ----\n";
-    for (const auto& s : h.structs) write_reducer(out, s);
-    for (const auto& s : h.structs) write_reducer_bodies(out, s);
+    for (const Struct* s : dependency_order(h)) write_reducer(out, *s, file_identifier(h.stem));
   }
   if (!h.tasks.empty()) {
     out += "\n// ---- typed task stubs ----\n";

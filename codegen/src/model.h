@@ -64,6 +64,12 @@ struct Struct {
   QualifiedName name;
   std::vector<Field> fields;  // in declaration order: field i has schema id i
   SourceLocation where;
+  bool force_table = false;   // BRINE_TABLE
+  bool plain = true;          // no virtual functions, no user-provided copy/move/destructor
+  std::size_t size = 0;       // sizeof and alignof as the compiler lays the struct out
+  std::size_t align = 0;
+  // Decided by decide_layouts(): a FlatBuffers struct (inline, fixed forever) or a table.
+  bool is_struct = false;
 };
 
 struct Enumerator {
@@ -89,6 +95,22 @@ struct Task {
   std::vector<Param> params;
   SourceLocation where;
 };
+
+struct Header;
+
+// Decides which exposed structs are FlatBuffers structs, by the rule brine::Fields applies at
+// compile time: every field a fixed-width scalar other than bool, an enum, a struct-kind exposed
+// struct, or a std::array of those; the struct plain (trivially copyable), not BRINE_TABLE, no
+// BRINE_REF/BRINE_COPY field, and the compiler's sizeof/alignof equal FlatBuffers' struct
+// layout (no padding FlatBuffers would not add). Everything else is a table.
+void decide_layouts(Header& header);
+
+// The structs in an order where every struct comes after the exposed structs it holds,
+// else in declaration order: how the schema and the hooks list them.
+std::vector<const Struct*> dependency_order(const Header& header);
+
+// Size and alignment of a scalar as FlatBuffers stores it.
+std::size_t scalar_size(Scalar s);
 
 struct Header {
   std::string path;        // as given on the command line

@@ -2,6 +2,7 @@
 
 #include <clang-c/Index.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -146,6 +147,10 @@ class HeaderParser {
       const CXCursorKind kind = clang_getCursorKind(c);
       const std::set<std::string> marks = annotations(c);
       const bool expose = marks.contains("brine::expose");
+      if (marks.contains("brine::table") && !(expose && is_record(kind))) {
+        error(c, "BRINE_TABLE marks a BRINE_EXPOSE struct (to keep it an evolvable table); '" + spelling(c) +
+                     "' is not one");
+      }
       const bool task = marks.contains("brine::task");
       if (kind == CXCursor_Namespace || kind == CXCursor_LinkageSpec) {
         collect(c);
@@ -231,9 +236,14 @@ class HeaderParser {
     s.name = qualified_name(c);
     s.where = location_of(c);
     if (!check_name(c, s.name)) return;
+    s.force_table = annotations(c).contains("brine::table");
+    const CXType type = clang_getCursorType(c);
+    s.size = static_cast<std::size_t>(std::max(0LL, clang_Type_getSizeOf(type)));
+    s.align = static_cast<std::size_t>(std::max(0LL, clang_Type_getAlignOf(type)));
     bool ok = true;
     for_each_child(c, [&](CXCursor m) {
       const CXCursorKind kind = clang_getCursorKind(m);
+      if (user_provided_special(m)) s.plain = false;  // not trivially copyable: not a FlatBuffers struct
       if (kind == CXCursor_CXXBaseSpecifier) {
         error(m, "'" + s.name.cxx() + "' has a base class '" + spelling(clang_getCursorType(m)) +
                      "': brine-codegen sends a struct's own fields only; hold the base as a field instead");
@@ -243,6 +253,23 @@ class HeaderParser {
       }
     });
     if (ok) out_.header.structs.push_back(std::move(s));
+  }
+
+  // A virtual function, or a copy/move constructor, copy/move assignment or destructor that is
+  // not defaulted: what makes a struct not trivially copyable.
+  static bool user_provided_special(CXCursor m) {
+    const CXCursorKind kind = clang_getCursorKind(m);
+    if (kind == CXCursor_CXXMethod || kind == CXCursor_Destructor) {
+      if (clang_CXXMethod_isVirtual(m) != 0) return true;
+    }
+    if (kind == CXCursor_Destructor) return clang_CXXMethod_isDefaulted(m) == 0;
+    if (kind == CXCursor_Constructor) {
+      const bool copy_or_move =
+          clang_CXXConstructor_isCopyConstructor(m) != 0 || clang_CXXConstructor_isMoveConstructor(m) != 0;
+      return copy_or_move && clang_CXXMethod_isDefaulted(m) == 0;
+    }
+    if (kind == CXCursor_CXXMethod && spelling(m) == "operator=") return clang_CXXMethod_isDefaulted(m) == 0;
+    return false;
   }
 
   bool build_field(Struct& s, CXCursor m) {
@@ -554,6 +581,7 @@ ParseResult parse_header(const std::string& path, const std::vector<std::string>
   HeaderParser parser(result);
   parser.collect(clang_getTranslationUnitCursor(tu.get()));
   parser.build();
+  decide_layouts(result.header);
   result.header.dependencies = user_files(tu.get());
   return result;
 }
