@@ -52,12 +52,13 @@ flatbuffers::uoffset_t Encoder::contiguous(const void* data, std::size_t count, 
       refs_.emplace_back(at, *ref);
       return at;
     }
-  } else if (placement == Placement::kReference) {
+  } else if (placement == Placement::kReference && options_.large_alignment == 0) {
     throw NotSerializable("brine: brine::ref() needs a shared arena, and this encoder has none (" +
                           std::to_string(size) + " bytes); submit through a Pool, or use brine::copy()");
   }
   reserve(size + 64);
-  if (size >= options_.reference_threshold && options_.large_alignment > align) {
+  // Without an arena (a dump), brine::ref() asks for the alignment of a large buffer.
+  if ((size >= options_.reference_threshold || placement == Placement::kReference) && options_.large_alignment > align) {
     fbb_.PreAlign(size, options_.large_alignment);
   }
   // As CreateVectorOfStructs does: align to the element's alignment (a power of two), not to

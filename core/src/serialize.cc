@@ -243,11 +243,15 @@ DumpView open_dump(std::span<const std::byte> bytes, const std::string& identifi
       reject(bytes, "type", "it holds a call to " + view.info->function_name()->str() + ", not a " + type_name +
                                 "; load it with brine::load_call");
     }
+    if (view.info != nullptr && stored_type(view.info) != type_name) {
+      reject(bytes, "type",
+             "it holds a value of type " + stored_type(view.info) + " (identifier " + found + "), not the requested " +
+                 type_name + " (identifier \"" + identifier + "\"); load it as the type it was dumped as");
+    }
     reject(bytes, "identifier",
-           "bytes 4..7 hold " + found + " where a " + type_name + " has \"" + identifier + "\": it holds " +
-               (view.info != nullptr ? "a value of type " + stored_type(view.info)
-                                     : std::string("no brine dump of this type")) +
-               "; load it as the type it was dumped as");
+           "bytes 4..7 hold " + found + " instead of \"" + identifier + "\", the identifier of " + type_name +
+               ": this is not a dump of that type (pool envelopes say \"" + fb::TaskIdentifier() + "\" or \"" +
+               fb::ResultIdentifier() + "\")");
   }
   if (view.info != nullptr && !descriptor.empty() && view.info->schema_hash() != fnv1a(descriptor)) {
     const std::string written = view.info->descriptor() != nullptr ? view.info->descriptor()->str() : std::string();

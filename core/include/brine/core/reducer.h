@@ -895,7 +895,7 @@ struct Reducer<std::variant<Ts...>> : detail::CompositeTable<Reducer<std::varian
 };
 
 namespace detail {
-template <class Map>
+template <class Map, bool kSorted>
 struct MapWire {
   using K = typename Map::key_type;
   using V = typename Map::mapped_type;
@@ -908,7 +908,7 @@ struct MapWire {
     std::vector<const typename Map::value_type*> entries;
     entries.reserve(m.size());
     for (const auto& kv : m) entries.push_back(&kv);
-    if constexpr (!std::is_same_v<Map, std::map<K, V, typename Map::key_compare, typename Map::allocator_type>>) {
+    if constexpr (!kSorted) {
       std::sort(entries.begin(), entries.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
     }
     std::vector<flatbuffers::Offset<void>> offsets;
@@ -956,9 +956,9 @@ struct MapWire {
 }  // namespace detail
 
 template <class K, class V, class C, class A>
-struct Reducer<std::map<K, V, C, A>> : detail::MapWire<std::map<K, V, C, A>> {};
+struct Reducer<std::map<K, V, C, A>> : detail::MapWire<std::map<K, V, C, A>, true> {};
 template <class K, class V, class H, class E, class A>
-struct Reducer<std::unordered_map<K, V, H, E, A>> : detail::MapWire<std::unordered_map<K, V, H, E, A>> {};
+struct Reducer<std::unordered_map<K, V, H, E, A>> : detail::MapWire<std::unordered_map<K, V, H, E, A>, false> {};
 
 // ---- reduce-to hooks ------------------------------------------------------------------------
 
