@@ -9,6 +9,9 @@ Each test is one ctest entry (label `interop`):
   brine_reads_python  (b) that code writes values with its builders; brine::loads reads them
   flatc_json          (c) `flatc --json` with brine's schema prints the dumps with field names
                       and real numbers
+  flatc_cpp_verifies_brine
+                      C++ from `flatc --cpp` verifies brine's dumps with its generated
+                      verifier (and refuses another type's dump), then reads every field
   schema_evolution    (d) v1/v2 of one type (fields added at the end) read each other's dumps,
                       in C++ and with flatc's Python readers; a changed field type is refused
                       with a brine::DecodeError naming both types
@@ -448,6 +451,17 @@ def schema_evolution(a):
             check(r.returncode == 0, "flatc Python v%s reading a v%s dump failed" % (reader, writer))
 
 
+# ---- flatc --cpp ---------------------------------------------------------------------------------
+
+def flatc_cpp_verifies_brine(a):
+    check(len(a.flatc_cpp_reader) == 4, "expected 4 flatc --cpp readers, got %r" % a.flatc_cpp_reader)
+    run([a.cpp, "write", a.work])
+    for exe in a.flatc_cpp_reader:
+        r = subprocess.run([exe, a.work], capture_output=True, text=True, timeout=30)
+        sys.stderr.write(r.stdout + r.stderr)
+        check(r.returncode == 0, "%s disagrees with brine's dump (exit %d)" % (os.path.basename(exe), r.returncode))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flatc")
@@ -455,9 +469,10 @@ def main():
     p.add_argument("--evolve-v1")
     p.add_argument("--evolve-v2")
     p.add_argument("--evolve-changed")
+    p.add_argument("--flatc-cpp-reader", action="append", default=[])
     p.add_argument("--work", required=True)
     p.add_argument("test", choices=["python_reads_brine", "brine_reads_python", "flatc_json", "schema_evolution",
-                                    "_read_record"])
+                                    "flatc_cpp_verifies_brine", "_read_record"])
     p.add_argument("rest", nargs="*")
     a = p.parse_args()
     a.work = os.path.abspath(a.work)
@@ -467,7 +482,8 @@ def main():
         shutil.rmtree(a.work, ignore_errors=True)  # nothing stale from an earlier run
         os.makedirs(a.work)
         {"python_reads_brine": python_reads_brine, "brine_reads_python": brine_reads_python,
-         "flatc_json": flatc_json_test, "schema_evolution": schema_evolution}[a.test](a)
+         "flatc_json": flatc_json_test, "schema_evolution": schema_evolution,
+         "flatc_cpp_verifies_brine": flatc_cpp_verifies_brine}[a.test](a)
     if FAILURES:
         print("%s: %d check(s) failed" % (a.test, len(FAILURES)), file=sys.stderr)
         return 1
