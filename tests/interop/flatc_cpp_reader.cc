@@ -41,6 +41,15 @@ int failures = 0;
     }                                                                                 \
   } while (0)
 
+// A buffer that fails its verifier is never read.
+#define REQUIRE(cond)                                                                    \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      std::cerr << __FILE__ << ":" << __LINE__ << ": required check failed: " #cond << "\n"; \
+      return 1;                                                                          \
+    }                                                                                    \
+  } while (0)
+
 template <class F>
 bool same_bits(F a, F b) {
   return std::memcmp(&a, &b, sizeof(F)) == 0;
@@ -90,7 +99,7 @@ int main(int argc, char** argv) {
   const std::vector<uint8_t> bytes = read_file(dir + "/sample.bin");
   flatbuffers::Verifier v = verifier(bytes);
   CHECK(SampleBufferHasIdentifier(bytes.data()));
-  CHECK(VerifySampleBuffer(v));
+  REQUIRE(VerifySampleBuffer(v));
   const Sample* s = GetSample(bytes.data());
   CHECK(str_is(s->name(), "brine \xe2\x86\x92 python \xe2\x9c\x93"));
   const std::vector<double> values = {3.5, -0.25, 0.1, 1e300, -0.0};
@@ -114,7 +123,7 @@ int main(int argc, char** argv) {
 
   const std::vector<uint8_t> defaults = read_file(dir + "/sample_default.bin");
   flatbuffers::Verifier dv = verifier(defaults);
-  CHECK(VerifySampleBuffer(dv));
+  REQUIRE(VerifySampleBuffer(dv));
   const Sample* d = GetSample(defaults.data());
   CHECK(!d->maybe().has_value() && !d->missing().has_value() && d->note() == nullptr);
   CHECK(d->color() == 1 && !d->flag() && d->big() == 0);
@@ -127,7 +136,7 @@ int main(int argc, char** argv) {
   using namespace brine::fb;
   const std::vector<uint8_t> bytes = read_file(dir + "/points.bin");
   flatbuffers::Verifier v = verifier(bytes);
-  CHECK(VerifyBox_Vector_interop_fb_Vec3Buffer(v));
+  REQUIRE(VerifyBox_Vector_interop_fb_Vec3Buffer(v));
   const auto* points = GetBox_Vector_interop_fb_Vec3(bytes.data())->value();
   CHECK(points != nullptr && points->size() == 1000);
   for (uint32_t i = 0; points != nullptr && i < points->size() && i < 1000; ++i) {
@@ -143,13 +152,13 @@ int main(int argc, char** argv) {
   using namespace brine::fb;
   const std::vector<uint8_t> bytes = read_file(dir + "/vec3.bin");
   flatbuffers::Verifier v = verifier(bytes);
-  CHECK(VerifyBox_interop_fb_Vec3Buffer(v));
+  REQUIRE(VerifyBox_interop_fb_Vec3Buffer(v));
   CHECK(is_vec3(GetBox_interop_fb_Vec3(bytes.data())->value(), -1.5f, 2.0f, 0.1f, 12345u));
 #elif defined(INTEROP_READ_call)
   using namespace interop::fb;
   const std::vector<uint8_t> bytes = read_file(dir + "/call.bin");
   flatbuffers::Verifier v = verifier(bytes);
-  CHECK(Verifyweigh_argsBuffer(v));
+  REQUIRE(Verifyweigh_argsBuffer(v));
   const weigh_args* call = Getweigh_args(bytes.data());
   CHECK(str_is(call->arg0(), "call tag"));
   CHECK(call->arg1() != nullptr && call->arg1()->size() == 2);
