@@ -85,8 +85,44 @@ void fold(Digest& d, cp::RecordSet::Reader m) {
   }
 }
 
+void fill_edges(const std::vector<Edge>& in, capnp::List<cp::Edge>::Builder out) {
+  for (unsigned i = 0; i < in.size(); ++i) {
+    cp::Edge::Builder e = out[i];
+    e.setFrom(in[i].from);
+    e.setTo(in[i].to);
+    e.setWeight(in[i].weight);
+  }
+}
+void fill(const Graph& in, cp::Graph::Builder out) {
+  auto nodes = out.initNodes(static_cast<unsigned>(in.nodes.size()));
+  for (unsigned i = 0; i < in.nodes.size(); ++i) {
+    const Node& n = in.nodes[i];
+    cp::Node::Builder node = nodes[i];
+    node.setName(n.name);
+    fill_edges(n.outgoing, node.initOutgoing(static_cast<unsigned>(n.outgoing.size())));
+    fill_edges(n.incoming, node.initIncoming(static_cast<unsigned>(n.incoming.size())));
+  }
+}
+void fold_edges(Digest& d, capnp::List<cp::Edge>::Reader edges) {
+  Digest::FieldSums<3> sums;
+  for (cp::Edge::Reader e : edges) sums.add(e.getFrom(), e.getTo(), e.getWeight());
+  d.add_sums(edges.size(), sums);
+}
+void fold(Digest& d, cp::Graph::Reader m) {
+  d.add_size(m.getNodes().size());
+  for (cp::Node::Reader n : m.getNodes()) {
+    d.add(view(n.getName()));
+    fold_edges(d, n.getOutgoing());
+    fold_edges(d, n.getIncoming());
+  }
+}
+
 template <class P>
 struct Schema;
+template <>
+struct Schema<Graph> {
+  using Root = cp::Graph;
+};
 template <>
 struct Schema<SmallTask> {
   using Root = cp::SmallTask;
@@ -151,6 +187,9 @@ class CapnpCodec {
 
 }  // namespace
 
-void register_capnp_codec() { register_codec<CapnpCodec>(); }
+void register_capnp_codec() {
+  register_codec<CapnpCodec>();
+  register_codec_for<CapnpCodec, Graph>();
+}
 
 }  // namespace brine::bench

@@ -45,6 +45,9 @@ class CerealCodec {
 
 }  // namespace
 
-void register_cereal_codec() { register_codec<CerealCodec>(); }
+void register_cereal_codec() {
+  register_codec<CerealCodec>();
+  register_codec_for<CerealCodec, RecordStructs, Graph>();
+}
 
 }  // namespace brine::bench

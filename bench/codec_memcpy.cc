@@ -30,6 +30,11 @@ class RawWriter {
     put(static_cast<std::uint64_t>(values.size()));
     for (const T& v : values) put(v);
   }
+  template <PlainDescribed T>  // plain structs: one block
+  void put(const std::vector<T>& values) {
+    put(static_cast<std::uint64_t>(values.size()));
+    raw(values.data(), values.size() * sizeof(T));
+  }
   void put(const Described auto& value) {
     std::apply([this](const auto&... f) { (this->put(f), ...); }, fields(value));
   }
@@ -59,6 +64,12 @@ class RawReader {
   void get(std::vector<T>& values) {
     values.resize(count(1));
     for (T& v : values) get(v);
+  }
+  template <PlainDescribed T>
+  void get(std::vector<T>& values) {
+    std::size_t n = count(sizeof(T));
+    values.resize(n);
+    std::memcpy(values.data(), take(n * sizeof(T)), n * sizeof(T));
   }
   void get(Described auto& value) {
     std::apply([this](auto&... f) { (this->get(f), ...); }, fields(value));
@@ -106,6 +117,9 @@ class MemcpyCodec {
 
 }  // namespace
 
-void register_memcpy_codec() { register_codec<MemcpyCodec>(); }
+void register_memcpy_codec() {
+  register_codec<MemcpyCodec>();
+  register_codec_for<MemcpyCodec, RecordStructs, Graph>();
+}
 
 }  // namespace brine::bench

@@ -40,3 +40,19 @@ struct Record {
 struct RecordSet {
   records @0 :List(Record);
 }
+
+struct Edge {
+  from @0 :UInt32;
+  to @1 :UInt32;
+  weight @2 :Float32;
+}
+
+struct Node {
+  name @0 :Text;
+  outgoing @1 :List(Edge);
+  incoming @2 :List(Edge);
+}
+
+struct Graph {
+  nodes @0 :List(Node);
+}
