@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <span>
 #include <sstream>
 #include <string>
@@ -37,6 +38,7 @@ BRINE_REGISTER_AS(interop::weigh, "interop::weigh");
 namespace {
 
 using interop::Color;
+using interop::Extras;
 using interop::Inner;
 using interop::Sample;
 using interop::Vec3;
@@ -71,6 +73,17 @@ Sample expected_sample() {
   s.flag = true;
   s.big = std::numeric_limits<uint64_t>::max();
   return s;
+}
+
+Extras expected_extras() {
+  Extras e;
+  e.counts = {{"zeta", 1}, {"alpha", -2}, {"mid", 300}};
+  e.choice = std::string("str");
+  e.nested = {{1, 2}, {}, {3}};
+  e.pair = {-5, "p"};
+  e.arr = {1.5, 2.5, -3.5};
+  e.bits = {true, false, true};
+  return e;
 }
 
 // 1000 structs (16,000 bytes: past kBlobBufferThreshold, so brine aligns the block to 64).
@@ -111,6 +124,9 @@ int write_all(const std::filesystem::path& dir) {
   write_file(dir / "sample.bin", brine::dumps(expected_sample()));
   write_file(dir / "sample_default.bin", brine::dumps(Sample{}));
 
+  write_text(dir / "extras.fbs", brine::schema_of<Extras>());
+  write_file(dir / "extras.bin", brine::dumps(expected_extras()));
+
   write_text(dir / "points.fbs", brine::schema_of<std::vector<Vec3>>());
   write_file(dir / "points.bin", brine::dumps(expected_points()));
 
@@ -129,6 +145,7 @@ int write_all(const std::filesystem::path& dir) {
                                Vec3{0.5f, 0.25f, 0.125f, 99u}, 2.5, Inner{"inner arg", 5, {"x"}}));
   // The round trip through brine itself, so a failure below points at the other reader.
   CHECK(brine::loads<Sample>(brine::dumps(expected_sample())) == expected_sample());
+  CHECK(brine::loads<Extras>(brine::dumps(expected_extras())) == expected_extras());
   return failures == 0 ? 0 : 1;
 }
 
@@ -178,6 +195,20 @@ int read_all(const std::filesystem::path& dir) {
   {
     const Vec3 v = brine::load<Vec3>(dir / "py_vec3.bin");
     CHECK(same_bits(v.x, -1.5f) && same_bits(v.y, 2.0f) && same_bits(v.z, 0.1f) && v.id == 12345u);
+  }
+  // Extras as Python wrote them: the variant holds its double alternative.
+  {
+    Extras want = expected_extras();
+    want.choice = 0.75;
+    CHECK(brine::load<Extras>(dir / "py_extras.bin") == want);
+  }
+  // A variant table with two alternatives present: refused.
+  try {
+    (void)brine::load<Extras>(dir / "py_extras_two_choices.bin");
+    std::cerr << "a variant holding two alternatives was accepted\n";
+    ++failures;
+  } catch (const brine::DecodeError& e) {
+    CHECK(std::string(e.what()).find("alternatives") != std::string::npos);
   }
   // Python's buffer with another type's identifier: refused, never decoded as a Sample.
   try {

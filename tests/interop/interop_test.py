@@ -133,6 +133,49 @@ CALL_POINTS = [(1.0, 2.0, 3.0, 10), (4.0, 5.0, 6.0, 11)]
 CALL_ORIGIN = (0.5, 0.25, 0.125, 99)
 
 
+EXTRAS = {
+    "counts": [("alpha", -2), ("mid", 300), ("zeta", 1)],  # sorted by key, as brine writes a map
+    "choice": "str",
+    "nested": [[1, 2], [], [3]],
+    "pair": (-5, "p"),
+    "arr": [1.5, 2.5, -3.5],
+    "bits": [True, False, True],
+}
+
+
+def field_type(fbs_path, table, field):
+    """The type name of `field` in `table` of a .fbs brine printed ("[T]" gives T)."""
+    text = open(fbs_path).read()
+    body = re.search(r"^table %s \{\n(.*?)^\}" % table, text, re.M | re.S)
+    m = body and re.search(r"^\s*%s:\s*\[?([\w.]+)" % field, body.group(1), re.M)
+    if not m:
+        sys.exit("interop: no field %s.%s in %s" % (table, field, fbs_path))
+    return m.group(1)
+
+
+def builder_module(fbs_path, table, field):
+    """The flatc-generated module of the table a field holds."""
+    return importlib.import_module(field_type(fbs_path, table, field))
+
+
+def check_extras(e, what, choice):
+    counts = [(e.Counts(j).Key(), e.Counts(j).Value()) for j in range(e.CountsLength())]
+    check(counts == [(k.encode(), v) for k, v in EXTRAS["counts"]], "%s.counts = %r" % (what, counts))
+    c = e.Choice()
+    got = None if c is None else (c.F0(), c.F1(), c.F2())
+    want = (None, choice.encode(), None) if isinstance(choice, str) else (None, None, choice)
+    check(got == want, "%s.choice (f0, f1, f2) = %r, expected %r" % (what, got, want))
+    nested = [[e.Nested(j).Value(k) for k in range(e.Nested(j).ValueLength())] for j in range(e.NestedLength())]
+    check(nested == EXTRAS["nested"], "%s.nested = %r" % (what, nested))
+    pair = e.Pair()
+    check(pair is not None and (pair.First(), pair.Second()) == (EXTRAS["pair"][0], EXTRAS["pair"][1].encode()),
+          "%s.pair is wrong" % what)
+    arr = [e.Arr(j) for j in range(e.ArrLength())]
+    check(arr == EXTRAS["arr"], "%s.arr = %r" % (what, arr))
+    bits = [e.Bits(j) for j in range(e.BitsLength())]
+    check(bits == EXTRAS["bits"], "%s.bits = %r" % (what, bits))
+
+
 def check_vec3(v, expected, what):
     check(v is not None, what + " is absent")
     if v is None:
@@ -175,7 +218,7 @@ def check_sample(s, what):
 
 def python_reads_brine(a):
     run([a.cpp, "write", a.work])
-    schemas = [os.path.join(a.work, n + ".fbs") for n in ("sample", "points", "vec3", "call")]
+    schemas = [os.path.join(a.work, n + ".fbs") for n in ("sample", "points", "vec3", "call", "extras")]
     generate_python(a.flatc, schemas, os.path.join(a.work, "gen"))
 
     Sample, ident = root_class(schemas[0])
@@ -212,6 +255,9 @@ def python_reads_brine(a):
     check_vec3(call.Arg2(), CALL_ORIGIN, "call.arg2")
     check(same_f64(call.Arg3(), 2.5), "call.arg3 = %r" % call.Arg3())
     check_inner(call.Arg4(), ("inner arg", 5, ["x"]), "call.arg4")
+
+    Extras, ident = root_class(schemas[4])
+    check_extras(read_buffer(os.path.join(a.work, "extras.bin"), Extras, ident), "extras", EXTRAS["choice"])
 
 
 # ---- (b) ---------------------------------------------------------------------------------------
@@ -258,6 +304,69 @@ def build_sample(b, m):
     return m.SampleEnd(b)
 
 
+def build_extras(b, fbs, choices):
+    """Extras with flatc's builders; `choices` maps the variant's fields (f0, f1, f2) to values."""
+    Entry = builder_module(fbs, "Extras", "counts")
+    Variant = builder_module(fbs, "Extras", "choice")
+    Boxed = builder_module(fbs, "Extras", "nested")
+    Pair = builder_module(fbs, "Extras", "pair")
+    m = importlib.import_module("interop.fb.Extras")
+    entries = []
+    for key, value in EXTRAS["counts"]:
+        k = b.CreateString(key)
+        Entry.Start(b)
+        Entry.AddKey(b, k)
+        Entry.AddValue(b, value)
+        entries.append(Entry.End(b))
+    m.StartCountsVector(b, len(entries))
+    for off in reversed(entries):
+        b.PrependUOffsetTRelative(off)
+    counts = b.EndVector()
+    text = b.CreateString(choices["f1"]) if "f1" in choices else None
+    Variant.Start(b)
+    if "f0" in choices:
+        Variant.AddF0(b, choices["f0"])
+    if text is not None:
+        Variant.AddF1(b, text)
+    if "f2" in choices:
+        Variant.AddF2(b, choices["f2"])
+    choice = Variant.End(b)
+    boxes = []
+    for inner in EXTRAS["nested"]:
+        Boxed.StartValueVector(b, len(inner))
+        for x in reversed(inner):
+            b.PrependInt32(x)
+        vec = b.EndVector()
+        Boxed.Start(b)
+        Boxed.AddValue(b, vec)
+        boxes.append(Boxed.End(b))
+    m.StartNestedVector(b, len(boxes))
+    for off in reversed(boxes):
+        b.PrependUOffsetTRelative(off)
+    nested = b.EndVector()
+    second = b.CreateString(EXTRAS["pair"][1])
+    Pair.Start(b)
+    Pair.AddFirst(b, EXTRAS["pair"][0])
+    Pair.AddSecond(b, second)
+    pair = Pair.End(b)
+    m.StartArrVector(b, len(EXTRAS["arr"]))
+    for x in reversed(EXTRAS["arr"]):
+        b.PrependFloat64(x)
+    arr = b.EndVector()
+    m.StartBitsVector(b, len(EXTRAS["bits"]))
+    for x in reversed(EXTRAS["bits"]):
+        b.PrependBool(x)
+    bits = b.EndVector()
+    m.Start(b)
+    m.AddCounts(b, counts)
+    m.AddChoice(b, choice)
+    m.AddNested(b, nested)
+    m.AddPair(b, pair)
+    m.AddArr(b, arr)
+    m.AddBits(b, bits)
+    return m.End(b)
+
+
 def write_buffer(path, builder, root, ident):
     builder.Finish(root, file_identifier=ident.encode())
     with open(path, "wb") as f:
@@ -266,7 +375,7 @@ def write_buffer(path, builder, root, ident):
 
 def brine_reads_python(a):
     run([a.cpp, "write", a.work])
-    schemas = [os.path.join(a.work, n + ".fbs") for n in ("sample", "points", "vec3")]
+    schemas = [os.path.join(a.work, n + ".fbs") for n in ("sample", "points", "vec3", "extras")]
     generate_python(a.flatc, schemas, os.path.join(a.work, "gen"))
     Vec3 = importlib.import_module("interop.fb.Vec3")
 
@@ -300,6 +409,14 @@ def brine_reads_python(a):
     check(points_ident != sample_ident, "two schemas share the identifier " + sample_ident)
     b = flatbuffers.Builder(0)
     write_buffer(os.path.join(a.work, "py_sample_wrong_id.bin"), b, build_sample(b, m), points_ident)
+
+    Extras, ident = root_class(schemas[3])
+    b = flatbuffers.Builder(0)
+    write_buffer(os.path.join(a.work, "py_extras.bin"), b, build_extras(b, schemas[3], {"f2": 0.75}), ident)
+    check_extras(read_buffer(os.path.join(a.work, "py_extras.bin"), Extras, ident), "py_extras", 0.75)
+    b = flatbuffers.Builder(0)
+    write_buffer(os.path.join(a.work, "py_extras_two_choices.bin"), b,
+                 build_extras(b, schemas[3], {"f0": 3, "f1": "two"}), ident)
 
     r = subprocess.run([a.cpp, "read", a.work], capture_output=True, text=True, timeout=30)
     sys.stderr.write(r.stdout + r.stderr)
@@ -369,6 +486,16 @@ def flatc_json_test(a):
     check_json_vec3(call.get("arg2"), CALL_ORIGIN, "json call.arg2")
     check(call.get("arg3") == 2.5, "json call.arg3 = %r" % call.get("arg3"))
     check(call.get("arg4") == {"label": "inner arg", "count": 5, "tags": ["x"]}, "json call.arg4 = %r" % call.get("arg4"))
+
+    _, extras = flatc_json(a, w("extras.fbs"), w("extras.bin"))
+    check(extras.get("counts") == [{"key": k, "value": v} for k, v in EXTRAS["counts"]],
+          "json extras.counts = %r (sorted by key?)" % extras.get("counts"))
+    check(extras.get("choice") == {"f1": EXTRAS["choice"]}, "json extras.choice = %r" % extras.get("choice"))
+    check(extras.get("nested") == [{"value": v} for v in EXTRAS["nested"]], "json extras.nested = %r" % extras.get("nested"))
+    check(extras.get("pair") == {"first": EXTRAS["pair"][0], "second": EXTRAS["pair"][1]},
+          "json extras.pair = %r" % extras.get("pair"))
+    check(extras.get("arr") == EXTRAS["arr"], "json extras.arr = %r" % extras.get("arr"))
+    check(extras.get("bits") == EXTRAS["bits"], "json extras.bits = %r" % extras.get("bits"))
 
     # flatc checks the identifier: a Sample dump under the points schema is refused.
     r = subprocess.run([a.flatc, "--json", "-o", os.path.join(a.work, "json_wrong"), w("points.fbs"), "--",

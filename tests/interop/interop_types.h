@@ -4,9 +4,13 @@
 // each side checks the other's bytes against what it believes, not against brine's decoder.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "brine/core/reducer.h"
@@ -46,6 +50,19 @@ struct Sample {
   bool operator==(const Sample&) const = default;
 };
 
+// Built-ins through foreign readers: a map (a vector of key/value tables sorted by key), a
+// variant (a table with one field per alternative), a vector of vectors, a pair, an array and
+// a vector of bool.
+struct Extras {
+  std::map<std::string, int32_t> counts;
+  std::variant<int32_t, std::string, double> choice;
+  std::vector<std::vector<int32_t>> nested;
+  std::pair<int16_t, std::string> pair;
+  std::array<double, 3> arr{};
+  std::vector<bool> bits;
+  bool operator==(const Extras&) const = default;
+};
+
 // A registered function: dumps_call writes its signature table (arg0..arg4).
 double weigh(std::string tag, std::vector<Vec3> points, Vec3 origin, double scale, Inner inner);
 
@@ -63,3 +80,7 @@ struct brine::Reducer<interop::Sample>
                     &interop::Sample::inner, &interop::Sample::maybe, &interop::Sample::missing,
                     &interop::Sample::note, &interop::Sample::color, &interop::Sample::flag, &interop::Sample::big> {
 };
+template <>
+struct brine::Reducer<interop::Extras>
+    : brine::Fields<&interop::Extras::counts, &interop::Extras::choice, &interop::Extras::nested,
+                    &interop::Extras::pair, &interop::Extras::arr, &interop::Extras::bits> {};
