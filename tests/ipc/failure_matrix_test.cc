@@ -101,15 +101,15 @@ struct EvilResult {
 template <>
 struct brine::Reducer<failure_matrix::EvilArg> {
   static std::string name() { return "failure_matrix::EvilArg"; }
-  static ValueRef encode(Encoder& e, const failure_matrix::EvilArg& a) {
+  using As = std::tuple<int, int>;
+  static As reduce(const failure_matrix::EvilArg& a) {
     if (a.encode_throws) throw std::invalid_argument("EvilArg encode refused on purpose (value " + std::to_string(a.value) + ")");
-    return e.items_of(0, e.encode(a.decode_kind), e.encode(a.value));
+    return {a.decode_kind, a.value};
   }
-  static failure_matrix::EvilArg decode(const Decoder& d, const fb::Value& v) {
-    const ValueList& list = d.items(v, 2);
+  static failure_matrix::EvilArg rebuild(const As& t) {
     failure_matrix::EvilArg a;
-    a.decode_kind = d.decode<int>(&d.item(list, 0));
-    a.value = d.decode<int>(&d.item(list, 1));
+    a.decode_kind = std::get<0>(t);
+    a.value = std::get<1>(t);
     failure_matrix::misbehave(a.decode_kind, "EvilArg decode");
     return a;
   }
@@ -118,15 +118,15 @@ struct brine::Reducer<failure_matrix::EvilArg> {
 template <>
 struct brine::Reducer<failure_matrix::EvilResult> {
   static std::string name() { return "failure_matrix::EvilResult"; }
-  static ValueRef encode(Encoder& e, const failure_matrix::EvilResult& r) {
+  using As = std::tuple<bool, int>;
+  static As reduce(const failure_matrix::EvilResult& r) {
     failure_matrix::misbehave(r.encode_kind, "EvilResult encode");
-    return e.items_of(0, e.encode(r.decode_throws), e.encode(r.value));
+    return {r.decode_throws, r.value};
   }
-  static failure_matrix::EvilResult decode(const Decoder& d, const fb::Value& v) {
-    const ValueList& list = d.items(v, 2);
+  static failure_matrix::EvilResult rebuild(const As& t) {
     failure_matrix::EvilResult r;
-    r.decode_throws = d.decode<bool>(&d.item(list, 0));
-    r.value = d.decode<int>(&d.item(list, 1));
+    r.decode_throws = std::get<0>(t);
+    r.value = std::get<1>(t);
     if (r.decode_throws && getpid() == failure_matrix::g_test_pid) {
       throw std::length_error("EvilResult decode refused on purpose (value " + std::to_string(r.value) + ")");
     }
@@ -443,13 +443,23 @@ TEST_F(FailureMatrixTest, CorruptOrTruncatedEnvelopeBytesAreRejectedByVerificati
   flatbuffers::FlatBufferBuilder fbb;
   brine::Encoder e(fbb);
   const auto call = brine::encode_call(e, &take_arg, EvilArg{kFine, false, 5});
-  fbb.Finish(brine::fb::CreateTask(fbb, 9, 1, 2, 0, call.args, call.bound, 0, call.batch), brine::fb::TaskIdentifier());
+  fbb.Finish(brine::fb::CreateTask(fbb, 9, 1, 2, 0, 0, flatbuffers::Offset<brine::fb::AnyTable>(call.call)),
+             brine::fb::TaskIdentifier());
   std::vector<std::byte> task(reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
                               reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()) + fbb.GetSize());
-  ASSERT_NO_THROW(brine::verify_task(task));
+  // The frame, then the call's arguments against their types, as the worker's invoker does.
+  const auto verify = [](std::span<const std::byte> bytes) {
+    const brine::fb::Task& t = brine::verify_task(bytes);
+    brine::Decoder d;
+    d.set_envelope(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), t.refs());
+    const brine::CallFrame frame{reinterpret_cast<const flatbuffers::Table*>(t.call()), nullptr, 0};
+    d.require([&](brine::Verifier& v) { return brine::detail::CallTable<std::tuple<EvilArg>>::verify(v, frame); },
+              "the call's arguments");
+  };
+  ASSERT_NO_THROW(verify(task));
   int rejected = 0;
   for (std::size_t n = 0; n < task.size(); ++n) {
-    const Caught c = catch_of([&] { brine::verify_task(std::span(task.data(), n)); });
+    const Caught c = catch_of([&] { verify(std::span(task.data(), n)); });
     if (c.threw) {
       ++rejected;
       EXPECT_EQ(c.type, "brine::DecodeError") << n;
@@ -461,7 +471,7 @@ TEST_F(FailureMatrixTest, CorruptOrTruncatedEnvelopeBytesAreRejectedByVerificati
     for (uint8_t flip : {uint8_t(0x01), uint8_t(0x80), uint8_t(0xff)}) {
       auto copy = task;
       copy[i] ^= std::byte{flip};
-      const Caught c = catch_of([&] { brine::verify_task(copy); });
+      const Caught c = catch_of([&] { verify(copy); });
       if (c.threw) {
         EXPECT_EQ(c.type, "brine::DecodeError") << i;
       }

@@ -76,11 +76,18 @@ Inside find_inside() {
 
 // A result envelope whose value references `ref`, written inline into the slot.
 void write_ref_result(const Inside& in, const fb::BufferRef& ref) {
+  // The value (a std::vector<double> in its one-field table) is an empty vector that the
+  // envelope's reference list says lives in the arena.
   flatbuffers::FlatBufferBuilder fbb;
-  fb::ValueBuilder vb(fbb);
-  vb.add_ref(&ref);
-  const auto value = vb.Finish();
-  fbb.Finish(fb::CreateResult(fbb, in.slot->task_id, value), fb::ResultIdentifier());
+  fbb.StartVector(0, sizeof(double));
+  const flatbuffers::uoffset_t empty = fbb.EndVector(0);
+  const auto start = fbb.StartTable();
+  fbb.AddOffset(4, flatbuffers::Offset<void>(empty));
+  const flatbuffers::uoffset_t value = fbb.EndTable(start);
+  const fb::RefEntry entry(empty, ref);
+  const auto refs = fbb.CreateVectorOfStructs(&entry, 1);
+  fbb.Finish(fb::CreateResult(fbb, in.slot->task_id, flatbuffers::Offset<fb::AnyTable>(value), 0, 0, refs),
+             fb::ResultIdentifier());
   std::memcpy(in.slot_data(), fbb.GetBufferPointer(), fbb.GetSize());
   in.slot->envelope_block = 0;
   in.slot->envelope_size = fbb.GetSize();
