@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "brine/core/call.h"
+#include "brine/core/closure.h"
 #include "heap_arena.h"
 
 namespace brine::testing {
@@ -33,19 +34,25 @@ class LocalPool {
 
     flatbuffers::FlatBufferBuilder task_fbb;
     Encoder encoder(task_fbb, EncodeOptions{.sink = &arena_});
-    const auto list = encode_arguments<std::tuple<std::decay_t<P>...>>(encoder, args...);
-    task_fbb.Finish(fb::CreateTask(task_fbb, ++last_id_, info->id, info->signature, 0, list),
+    const EncodedCall call = encode_call(encoder, fn, args...);
+    const auto refs = encoder.finish_refs();
+    task_fbb.Finish(fb::CreateTask(task_fbb, ++last_id_, info->id, info->signature, 0, info->image_id,
+                                   flatbuffers::Offset<fb::AnyTable>(call.call), 0, 0, 0, refs),
                     fb::TaskIdentifier());
     bytes_copied_ += encoder.bytes_copied();
-    const fb::Task& task = verify_task(std::as_bytes(std::span(task_fbb.GetBufferPointer(), task_fbb.GetSize())));
+    const auto task_bytes = std::as_bytes(std::span(task_fbb.GetBufferPointer(), task_fbb.GetSize()));
+    const fb::Task& task = verify_task(task_bytes);
 
-    const Decoder decoder(&arena_);
+    Decoder decoder(&arena_);
+    decoder.set_envelope(task_fbb.GetBufferPointer(), task_fbb.GetSize(), task.refs());
     flatbuffers::FlatBufferBuilder result_fbb;
     Encoder result_encoder(result_fbb, EncodeOptions{.sink = &arena_});
-    result_fbb.Finish(run_task(task, FunctionRegistry::global(), decoder, result_encoder), fb::ResultIdentifier());
+    finish_result(result_encoder, run_task(task, FunctionRegistry::global(), decoder, result_encoder));
     const fb::Result& result =
         verify_result(std::as_bytes(std::span(result_fbb.GetBufferPointer(), result_fbb.GetSize())));
-    return Ready<R>{decode_result<R>(result, decoder)};
+    Decoder result_decoder(&arena_);
+    result_decoder.set_envelope(result_fbb.GetBufferPointer(), result_fbb.GetSize(), result.refs());
+    return Ready<R>{decode_result<R>(result, result_decoder)};
   }
 
   // Bytes the argument encoders copied (into envelopes or arena blocks).

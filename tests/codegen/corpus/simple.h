@@ -1,4 +1,4 @@
-// Scalars, a string and an alias: the smallest exposed struct, and a task.
+// Scalars, a string and an alias: the smallest exposed struct, a BRINE_TABLE, and a task.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,13 @@
 namespace corpus {
 
 using Meters = double;
+
+// Two floats would make a FlatBuffers struct; BRINE_TABLE keeps it a table that can grow.
+struct BRINE_EXPOSE BRINE_TABLE Pose {
+  float x = 0;
+  float y = 0;
+  bool operator==(const Pose&) const = default;
+};
 
 struct BRINE_EXPOSE Point {
   Meters x = 0;

@@ -13,6 +13,18 @@
 
 // ---- reduce hooks ----
 
+// table corpus.fb.Pose
+template <>
+struct brine::Reducer<corpus::Pose>
+    : brine::codegen::Exposed<brine::codegen::kTable,
+                              &corpus::Pose::x,
+                              &corpus::Pose::y> {
+  // Stable across versions of the struct that --check-compat accepts.
+  static std::string name() { return "corpus::Pose"; }
+  static std::string identifier() { return "SIMP"; }
+  static std::string schema_name() { return "corpus.fb.Pose"; }
+};
+
 // table corpus.fb.Point
 template <>
 struct brine::Reducer<corpus::Point>
