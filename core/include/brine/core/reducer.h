@@ -776,7 +776,13 @@ struct Reducer<std::array<T, N>> : detail::SequenceOf<T> {
     }
   }
   static std::array<T, N> read(const Decoder& d, const uint8_t* p) {
-    const std::size_t n = detail::SequenceOf<T>::count(p);
+    // Inline elements may stand in the arena (an empty vector in the envelope): count those.
+    std::size_t n = 0;
+    if constexpr (detail::kInline<T>) {
+      n = detail::inline_elements<T>(d, p).size();
+    } else {
+      n = detail::SequenceOf<T>::count(p);
+    }
     if (n != N && !(p == nullptr && N == 0)) {
       throw DecodeError("brine: std::array of " + std::to_string(N) + " elements received " + std::to_string(n));
     }
