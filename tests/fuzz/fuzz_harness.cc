@@ -129,7 +129,8 @@ void run_task_input(std::span<const std::byte> bytes) {
   flatbuffers::FlatBufferBuilder fbb(1024);
   Encoder e(fbb);
   Decoder d(&segment.view());
-  fbb.Finish(run_task(*task, FunctionRegistry::global(), d, e), fb::ResultIdentifier());
+  d.set_envelope(reinterpret_cast<const uint8_t*>(copy.span().data()), copy.span().size(), task->refs());
+  finish_result(e, run_task(*task, FunctionRegistry::global(), d, e));
   // What a worker sends back must always pass the parent's verification.
   verify_result({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()});
 }
@@ -143,7 +144,8 @@ void decode_result_input(std::span<const std::byte> bytes) {
   } catch (const DecodeError&) {
     return;
   }
-  const Decoder d(&segment.view());
+  Decoder d(&segment.view());
+  d.set_envelope(reinterpret_cast<const uint8_t*>(copy.span().data()), copy.span().size(), result->refs());
   decode_as<void>(*result, d);
   decode_as<int>(*result, d);
   decode_as<double>(*result, d);

@@ -12,7 +12,7 @@
 #include <variant>
 #include <vector>
 
-#include "brine/core/call.h"
+#include "brine/core/closure.h"
 #include "fuzz_harness.h"
 
 namespace brine_fuzz_functions {
@@ -41,8 +41,11 @@ void task(const fs::path& dir, const std::string& name, R (*fn)(P...), const A&.
   flatbuffers::FlatBufferBuilder fbb;
   Encoder e(fbb, {.reference_threshold = 256, .sink = &segment});
   const FunctionInfo& info = *FunctionRegistry::global().find_address(reinterpret_cast<const void*>(fn));
-  const auto list = encode_arguments<std::tuple<std::decay_t<P>...>>(e, args...);
-  fbb.Finish(fb::CreateTask(fbb, 1, info.id, info.signature, 0, list), fb::TaskIdentifier());
+  const EncodedCall call = encode_call(e, fn, args...);
+  const auto refs = e.finish_refs();
+  fbb.Finish(fb::CreateTask(fbb, 1, info.id, info.signature, 0, 0, flatbuffers::Offset<fb::AnyTable>(call.call), 0, 0, 0,
+                            refs),
+             fb::TaskIdentifier());
   write(dir / (name + ".bin"), fbb);
 }
 
@@ -51,16 +54,14 @@ void result(const fs::path& dir, const std::string& name, const T& value) {
   fuzz::FakeSegment segment;
   flatbuffers::FlatBufferBuilder fbb;
   Encoder e(fbb, {.reference_threshold = 256, .sink = &segment});
-  const ValueRef v = e.encode(value);
-  fbb.Finish(fb::CreateResult(fbb, 1, v), fb::ResultIdentifier());
+  finish_result(e, ResultParts{1, detail::Box<T>::write(e, value), 0, 0});
   write(dir / (name + ".bin"), fbb);
 }
 
 void error_result(const fs::path& dir) {
   flatbuffers::FlatBufferBuilder fbb;
   Encoder e(fbb);
-  fbb.Finish(encode_error(e, 1, fb::Phase::Run, ErrorCode::kRemote, "std::runtime_error", "boom", "fails"),
-             fb::ResultIdentifier());
+  finish_result(e, encode_error(e, 1, fb::Phase::Run, ErrorCode::kRemote, "std::runtime_error", "boom", "fails"));
   write(dir / "error.bin", fbb);
 }
 
