@@ -25,6 +25,8 @@
 #include "vec3_generated.h"
 #elif defined(INTEROP_READ_call)
 #include "call_generated.h"
+#elif defined(INTEROP_READ_extras)
+#include "extras_generated.h"
 #else
 #error "build with INTEROP_READ_<schema>"
 #endif
@@ -169,6 +171,36 @@ int main(int argc, char** argv) {
   CHECK(is_vec3(call->arg2(), 0.5f, 0.25f, 0.125f, 99u));
   CHECK(same_bits(call->arg3(), 2.5));
   check_inner(call->arg4(), "inner arg", 5, {"x"});
+#elif defined(INTEROP_READ_extras)
+  using namespace interop::fb;
+  const std::vector<uint8_t> bytes = read_file(dir + "/extras.bin");
+  flatbuffers::Verifier v = verifier(bytes);
+  REQUIRE(VerifyExtrasBuffer(v));
+  const Extras* e = GetExtras(bytes.data());
+  // The map: key/value tables sorted by key, so flatc's binary search finds every key.
+  const auto* counts = e->counts();
+  REQUIRE(counts != nullptr);
+  CHECK(counts->size() == 3);
+  CHECK(counts->LookupByKey("alpha") != nullptr && counts->LookupByKey("alpha")->value() == -2);
+  CHECK(counts->LookupByKey("mid") != nullptr && counts->LookupByKey("mid")->value() == 300);
+  CHECK(counts->LookupByKey("zeta") != nullptr && counts->LookupByKey("zeta")->value() == 1);
+  CHECK(counts->LookupByKey("absent") == nullptr);
+  // The variant: exactly its string alternative (field 1) present.
+  CHECK(e->choice() != nullptr && !e->choice()->f0().has_value() && str_is(e->choice()->f1(), "str") &&
+        !e->choice()->f2().has_value());
+  CHECK(e->nested() != nullptr && e->nested()->size() == 3);
+  if (e->nested() != nullptr && e->nested()->size() == 3) {
+    const std::vector<std::vector<int32_t>> nested = {{1, 2}, {}, {3}};
+    for (flatbuffers::uoffset_t i = 0; i < 3; ++i) {
+      const auto* inner = e->nested()->Get(i)->value();
+      CHECK(inner != nullptr && std::vector<int32_t>(inner->begin(), inner->end()) == nested[i]);
+    }
+  }
+  CHECK(e->pair() != nullptr && e->pair()->first() == -5 && str_is(e->pair()->second(), "p"));
+  CHECK(e->arr() != nullptr && std::vector<double>(e->arr()->begin(), e->arr()->end()) ==
+                                   std::vector<double>({1.5, 2.5, -3.5}));
+  CHECK(e->bits() != nullptr && std::vector<bool>(e->bits()->begin(), e->bits()->end()) ==
+                                    std::vector<bool>({true, false, true}));
 #endif
   return failures == 0 ? 0 : 1;
 }

@@ -581,7 +581,7 @@ def schema_evolution(a):
 # ---- flatc --cpp ---------------------------------------------------------------------------------
 
 def flatc_cpp_verifies_brine(a):
-    check(len(a.flatc_cpp_reader) == 4, "expected 4 flatc --cpp readers, got %r" % a.flatc_cpp_reader)
+    check(len(a.flatc_cpp_reader) == 5, "expected 5 flatc --cpp readers, got %r" % a.flatc_cpp_reader)
     run([a.cpp, "write", a.work])
     for exe in a.flatc_cpp_reader:
         r = subprocess.run([exe, a.work], capture_output=True, text=True, timeout=30)
