@@ -91,6 +91,8 @@ class SchemaWriter {
 
   std::string struct_member(const TypeRef& t, const std::string& ns) const {
     if (t.kind == TypeRef::Kind::kArray) return "[" + struct_member(*t.element, ns) + ":" + std::to_string(t.length) + "]";
+    // FlatBuffers checks an enum field's implicit default 0 even in a struct.
+    if (t.kind == TypeRef::Kind::kEnum && !has_zero(*enums_.at(t.name))) return scalar_name(enums_.at(t.name)->underlying);
     return type_name(t, ns);
   }
 
