@@ -178,6 +178,16 @@ int read_all(const std::filesystem::path& dir) {
     const std::vector<std::byte> bytes = read_bytes(dir / "py_sample.bin");
     check_sample(brine::loads<Sample>(bytes));
   }
+  // Every absent field reads as its default (the enum is left out: its schema default is 0,
+  // Sample's member initializer kRed).
+  {
+    const Sample s = brine::load<Sample>(dir / "py_sample_sparse.bin");
+    CHECK(s.name == "sparse");
+    CHECK(s.values.empty() && s.points.empty());
+    CHECK(s.inner == Inner{});
+    CHECK(!s.maybe && !s.missing && !s.note);
+    CHECK(!s.flag && s.big == 0);
+  }
   // A vector of 1000 structs as the Box_ root: as a std::vector, and in place as a span.
   {
     const std::vector<std::byte> bytes = read_bytes(dir / "py_points.bin");

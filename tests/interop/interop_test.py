@@ -404,6 +404,13 @@ def brine_reads_python(a):
     getattr(bm, Box.__name__ + "AddValue")(b, Vec3.CreateVec3(b, *VEC3))
     write_buffer(os.path.join(a.work, "py_vec3.bin"), b, getattr(bm, Box.__name__ + "End")(b), ident)
 
+    # A sparse Sample, as FlatBuffers writers make them: only `name`, every other field absent.
+    b = flatbuffers.Builder(0)
+    name_off = b.CreateString("sparse")
+    m.SampleStart(b)
+    m.SampleAddName(b, name_off)
+    write_buffer(os.path.join(a.work, "py_sample_sparse.bin"), b, m.SampleEnd(b), sample_ident)
+
     # A well-formed Sample under the identifier of another schema: brine must refuse it.
     points_ident = schema_facts(schemas[1])[1]
     check(points_ident != sample_ident, "two schemas share the identifier " + sample_ident)
