@@ -1,5 +1,7 @@
 #include "brine/core/function_registry.h"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -53,6 +55,25 @@ const FunctionInfo& FunctionRegistry::require(const void* address, std::string (
   throw NotRegistered("brine: " + name + " taking " + signature_text() + " at " + where +
                       " is not registered, so no worker could find it; add BRINE_REGISTER(<its name>) at "
                       "namespace scope in a source file linked into this binary");
+}
+
+std::string FunctionRegistry::schema(std::string_view name) const {
+  if (name != "*") {
+    const FunctionInfo* info = find_name(name);
+    if (info == nullptr || info->schema == nullptr) {
+      throw NotRegistered("brine: no function named '" + std::string(name) +
+                          "' is registered in this binary; BRINE_PRINT_SCHEMA='*' lists every one");
+    }
+    return info->schema(*info);
+  }
+  std::vector<const FunctionInfo*> all;
+  for (const auto& [id, info] : by_id_) {
+    if (!info->by_value && info->schema != nullptr) all.push_back(info.get());
+  }
+  std::sort(all.begin(), all.end(), [](const FunctionInfo* a, const FunctionInfo* b) { return a->name < b->name; });
+  std::string out;
+  for (const FunctionInfo* info : all) out += "// ---- " + info->name + info->signature_text + "\n" + info->schema(*info) + "\n";
+  return out;
 }
 
 }  // namespace brine

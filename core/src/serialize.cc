@@ -113,9 +113,10 @@ DumpWriter::DumpWriter(const ReducerTable* reducers, const DumpFacts& facts)
                       .large_alignment = kBlobBufferAlignment}) {
   fbb_.PushBytes(reinterpret_cast<const uint8_t*>(kTrailerMagic), sizeof kTrailerMagic);
   fbb_.PushElement<uint32_t>(0);  // the DumpInfo's position, patched by finish()
-  const auto type = fbb_.CreateString(facts.type_name);
-  const auto descriptor = fbb_.CreateString(facts.descriptor);
-  const auto function = facts.function_name.empty() ? 0 : fbb_.CreateString(facts.function_name);
+  const auto type = fbb_.CreateString(facts.type_name.data(), facts.type_name.size());
+  const auto descriptor = fbb_.CreateString(facts.descriptor.data(), facts.descriptor.size());
+  const auto function =
+      facts.function_name.empty() ? 0 : fbb_.CreateString(facts.function_name.data(), facts.function_name.size());
   info_ = fb::CreateDumpInfo(fbb_, kFormatVersion, fnv1a(facts.descriptor), type, descriptor, function,
                              facts.function_id, facts.signature,
                              facts.result_descriptor.empty() ? 0 : fnv1a(facts.result_descriptor))

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -178,6 +179,19 @@ pid_t spawn_worker(int segment_fd, uint32_t index) {
 namespace brine {
 
 void run_if_worker() {
+  // `BRINE_PRINT_SCHEMA=NAME ./app` (or `brine schema ./app NAME`): the .fbs of a registered
+  // function's call, then exit, as a worker would, before main() does anything else.
+  if (const char* want = std::getenv("BRINE_PRINT_SCHEMA")) {
+    try {
+      const std::string text = FunctionRegistry::global().schema(want);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+      _exit(0);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      _exit(2);
+    }
+  }
   const char* spec = std::getenv(detail::kWorkerEnv);
   if (spec == nullptr) return;
   int fd = -1, parent = -1;

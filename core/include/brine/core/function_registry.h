@@ -75,6 +75,10 @@ class FunctionRegistry {
   // The entry for a function pointer, or brine::NotRegistered naming it (by symbol when the
   // binary exports one) and its parameter types (built only then), saying how to register it.
   const FunctionInfo& require(const void* address, std::string (*signature_text)()) const;
+  // The .fbs of a registered function's call (its signature table, the root of a dump_call,
+  // and its result's table); "*" gives every function registered by name, in name order.
+  // Throws NotRegistered for an unknown name.
+  std::string schema(std::string_view name) const;
   std::size_t size() const noexcept { return by_id_.size(); }
 
  private:

@@ -107,12 +107,12 @@ class GrowableBuilder : public flatbuffers::FlatBufferBuilder {
 
 // What a dump says of itself (fb::DumpInfo).
 struct DumpFacts {
-  std::string type_name;
-  std::string descriptor;
-  std::string function_name;  // calls only
+  std::string_view type_name;
+  std::string_view descriptor;
+  std::string_view function_name;  // calls only
   uint64_t function_id = 0;
   uint64_t signature = 0;
-  std::string result_descriptor;
+  std::string_view result_descriptor;
 };
 
 // Builds one dump: the DumpInfo first (it lands at the end), then the value, then the root.
@@ -152,18 +152,23 @@ struct Unplaced<Placed<T>> {
   using type = T;
 };
 
+// What dumps and loads check a T against, computed once per type.
+struct TypeFacts {
+  SchemaFacts schema;
+  std::string name;  // type_signature<T>()
+};
 template <class T>
-const SchemaFacts& facts_of() {
-  static const SchemaFacts facts = schema_facts<T>();
+const TypeFacts& facts_of() {
+  static const TypeFacts facts{schema_facts<T>(), type_signature<T>()};
   return facts;
 }
 
 template <class T>
 Bytes value_blob(const T& value, const ReducerTable* reducers) {
   using Stored = typename Unplaced<T>::type;
-  const SchemaFacts& f = facts_of<Stored>();
-  DumpWriter w(reducers, DumpFacts{type_signature<Stored>(), f.descriptor, {}, 0, 0, {}});
-  return w.finish(write_root<T>(w.encoder(), value), f.identifier);
+  const TypeFacts& f = facts_of<Stored>();
+  DumpWriter w(reducers, DumpFacts{f.name, f.schema.descriptor, {}, 0, 0, {}});
+  return w.finish(write_root<T>(w.encoder(), value), f.schema.identifier);
 }
 
 // `info` if a call of it may go to a file; NotSerializable for a lambda sent by value.
@@ -185,13 +190,13 @@ Bytes call_blob(const C& callable, const A&... args) {
 
 template <class T>
 T decode_blob(std::span<const std::byte> bytes, const ReducerTable* reducers) {
-  const SchemaFacts& f = facts_of<T>();
-  const DumpView view = open_dump(bytes, f.identifier, f.descriptor, type_signature<T>());
+  const TypeFacts& f = facts_of<T>();
+  const DumpView view = open_dump(bytes, f.schema.identifier, f.schema.descriptor, f.name);
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   Decoder d(nullptr, reducers);
   d.set_envelope(data, bytes.size(), nullptr);
   flatbuffers::Verifier v = d.verifier();
-  if (!Root<T>::verify(v, view.root)) reject_root(bytes, type_signature<T>());
+  if (!Root<T>::verify(v, view.root)) reject_root(bytes, f.name);
   return read_root<T>(d, view.root);
 }
 
