@@ -13,7 +13,7 @@ Each test is one ctest entry (label `interop`):
                       C++ from `flatc --cpp` verifies brine's dumps with its generated
                       verifier (and refuses another type's dump), then reads every field
   schema_evolution    (d) v1/v2 of one type (fields added at the end) read each other's dumps,
-                      in C++ and with flatc's Python readers; a changed field type is refused
+                      in C++ and with flatc's Python readers and writers; a changed field type is refused
                       with a brine::DecodeError naming both types
 
 The expected values are written out here a second time (interop_cpp.cc and evolve.cc hold the
@@ -542,6 +542,54 @@ def read_record(gen_dir, path, writer, reader):
                   "%s: added fields are not defaults: %r %r %r %r" % (what, r.Score(), r.Rank(), r.Comment(), extra))
 
 
+def write_record(gen_dir, path, version):
+    """Writes the Record every version of evolve.cc writes, with the flatc --python builders of
+    `version` (in gen_dir), under the schema's identifier. Runs in a process of its own."""
+    sys.path.insert(0, gen_dir)
+    R = importlib.import_module("evolve.fb.Record")
+    M = importlib.import_module("evolve.fb.Meta")
+    b = flatbuffers.Builder(0)
+
+    def meta(author, revision, history):
+        a_off = b.CreateString(author)
+        h_off = None
+        if version == "2":
+            M.StartHistoryVector(b, len(history))
+            for x in reversed(history):
+                b.PrependInt16(x)
+            h_off = b.EndVector()
+        M.Start(b)
+        M.AddAuthor(b, a_off)
+        M.AddRevision(b, revision)
+        if h_off is not None:
+            M.AddHistory(b, h_off)
+        return M.End(b)
+
+    name = b.CreateString("record seven")
+    R.StartWeightsVector(b, 2)
+    b.PrependFloat32(-1.25)
+    b.PrependFloat32(0.5)
+    weights = b.EndVector()
+    meta_off = meta("ada", 3, [1, -2, 3])
+    if version == "2":
+        comment = b.CreateString("added in v2")
+        extra = meta("grace", 9, [])
+    R.Start(b)
+    R.AddId(b, 7)
+    R.AddName(b, name)
+    R.AddWeights(b, weights)
+    R.AddMeta(b, meta_off)
+    if version == "2":
+        R.AddScore(b, 2.75)
+        R.AddRank(b, 4)
+        R.AddComment(b, comment)
+        R.AddExtra(b, extra)
+    ident = schema_facts(os.path.join(os.path.dirname(gen_dir), "v%s.fbs" % version))[1]
+    b.Finish(R.End(b), file_identifier=ident.encode())
+    with open(path, "wb") as f:
+        f.write(b.Output())
+
+
 def schema_evolution(a):
     w = lambda n: os.path.join(a.work, n)  # noqa: E731
     os.makedirs(a.work, exist_ok=True)
@@ -584,6 +632,18 @@ def schema_evolution(a):
             sys.stderr.write(r.stdout + r.stderr)
             check(r.returncode == 0, "flatc Python v%s reading a v%s dump failed" % (reader, writer))
 
+    # The reverse: flatc's Python builders of v1 and v2 write (no brine trailer), brine v1 and
+    # v2 read. The v2 reader sees v2's extra fields, or the defaults in a v1 buffer.
+    for writer in ("1", "2"):
+        run([sys.executable, os.path.abspath(__file__), "--work", a.work, "_write_record", w("gen_v" + writer),
+             w("py_v%s.bin" % writer), writer])
+        for reader in ("1", "2"):
+            r = subprocess.run([exes[reader], "read", w("py_v%s.bin" % writer), writer], capture_output=True,
+                               text=True, timeout=30)
+            sys.stderr.write(r.stdout + r.stderr)
+            check(r.returncode == 0, "brine v%s reading Python's v%s buffer failed (exit %d)" % (reader, writer,
+                                                                                             r.returncode))
+
 
 # ---- flatc --cpp ---------------------------------------------------------------------------------
 
@@ -606,12 +666,14 @@ def main():
     p.add_argument("--flatc-cpp-reader", action="append", default=[])
     p.add_argument("--work", required=True)
     p.add_argument("test", choices=["python_reads_brine", "brine_reads_python", "flatc_json", "schema_evolution",
-                                    "flatc_cpp_verifies_brine", "_read_record"])
+                                    "flatc_cpp_verifies_brine", "_read_record", "_write_record"])
     p.add_argument("rest", nargs="*")
     a = p.parse_args()
     a.work = os.path.abspath(a.work)
     if a.test == "_read_record":
         read_record(*a.rest)
+    elif a.test == "_write_record":
+        write_record(*a.rest)
     else:
         shutil.rmtree(a.work, ignore_errors=True)  # nothing stale from an earlier run
         os.makedirs(a.work)
