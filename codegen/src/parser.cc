@@ -252,6 +252,11 @@ class HeaderParser {
         ok = build_field(s, m) && ok;
       }
     });
+    if (ok && s.fields.empty()) {
+      error(c, "'" + s.name.cxx() + "' has no fields: its hook lists them with brine::Fields, which needs at least "
+                                    "one; give it a field or do not expose it");
+      ok = false;
+    }
     if (ok) out_.header.structs.push_back(std::move(s));
   }
 
