@@ -735,8 +735,16 @@ struct Reducer<std::vector<T, A>> : detail::SequenceOf<T> {
     if constexpr (detail::native_decode<T>()) {
       if (!detail::overridden<T>(d.overrides())) {
         const auto s = detail::inline_elements<T>(d, p);
-        const T* first = reinterpret_cast<const T*>(s.data());
-        return std::vector<T, A>(first, first + s.size());  // one pass: no zero-fill first
+        if constexpr (std::is_trivially_copyable_v<T> && !std::is_trivially_default_constructible_v<T>) {
+          // A struct with member initializers: the iterator constructor would copy element by
+          // element; value-initialize, then copy the block.
+          std::vector<T, A> out(s.size());
+          if (!s.empty()) std::memcpy(static_cast<void*>(out.data()), s.data(), s.size_bytes());
+          return out;
+        } else {
+          const T* first = reinterpret_cast<const T*>(s.data());
+          return std::vector<T, A>(first, first + s.size());  // one pass: no zero-fill first
+        }
       }
     }
     std::vector<T, A> out;
@@ -1037,9 +1045,15 @@ constexpr StructLayout fb_struct_layout() {
   return l;
 }
 
+// A std::array inside a struct is a fixed-length array [T:N], not the vector it is elsewhere.
+template <class T>
+inline constexpr bool kStdArray = false;
+template <class T, std::size_t N>
+inline constexpr bool kStdArray<std::array<T, N>> = true;
+
 template <class T>
 void describe_struct_member(std::string& out) {
-  if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || LowLevel<T>) {
+  if constexpr (!kStdArray<T>) {
     Wire<T>::describe(out);
   } else {
     out += '[';
@@ -1049,7 +1063,7 @@ void describe_struct_member(std::string& out) {
 }
 template <class T>
 std::string struct_member_type(SchemaWriter& s) {
-  if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || LowLevel<T>) {
+  if constexpr (!kStdArray<T>) {
     return s.type<T>();
   } else {
     return "[" + struct_member_type<typename T::value_type>(s) + ":" + std::to_string(std::tuple_size_v<T>) + "]";
