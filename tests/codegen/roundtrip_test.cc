@@ -61,6 +61,7 @@ corpus::Image image(std::size_t pixels) {
   img.histogram = {1, 2, 3};
   img.lut[4095] = 42;
   img.taps = {{{0.25f}, {0.5f}, {0.25f}}};
+  img.window = {.weights = {1, 2, 3}, .edges = {{{-1}, {1}}}, .size = 3};
   return img;
 }
 
@@ -111,6 +112,7 @@ TEST(CodegenWireTest, StructsAndTablesAsCodegenDecided) {
   EXPECT_EQ(brine::Wire<corpus::geo::Vec2>::kind, brine::WireKind::kStruct);
   EXPECT_EQ(brine::Wire<corpus::Range>::kind, brine::WireKind::kStruct);
   EXPECT_EQ(brine::Wire<corpus::Tap>::kind, brine::WireKind::kStruct);
+  EXPECT_EQ(brine::Wire<corpus::Window>::kind, brine::WireKind::kStruct);
   EXPECT_EQ(brine::Wire<corpus::Pose>::kind, brine::WireKind::kTable);
   EXPECT_EQ(brine::Wire<corpus::Point>::kind, brine::WireKind::kTable);
   EXPECT_EQ(brine::Wire<corpus::geo::Segment>::kind, brine::WireKind::kTable);
@@ -201,6 +203,11 @@ TEST(CodegenWireTest, FlatcReadsEnumsVectorsAndStructVectors) {
   EXPECT_EQ(i->lut()->Get(4095), 42.0);
   ASSERT_EQ(i->taps()->size(), 3u);  // std::array of FlatBuffers structs: a struct vector
   EXPECT_EQ(i->taps()->Get(1)->gain(), 0.5f);
+  const corpus::fb::Window* w = i->window();  // a struct of fixed-length arrays, inline
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->weights()->Get(2), 3.0f);
+  EXPECT_EQ(w->edges()->Get(0)->gain(), -1.0f);
+  EXPECT_EQ(w->size(), 3u);
 }
 
 // What flatc's parser makes of a schema text.
@@ -274,6 +281,7 @@ TEST(CodegenSchemaTest, RuntimeSchemaDescribesTheSameBytesAsTheGeneratedOne) {
   expect_same_bytes<corpus::Particle>("vectors");
   expect_same_bytes<corpus::Cloud>("vectors");
   expect_same_bytes<corpus::Tap>("arrays");
+  expect_same_bytes<corpus::Window>("arrays");
   expect_same_bytes<corpus::Image>("arrays");
   expect_same_bytes<evolution_v1::Particle>("evolution_v1");
   expect_same_bytes<evolution_v2::Particle>("evolution_v2");

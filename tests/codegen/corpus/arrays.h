@@ -1,5 +1,5 @@
 // Large contiguous data: forced by reference (BRINE_REF), forced copied (BRINE_COPY) and by
-// the size rule; std::array of scalars and of structs.
+// the size rule; std::array of scalars and of structs, in a table and in a FlatBuffers struct.
 #pragma once
 
 #include <array>
@@ -16,6 +16,14 @@ struct BRINE_EXPOSE Tap {
   bool operator==(const Tap&) const = default;
 };
 
+// A FlatBuffers struct holding fixed-length arrays ([float:3], [Tap:2]).
+struct BRINE_EXPOSE Window {
+  std::array<float, 3> weights{};
+  std::array<Tap, 2> edges{};
+  uint32_t size = 0;
+  bool operator==(const Window&) const = default;
+};
+
 struct BRINE_EXPOSE Image {
   uint32_t width = 0;
   uint32_t height = 0;
@@ -24,6 +32,7 @@ struct BRINE_EXPOSE Image {
   std::vector<uint16_t> histogram;          // by size
   BRINE_REF std::array<double, 4096> lut{};
   std::array<Tap, 3> taps{};
+  Window window;
   bool operator==(const Image&) const = default;
 };
 

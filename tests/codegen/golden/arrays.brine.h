@@ -24,6 +24,19 @@ struct brine::Reducer<corpus::Tap>
   static std::string schema_name() { return "corpus.fb.Tap"; }
 };
 
+// struct corpus.fb.Window
+template <>
+struct brine::Reducer<corpus::Window>
+    : brine::codegen::Exposed<brine::codegen::kStruct,
+                              &corpus::Window::weights,
+                              &corpus::Window::edges,
+                              &corpus::Window::size> {
+  // Stable across versions of the struct that --check-compat accepts.
+  static std::string name() { return "corpus::Window"; }
+  static std::string identifier() { return "ARRA"; }
+  static std::string schema_name() { return "corpus.fb.Window"; }
+};
+
 // table corpus.fb.Image
 template <>
 struct brine::Reducer<corpus::Image>
@@ -34,7 +47,8 @@ struct brine::Reducer<corpus::Image>
                               &corpus::Image::kernel,
                               &corpus::Image::histogram,
                               &corpus::Image::lut,
-                              &corpus::Image::taps> {
+                              &corpus::Image::taps,
+                              &corpus::Image::window> {
   // Stable across versions of the struct that --check-compat accepts.
   static std::string name() { return "corpus::Image"; }
   static std::string identifier() { return "ARRA"; }
@@ -47,7 +61,8 @@ struct brine::Reducer<corpus::Image>
                                        brine::codegen::copy(v.kernel),
                                        v.histogram,
                                        brine::codegen::ref(v.lut),
-                                       v.taps);
+                                       v.taps,
+                                       v.window);
   }
 };
 

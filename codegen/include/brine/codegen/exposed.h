@@ -41,19 +41,19 @@ struct Exposed : std::conditional_t<kIsTable, TableFields<kMembers...>, Fields<k
   static std::string token() { return detail::name_token(Reducer<Class>::schema_name()); }
   static std::string schema_type(SchemaWriter& s) {
     const std::string qualified = Reducer<Class>::schema_name();
-    if (s.claim(qualified)) {
-      static constexpr std::string_view kNames[] = {detail::member_name<kMembers>()...};
-      if constexpr (kIsTable) {
-        s.define(qualified, "table", Listed::Table::fields(s, kNames), Reducer<Class>::name());
-      } else {
-        std::vector<std::string> fields;
-        std::size_t i = 0;
-        ((fields.push_back(std::string(kNames[i]) + ": " +
-                           detail::struct_member_type<typename detail::MemberTraits<decltype(kMembers)>::Type>(s)),
-          ++i),
-         ...);
-        s.define(qualified, "struct", fields, Reducer<Class>::name());
-      }
+    static constexpr std::string_view kNames[] = {detail::member_name<kMembers>()...};
+    if constexpr (kIsTable) {
+      if (s.claim(qualified)) s.define(qualified, "table", Listed::Table::fields(s, kNames), Reducer<Class>::name());
+    } else {
+      // The structs a struct holds are declared before it (flatc wants a struct defined before
+      // an array of it); a struct cannot hold itself, so this ends.
+      std::vector<std::string> fields;
+      std::size_t i = 0;
+      ((fields.push_back(std::string(kNames[i]) + ": " +
+                         detail::struct_member_type<typename detail::MemberTraits<decltype(kMembers)>::Type>(s)),
+        ++i),
+       ...);
+      if (s.claim(qualified)) s.define(qualified, "struct", fields, Reducer<Class>::name());
     }
     return qualified;
   }
