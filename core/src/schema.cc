@@ -27,9 +27,10 @@ void SchemaWriter::define(const std::string& qualified_name, std::string_view ke
   body += std::string(keyword) + " " + name + " {\n";
   for (const std::string& f : fields) body += "  " + f + ";\n";
   body += "}\n";
-  for (Declaration& d : declarations_) {
-    if (d.name == qualified_name) d.body = std::move(body);
-  }
+  // Defined after its fields' types: a declaration moves behind the ones it uses (flatc wants a
+  // struct's member structs declared first).
+  std::erase_if(declarations_, [&](const Declaration& d) { return d.name == qualified_name; });
+  declarations_.push_back({qualified_name, std::move(body)});
 }
 
 std::string SchemaWriter::text(const std::string& root, std::string_view identifier) const {

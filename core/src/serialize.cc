@@ -22,8 +22,6 @@ constexpr std::size_t kHeaderSize = 8;  // root table offset + file identifier
 constexpr std::size_t kMaxBlobSize = FLATBUFFERS_MAX_BUFFER_SIZE;
 // Alignment of the widest scalar in a blob; the verifier requires it of the buffer's address.
 constexpr std::size_t kMinAddressAlignment = 8;
-// Room kept after a large buffer for the tables written after it.
-constexpr std::size_t kReserveSlack = 64 * 1024;
 
 [[noreturn]] void reject(std::span<const std::byte> bytes, std::string_view check, const std::string& detail) {
   throw DecodeError("brine: a blob of " + std::to_string(bytes.size()) + " bytes failed the " + std::string(check) +
@@ -106,11 +104,12 @@ namespace detail {
 
 // ---- writing ---------------------------------------------------------------------------------
 
-DumpWriter::DumpWriter(const ReducerTable* reducers, const DumpFacts& facts)
+DumpWriter::DumpWriter(const ReducerTable* reducers, const DumpFacts& facts, std::size_t expected)
     : encoder_(fbb_, {.reference_threshold = kBlobBufferThreshold,
                       .sink = nullptr,
                       .reducers = reducers,
                       .large_alignment = kBlobBufferAlignment}) {
+  if (expected > 1024 && expected < kMaxBlobSize) fbb_.reserve(expected + expected / 8);
   fbb_.PushBytes(reinterpret_cast<const uint8_t*>(kTrailerMagic), sizeof kTrailerMagic);
   fbb_.PushElement<uint32_t>(0);  // the DumpInfo's position, patched by finish()
   const auto type = fbb_.CreateString(facts.type_name.data(), facts.type_name.size());
@@ -258,7 +257,7 @@ DumpView open_dump(std::span<const std::byte> bytes, const std::string& identifi
     const std::string written = view.info->descriptor() != nullptr ? view.info->descriptor()->str() : std::string();
     if (!shapes_compatible(written, descriptor)) {
       reject(bytes, "type",
-             "it holds a value of type " + stored_type(view.info) + " (shape " + written + "), which a " + type_name +
+             "it holds a value of type " + stored_type(view.info) + " (shape " + written + "), which a reader of " + type_name +
                  " (shape " + descriptor +
                  ") cannot read: only fields added at the end of a table are compatible; load it as the type it "
                  "was dumped as");

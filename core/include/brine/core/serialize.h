@@ -46,6 +46,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -118,7 +119,9 @@ struct DumpFacts {
 // Builds one dump: the DumpInfo first (it lands at the end), then the value, then the root.
 class DumpWriter {
  public:
-  DumpWriter(const ReducerTable* reducers, const DumpFacts& facts);
+  // `expected`: the size the dump will probably have (its type's previous dump), reserved up
+  // front so that a large dump is not copied by the builder as it grows.
+  DumpWriter(const ReducerTable* reducers, const DumpFacts& facts, std::size_t expected = 0);
   Encoder& encoder() noexcept { return encoder_; }
   // Finishes around the root table; checks the size limit.
   Bytes finish(flatbuffers::uoffset_t root, const std::string& identifier);
@@ -167,8 +170,11 @@ template <class T>
 Bytes value_blob(const T& value, const ReducerTable* reducers) {
   using Stored = typename Unplaced<T>::type;
   const TypeFacts& f = facts_of<Stored>();
-  DumpWriter w(reducers, DumpFacts{f.name, f.schema.descriptor, {}, 0, 0, {}});
-  return w.finish(write_root<T>(w.encoder(), value), f.schema.identifier);
+  static std::atomic<std::size_t> last_size{0};
+  DumpWriter w(reducers, DumpFacts{f.name, f.schema.descriptor, {}, 0, 0, {}}, last_size.load(std::memory_order_relaxed));
+  Bytes out = w.finish(write_root<T>(w.encoder(), value), f.schema.identifier);
+  last_size.store(out.size(), std::memory_order_relaxed);
+  return out;
 }
 
 // `info` if a call of it may go to a file; NotSerializable for a lambda sent by value.
