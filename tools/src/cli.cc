@@ -361,17 +361,9 @@ void add_top(CLI::App& app, Io& io) {
   c->add_option("POOL", o->pool, "owner pid or segment name")->type_name("OWNER_PID|SEGMENT_NAME");
   c->add_flag("--once", o->once, "print one frame (rates over one interval) and exit");
   c->add_flag("--json", o->json, "print frames as JSON objects, one per line");
-  const CLI::Validator seconds(
-      [](std::string& text) {
-        char* end = nullptr;
-        const double s = std::strtod(text.c_str(), &end);
-        return *end == '\0' && s > 0 && s < 3600 ? "" : "takes seconds, more than 0 and less than 3600, e.g. 0.5";
-      },
-      "");
   c->add_option("--interval", o->interval_s, "seconds between frames, e.g. 0.5")
-      ->type_name("SECONDS")
       ->capture_default_str()
-      ->check(seconds);
+      ->check(CLI::Range(0.001, 3600.0));
   c->callback([o, &io] { io.status = cmd_top(*o, io); });
 }
 
