@@ -174,6 +174,26 @@ TEST(CliTest, BenchSaysClearlyWhenTheReportScriptIsMissing) {
   EXPECT_TRUE(contains(r.err, "/nonexistent/run_report.sh is missing")) << r.err;
 }
 
+// `brine bench` runs the report script as a child and passes its output on; the script gets
+// the build directory and --quick as given, however they are spelt.
+TEST(CliTest, BenchRunsTheScriptAndPassesItsOutputOn) {
+  char dir[] = "/tmp/brine bench 'quoted'-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string script = std::string(dir) + "/run_report.sh";
+  std::ofstream(script) << "echo \"[1/1] args: $1 $2\"\necho 'targets (issue 6):'\nexit ${FAIL:-0}\n";
+  setenv("BRINE_BENCH_SCRIPT", script.c_str(), 1);
+  const CliRun ok = brine_cli({"bench", "build dir's", "--quick"});
+  setenv("FAIL", "3", 1);
+  const CliRun failed = brine_cli({"bench"});
+  unsetenv("FAIL");
+  unsetenv("BRINE_BENCH_SCRIPT");
+  std::remove(script.c_str());
+  rmdir(dir);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_TRUE(contains(ok.out, "[1/1] args: build dir's --quick\ntargets (issue 6):\n")) << ok.out;
+  EXPECT_EQ(failed.status, 1);
+}
+
 // Two Google Benchmark JSON files in, the change per row out (Google Benchmark's compare.py).
 TEST(CliTest, BenchCompareShowsTheChangePerRow) {
   if (access("/usr/share/benchmark/compare.py", R_OK) != 0) {
