@@ -175,16 +175,11 @@ def write_plot(out_dir, filename, title, xlabel, ylabel, series, caption="Lower 
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
-    ours = sorted(n for n in series if is_brine(n))  # sorted: a name keeps its colour from run to run
-    others = sorted(n for n in series if not is_brine(n))
-    for i, name in enumerate(ours + others):
-        brine = name in ours
-        k = i if brine else i - len(ours)
-        xs, ys = zip(*series[name])
-        ax.plot(xs, ys, label=name, marker=MARKERS[k % len(MARKERS)],
-                color=(BRINE_COLOURS if brine else OTHER_COLOURS)[k % (len(BRINE_COLOURS) if brine else
-                                                                      len(OTHER_COLOURS))],
-                linewidth=2.8 if brine else 1.3, markersize=6 if brine else 4.5, zorder=3 if brine else 2)
+    for ours in (True, False):  # names sorted: a codec keeps its colour from run to run
+        colours = BRINE_COLOURS if ours else OTHER_COLOURS
+        for i, name in enumerate(sorted(n for n in series if is_brine(n) == ours)):
+            ax.plot(*zip(*series[name]), label=name, color=colours[i % len(colours)], marker=MARKERS[i % len(MARKERS)],
+                    linewidth=2.8 if ours else 1.3, markersize=6 if ours else 4.5, zorder=3 if ours else 2)
     ax.set(xscale="log", yscale="log", title=title, xlabel=xlabel, ylabel=ylabel)
     ax.xaxis.set_major_locator(ticker.LogLocator(base=32))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt_bytes(v)))
