@@ -1,5 +1,5 @@
 // Open MPI's 8-byte ping-pong between two ranks, printed as Google Benchmark
-// JSON so that the report reads it like the other suites.
+// JSON (through nlohmann/json) so that the report reads it like the other suites.
 //   mpirun -np 2 --bind-to core brine_mpi_pingpong [--iterations N]
 #include <mpi.h>
 #include <sched.h>
@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 namespace {
@@ -76,13 +78,14 @@ int main(int argc, char** argv) {
     int length = 0;
     MPI_Get_library_version(version, &length);
     const char* placement = cpus[0] == cpus[1] ? "same_cpu" : "cross_cpu";
-    std::printf(
-        "{\n  \"context\": {\"executable\": \"brine_mpi_pingpong\", \"mpi_library\": \"%.*s\"},\n"
-        "  \"benchmarks\": [{\"name\": \"BM_Transport/mpi/%s\", \"run_type\": \"iteration\", "
-        "\"iterations\": %ld, \"real_time\": %.6f, \"cpu_time\": %.6f, \"time_unit\": \"us\", "
-        "\"median_ns\": %.3f, \"label\": \"cpus %d,%d\"}]\n}\n",
-        static_cast<int>(std::strcspn(version, "\n,\"")), version, placement, rounds, microseconds, microseconds,
-        median_ns, cpus[0], cpus[1]);
+    const nlohmann::json run = {
+        {"context",
+         {{"executable", "brine_mpi_pingpong"}, {"mpi_library", std::string(version, std::strcspn(version, "\n,"))}}},
+        {"benchmarks",
+         {{{"name", std::string("BM_Transport/mpi/") + placement}, {"run_type", "iteration"}, {"iterations", rounds},
+           {"real_time", microseconds}, {"cpu_time", microseconds}, {"time_unit", "us"}, {"median_ns", median_ns},
+           {"label", "cpus " + std::to_string(cpus[0]) + "," + std::to_string(cpus[1])}}}}};
+    std::printf("%s\n", run.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   MPI_Finalize();
   return 0;

@@ -5,7 +5,8 @@
 #   bench/run_report.sh BUILD_DIR [--quick]
 #
 # BUILD_DIR is the top-level build directory (or its bench/ subdirectory).
-# Console output goes to bench/report/raw/*.log.
+# Console output goes to bench/report/raw/*.log; this prints a line per suite and, at
+# the end, the PASS/MISS list of the report's targets.
 # --quick runs every benchmark about once on tiny sizes, to check that
 # everything works. Raw JSON goes to bench/report/raw/.
 set -euo pipefail
@@ -54,19 +55,27 @@ else
   pool_args=()
 fi
 
+# One line per step as it starts, and how it ended (rows written, seconds) when it is done.
 steps=6
 step=0
-progress() { step=$((step + 1)); echo "[$step/$steps] $*"; }
-skip() { echo "      skipped: $*"; }
+started=0
+progress() { step=$((step + 1)); started=$SECONDS; printf '[%d/%d] %s ... ' "$step" "$steps" "$*"; }
+skip() { echo "skipped: $*"; }
+done_with() {  # done_with JSON_FILE [NOTE]
+  local rows=0
+  [[ -f $1 ]] && rows=$(grep -c '"run_type"' "$1" || true)
+  echo "$rows row$( ((rows == 1)) || echo s), $((SECONDS - started)) s${2:+; $2}"
+}
 
 # run_suite NAME BINARY [ARGS...]: a Google Benchmark binary, its JSON kept raw.
 run_suite() {
-  local name=$1 binary=$bench_bin/$2
+  local name=$1 binary=$bench_bin/$2 note=""
   shift 2
   progress "$name ($(basename "$binary"))"
   if [[ ! -x $binary ]]; then skip "$binary not built"; return; fi
   "$binary" "$@" "${gbench_args[@]}" --benchmark_out="$raw_dir/$name.json" --benchmark_out_format=json \
-    >"$raw_dir/$name.log" 2>&1 || echo "      $name failed (exit $?); the report shows what was written"
+    >"$raw_dir/$name.log" 2>&1 || note="failed (exit $?, see raw/$name.log); the report shows what was written"
+  done_with "$raw_dir/$name.json" "$note"
 }
 
 run_suite serialization brine_serialization_bench
@@ -78,21 +87,22 @@ if [[ -x $bench_bin/brine_mpi_pingpong ]] && command -v mpirun >/dev/null; then
   # Shared memory only (vader); single-copy off, as containers often forbid it.
   timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 --bind-to core \
     --mca btl self,vader --mca btl_vader_single_copy_mechanism none \
-    "$bench_bin/brine_mpi_pingpong" --iterations "$mpi_iterations" >"$raw_dir/mpi.json" \
-    || { rm -f "$raw_dir/mpi.json"; echo "      mpi ping-pong failed"; }
+    "$bench_bin/brine_mpi_pingpong" --iterations "$mpi_iterations" >"$raw_dir/mpi.json" 2>"$raw_dir/mpi.log" \
+    && done_with "$raw_dir/mpi.json" || { rm -f "$raw_dir/mpi.json"; echo "failed (see raw/mpi.log)"; }
 else
   skip "brine_mpi_pingpong or mpirun missing"
 fi
 
 progress "python pools ($python python_pools.py)"
 if [[ -x $python ]]; then
-  "$python" "$here/python_pools.py" "${python_args[@]}" --out "$raw_dir/python.json" \
-    || echo "      python pools failed"
+  "$python" "$here/python_pools.py" "${python_args[@]}" --out "$raw_dir/python.json" >"$raw_dir/python.log" 2>&1 \
+    && done_with "$raw_dir/python.json" || echo "failed (see raw/python.log)"
 else
   skip "$python missing"
 fi
 
 progress "render report"
+echo
 cp "$bench_bin/bench_facts.json" "$raw_dir/build_facts.json"
 "$python" "$report_dir/render.py" "$raw_dir" --facts "$raw_dir/build_facts.json" --mode "$mode" \
   --load-start "$load_start" --out "$report_dir/REPORT.md"

@@ -3,12 +3,16 @@
 # Usage: tools/install-deps.sh [--bench]   (--bench adds the comparison baselines)
 set -euo pipefail
 
+# The brine CLI (tools/) is built with CLI11 and nlohmann/json, header-only, so they are in the base list.
 packages=(g++ clang cmake ninja-build pkg-config
   libboost-dev libflatbuffers-dev flatbuffers-compiler python3 python3-flatbuffers googletest libgtest-dev libbenchmark-dev
-  libclang-14-dev llvm-14-dev)
+  libclang-14-dev llvm-14-dev libcli11-dev nlohmann-json3-dev)
+# --bench: the alternatives the benchmarks measure brine against, matplotlib for the report's plots,
+# and Google Benchmark's compare.py (with scipy, which it imports) for `brine bench --compare`.
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libprotobuf-dev protobuf-compiler capnproto libcapnp-dev libcereal-dev libmsgpack-cxx-dev
-    libboost-serialization-dev python3 python3-joblib python3-numpy openmpi-bin libopenmpi-dev)
+    libboost-serialization-dev python3 python3-joblib python3-numpy openmpi-bin libopenmpi-dev
+    python3-matplotlib libbenchmark-tools python3-scipy)
 fi
 
 missing=()

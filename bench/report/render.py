@@ -5,7 +5,7 @@
 
 Reads every *.json in RESULTS_DIR that has a "benchmarks" list (Google
 Benchmark's format, which python_pools.py and the MPI ping-pong also write)
-and writes REPORT.md plus hand-made SVG plots next to it. Any suite may be
+and writes REPORT.md plus SVG plots (matplotlib) next to it. Any suite may be
 missing: its section says so and the rest is rendered.
 """
 
@@ -17,8 +17,16 @@ import os
 import platform
 import re
 import sys
+import textwrap
 from collections import defaultdict
 from datetime import datetime, timezone
+
+try:
+    import matplotlib
+    from matplotlib import pyplot as plt, ticker
+except ImportError as e:
+    sys.exit(f"render.py: {e}; install python3-matplotlib (tools/install-deps.sh --bench) and run "
+             "/usr/bin/python3, Debian's")
 
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 NAME_SUFFIXES = re.compile(r"(/(real_time|manual_time|process_time|min_time:[^/]*|iterations:\d+|repeats:\d+))+$")
@@ -133,85 +141,81 @@ def machine_section(facts, contexts, mode, load_start):
     return "\n".join(lines)
 
 
-# --- SVG --------------------------------------------------------------------
+# --- plots (matplotlib) -----------------------------------------------------
+#
+# brine's series are bold and blue (one family, darkest first); every alternative gets its own
+# colour and marker from a palette with no blue in it. SVG text stays text, and ids and dates
+# are fixed so that the same data renders the same file.
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#7f7f7f", "#bcbd22"]
-
-
-def _decades(lo, hi):
-    return range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-
-
-def _tick_label(exponent, unit_labels):
-    for threshold, suffix in unit_labels:
-        if exponent >= threshold:
-            return f"{10 ** (exponent - threshold):g} {suffix}".strip()
-    return f"1e{exponent}"
+matplotlib.use("Agg")
+plt.rcParams.update({"svg.hashsalt": "brine", "svg.fonttype": "none", "font.size": 10,
+                     "axes.spines.top": False, "axes.spines.right": False})
+BRINE_COLOURS = ["#08306b", "#2171b5", "#4a98c9", "#7fb2d9", "#a8cce4"]
+OTHER_COLOURS = ["#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                 "#000000", "#b8860b"]
+MARKERS = "osD^vP*Xph"
 
 
-def loglog_svg(title, xlabel, ylabel, series, x_units, y_units):
-    """series: {name: [(x, y), ...]}, all values > 0. Returns SVG text."""
-    left, top, bottom = 80, 40, 60
-    right = 60 + 7 * max(len(name) for name in series)
-    width, height = 570 + right, 460
-    points = [p for pts in series.values() for p in pts]
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    x_dec = _decades(min(xs), max(xs))
-    y_dec = _decades(min(ys), max(ys))
-    x0, x1 = x_dec.start, max(x_dec.stop - 1, x_dec.start + 1)
-    y0, y1 = y_dec.start, max(y_dec.stop - 1, y_dec.start + 1)
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def px(x):
-        return left + (math.log10(x) - x0) / (x1 - x0) * plot_w
-
-    def py(y):
-        return top + plot_h - (math.log10(y) - y0) / (y1 - y0) * plot_h
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{left + plot_w / 2}" y="22" text-anchor="middle" font-size="15">{title}</text>']
-    for e in range(x0, x1 + 1):
-        x = left + (e - x0) / (x1 - x0) * plot_w
-        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#ddd"/>')
-        out.append(f'<text x="{x:.1f}" y="{top + plot_h + 18}" text-anchor="middle">'
-                   f'{_tick_label(e, x_units)}</text>')
-    for e in range(y0, y1 + 1):
-        y = top + plot_h - (e - y0) / (y1 - y0) * plot_h
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{_tick_label(e, y_units)}</text>')
-    out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>')
-    out.append(f'<text x="{left + plot_w / 2}" y="{height - 18}" text-anchor="middle">{xlabel}</text>')
-    out.append(f'<text transform="translate(18 {top + plot_h / 2}) rotate(-90)" text-anchor="middle">'
-               f'{ylabel}</text>')
-    for i, (name, pts) in enumerate(series.items()):
-        color = PALETTE[i % len(PALETTE)]
-        pts = sorted(pts)
-        path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        out += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.5" fill="{color}"/>' for x, y in pts]
-        ly = top + 10 + i * 20
-        out.append(f'<line x1="{left + plot_w + 15}" y1="{ly}" x2="{left + plot_w + 40}" y2="{ly}" '
-                   f'stroke="{color}" stroke-width="2"/>')
-        out.append(f'<text x="{left + plot_w + 46}" y="{ly + 4}">{name}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+def is_brine(name):
+    return name.startswith("brine")
 
 
-BYTE_UNITS = [(9, "GB"), (6, "MB"), (3, "kB"), (0, "B")]
-TIME_UNITS = [(9, "s"), (6, "ms"), (3, "µs"), (0, "ns"), (-9, "")]
+def save(fig, out_dir, filename, caption):
+    """Writes the figure with `caption` centred under its x label."""
+    fig.axes[0].annotate(textwrap.fill(caption, 100), xy=(0.5, 0), xycoords="axes fraction", xytext=(0, -42),
+                         textcoords="offset points", ha="center", va="top", fontsize=9, style="italic")
+    fig.savefig(os.path.join(out_dir, filename), format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return filename
 
 
-def write_plot(out_dir, filename, title, xlabel, ylabel, series):
-    series = {k: v for k, v in series.items() if v}
+def write_plot(out_dir, filename, title, xlabel, ylabel, series, caption="Lower is better."):
+    """A log-log plot of {name: [(bytes, ns), ...]}; brine's series first in the legend."""
+    series = {k: sorted(v) for k, v in series.items() if v}
     if not series:
         return None
-    with open(os.path.join(out_dir, filename), "w") as f:
-        f.write(loglog_svg(title, xlabel, ylabel, series, BYTE_UNITS, TIME_UNITS))
-    return filename
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    for ours in (True, False):  # names sorted: a codec keeps its colour from run to run
+        colours = BRINE_COLOURS if ours else OTHER_COLOURS
+        for i, name in enumerate(sorted(n for n in series if is_brine(n) == ours)):
+            ax.plot(*zip(*series[name]), label=name, color=colours[i % len(colours)], marker=MARKERS[i % len(MARKERS)],
+                    linewidth=2.8 if ours else 1.3, markersize=6 if ours else 4.5, zorder=3 if ours else 2)
+    ax.set(xscale="log", yscale="log", title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=32))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt_bytes(v)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt_time(v)))
+    ax.grid(True, which="major", color="#ddd")
+    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    for text in legend.get_texts():
+        text.set_fontweight("bold" if is_brine(text.get_text()) else "normal")
+    return save(fig, out_dir, filename, caption)
+
+
+def ratio_plot(out_dir, filename, entries, caption):
+    """One horizontal bar per entry of glance_entries(), grouped by suite, on a log axis with the 1× line."""
+    if not entries:
+        return None
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(entries) + 1.6))
+    ys = range(len(entries))[::-1]
+    speedups = [e[4] for e in entries]
+    ax.barh(ys, [s - 1 for s in speedups], left=1, height=0.6,  # from the 1× line to the ratio
+            color=[BRINE_COLOURS[1] if s >= 1 else OTHER_COLOURS[0] for s in speedups])
+    ax.set_xscale("log")
+    ax.axvline(1, color="black", linewidth=1.2)
+    ax.set_yticks(list(ys), [f"{suite} · {what}: {ours} vs {alt}" for suite, what, ours, alt, _ in entries])
+    for y, s in zip(ys, speedups):
+        ax.annotate(f"{s:.3g}×", (s, y), xytext=(4 if s >= 1 else -4, 0), textcoords="offset points",
+                    ha="left" if s >= 1 else "right", va="center", fontsize=9, fontweight="bold")
+    for y, (a, b) in zip(ys, zip(entries, entries[1:])):
+        if a[0] != b[0]:
+            ax.axhline(y - 0.5, color="#bbb", linewidth=0.8)
+    lo, hi = min(speedups + [1]), max(speedups + [1])
+    ax.set_xlim(lo / 3, hi * 3)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.set_title("brine against the fastest alternative, per benchmark")
+    ax.set_xlabel("← the alternative is faster        times faster than the fastest alternative        brine is faster →")
+    ax.grid(True, axis="x", color="#ddd")
+    return save(fig, out_dir, filename, caption)
 
 
 # --- sections ---------------------------------------------------------------
@@ -278,10 +282,11 @@ def serialization_section(rows, out_dir):
         lines += ["", f"### `{payload}` ({fmt_bytes(size)} of data)", "",
                   table(["codec", "encode", "decode", "encode+decode", "encoded size", "encode ×memcpy",
                          "decode ×memcpy", "total ×memcpy", "total × `brine`"], body)]
+    caption = "Lower is better: time for one encode plus one decode of a payload, against its size."
     svg = write_plot(out_dir, "serialization.svg", "Serialization: encode + decode",
-                     "payload data (bytes)", "time per encode+decode", plot)
+                     "payload data", "time per encode+decode", plot, caption)
     if svg:
-        lines += ["", f"![encode + decode time against payload size, log-log]({svg})"]
+        lines += ["", f"![encode + decode time against payload size, log-log]({svg})", "", f"*{caption}*"]
     return "\n".join(lines)
 
 
@@ -409,10 +414,12 @@ def array_sum_section(rows, out_dir):
             plot[f"{who} {method}"].append((r.counter("payload_bytes"), r.ns))
     lines += ["", table(["array", "method", "time", "× in-process sum", "× brine `shared_vector`",
                          "bytes brine copied"], body)]
+    caption = "Lower is better: time per call (send the array, sum it in a worker, get the sum back)."
     svg = write_plot(out_dir, "array_sum.svg", "Sum a float64 array in a worker: brine and Python",
-                     "array size (bytes)", "time per call", plot)
+                     "array size", "time per call", plot, caption)
     if svg:
-        lines += ["", f"![array sum time against array size, brine and Python, log-log]({svg})"]
+        lines += ["", f"![array sum time against array size, brine and Python, log-log]({svg})", "",
+                  f"*{caption}*"]
     return "\n".join(lines)
 
 
@@ -496,10 +503,11 @@ def sweep_section(rows, out_dir):
     elif "copy" in series and "ref" in series:
         summary = "**Crossover:** none in the measured range (copy stayed cheaper than ref at every size)."
         lines += ["", summary]
+    caption = "Lower is better: time per task; `ref` and `shared_vector` should stay flat while `copy` grows."
     svg = write_plot(out_dir, "copy_vs_reference.svg", "brine: submit + complete against payload size",
-                     "payload (bytes)", "time per task", {m: series[m] for m in methods})
+                     "payload", "time per task", {f"brine {m}": series[m] for m in methods}, caption.replace("`", ""))
     if svg:
-        lines += ["", f"![copy vs reference against payload size, log-log]({svg})"]
+        lines += ["", f"![copy vs reference against payload size, log-log]({svg})", "", f"*{caption}*"]
     return "\n".join(lines), summary
 
 
@@ -535,13 +543,11 @@ def targets_section(rows, crossover_line):
     py_sums = by_name(rows, "BM_PyArraySum/")
     sweep = {m: dict(pts) for m, pts in sweep_series(rows).items()}
     gib, mib = 1 << 30, 1 << 20
-    out = []
+    out, verdicts = [], []
 
     def target(text, ratio, ok, detail, why_miss):
-        if ratio is None:
-            out.append(f"- **NOT MEASURED** — {text}: {detail}")
-            return
-        verdict = "PASS" if ok else "MISS"
+        verdict = "NOT MEASURED" if ratio is None else "PASS" if ok else "MISS"
+        verdicts.append((verdict, text, detail))
         line = f"- **{verdict}** — {text}: {detail}"
         if not ok and why_miss:
             line += f" *Likely reason:* {why_miss}"
@@ -640,8 +646,81 @@ def targets_section(rows, crossover_line):
     lines += [""] + out
     if crossover_line:
         lines += ["", crossover_line]
-    lines += ["", serialization_targets(cells)]
-    return "\n".join(lines)
+    serialization, serialization_verdicts = serialization_targets(cells)
+    lines += ["", serialization]
+    return "\n".join(lines), verdicts + serialization_verdicts
+
+
+# --- at a glance: brine against the fastest alternative ---------------------------------------
+
+# Hand-written floors, not something a user would pick instead of brine.
+FLOORS = {"memcpy", "spin", "futex"}
+
+
+def fastest(candidates):
+    """(name, ns) of the fastest of {name: ns}, or None."""
+    found = [(ns, name) for name, ns in candidates.items() if ns]
+    return min(found)[::-1] if found else None
+
+
+def glance_entries(rows):
+    """[(suite, benchmark, brine's row, fastest alternative, speed-up)], the speed-up being the fastest
+    alternative's time over brine's."""
+    entries = []
+
+    def add(suite, what, brine_name, brine_ns, alternatives):
+        best = fastest(alternatives)
+        if brine_ns and best:
+            entries.append((suite, what, brine_name, best[0], best[1] / brine_ns))
+
+    cells = serialization_cells(rows)
+    for payload in sorted({p for p, _ in cells}, key=lambda p: min(
+            (r.counter("payload_bytes") or 0) for r in cells_for(cells, p))):
+        codecs = {c for p, c in cells if p == payload}
+        add("serialization", payload, "brine", serialization_total(cells, payload, "brine"),
+            {c: serialization_total(cells, payload, c) for c in codecs if not is_brine(c) and c not in FLOORS})
+    transport = transport_rows(rows)
+    for placement in sorted({p for _, p in transport}):
+        here = {m: r.ns for (m, p), r in transport.items() if p == placement}
+        ours = fastest({m: ns for m, ns in here.items() if is_brine(m)})
+        if ours:
+            add("transport", placement, ours[0], ours[1],
+                {m: ns for m, ns in here.items() if not is_brine(m) and m not in FLOORS})
+    py_rt = {f"Python {k}": r.ns for k, r in by_name(rows, "BM_PyRoundTrip/").items()}
+    for key, r in sorted(by_name(rows, "BM_PoolRoundTrip/").items()):
+        add("end to end", "empty task", f"brine {key}", r.ns, py_rt)
+    maps = {k: r for k, r in by_name(rows, "BM_PoolMap/").items() if "span" not in k}
+    best_map = max(maps.items(), key=lambda kv: kv[1].counter("items_per_second") or 0, default=None)
+    if best_map:  # same task count on both sides: time per task is 1 / throughput
+        rate = best_map[1].counter("items_per_second")
+        add("end to end", "map", f"brine {best_map[0].split('/', 1)[1]}", 1 / rate if rate else None,
+            {f"Python {k.split('/', 1)[1]}": 1 / r.counter("items_per_second")
+             for k, r in by_name(rows, "BM_PyMap/").items() if r.counter("items_per_second")})
+    sums, py_sums = by_name(rows, "BM_PoolArraySum/"), by_name(rows, "BM_PyArraySum/")
+    for size in sorted({k.split("/")[0] for k in sums}, key=size_key):
+        ours = fastest({f"brine {k.split('/')[1]}": r.ns for k, r in sums.items()
+                        if k.startswith(size + "/") and not k.endswith("/in_process")})
+        if ours:
+            add("end to end", f"sum {size}", ours[0], ours[1],
+                {f"Python {k.split('/')[1]}": r.ns for k, r in py_sums.items()
+                 if k.startswith(size + "/") and not k.endswith("/in_process")})
+    return entries
+
+
+def glance_section(rows, out_dir):
+    entries = glance_entries(rows)
+    if not entries:
+        return None
+    caption = ("Higher is better: how many times faster brine is than the fastest alternative measured in the "
+               "same run (right of the 1× line brine wins, left of it brine loses). Hand-written floors "
+               "(memcpy, raw spin and futex ping-pongs) are not counted as alternatives.")
+    svg = ratio_plot(out_dir, "at_a_glance.svg", entries, caption)
+    body = [[suite, what, f"`{ours}`", f"`{alt}`", f"**{ratio:.3g}×**" if ratio >= 1 else f"{ratio:.3g}×"]
+            for suite, what, ours, alt, ratio in entries]
+    return "\n".join(["## At a glance: brine against the fastest alternative", "",
+                      f"![brine's speed-up over the fastest alternative, per benchmark]({svg})", "",
+                      f"*{caption}*", "",
+                      table(["suite", "benchmark", "brine", "fastest alternative", "brine is × faster"], body)])
 
 
 SERIALIZATION_PAYLOADS = ("small_task", "medium_struct", "big_array", "record_set", "record_structs", "graph")
@@ -649,7 +728,7 @@ SERIALIZATION_PAYLOADS = ("small_task", "medium_struct", "big_array", "record_se
 
 def serialization_targets(cells):
     """The serialization targets of issue 11 (schema-native envelopes), per payload."""
-    out = []
+    out, verdicts = [], []
 
     def size(payload, codec):
         ops = cells.get((payload, codec), {})
@@ -670,6 +749,7 @@ def serialization_targets(cells):
             return
         ok = all(r <= limit for r in found.values())
         detail = ", ".join(f"`{p}` {r:.2f}×" + ("" if r <= limit else " ✗") for p, r in found.items())
+        verdicts.append(("PASS" if ok else "MISS", text, detail))
         line = f"- **{'PASS' if ok else 'MISS'}** — {text}: {detail}"
         if not ok and why_miss:
             line += f" *Likely reason:* {why_miss}"
@@ -710,7 +790,7 @@ def serialization_targets(cells):
     lines += [""] + out
     if others:
         lines += ["", "Graph, same run: " + ", ".join(others) + "."]
-    return "\n".join(lines)
+    return "\n".join(lines), verdicts
 
 
 def other_section(rows):
@@ -743,7 +823,8 @@ def main():
                 "is measured in the same run; compare ratios, not absolute figures from another day.",
                 "", machine_section(facts, contexts, args.mode, args.load_start)]
     end_to_end, crossover_line = end_to_end_section(rows, out_dir)
-    for text in (targets_section(rows, crossover_line), serialization_section(rows, out_dir),
+    targets, verdicts = targets_section(rows, crossover_line)
+    for text in (targets, glance_section(rows, out_dir), serialization_section(rows, out_dir),
                  transport_section(rows), end_to_end, other_section(rows)):
         if text:
             sections += ["", text]
@@ -751,7 +832,9 @@ def main():
         sections += ["", "## Rows that failed", ""] + [f"- {e}" for e in errors]
     with open(args.out, "w") as f:
         f.write("\n".join(sections) + "\n")
-    print(f"wrote {args.out} ({len(rows)} rows from {len(contexts)} files)")
+    print(f"wrote {args.out} ({len(rows)} rows from {len(contexts)} files)\n\ntargets (issue 6):")
+    for verdict, text, detail in verdicts:
+        print(f"  {verdict:<12} {text.replace('`', '')}: {detail.replace('`', '')}")
     return 0
 
 

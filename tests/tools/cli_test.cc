@@ -1,6 +1,6 @@
 // The brine CLI, run in-process over live pools: every command has --help; ls and top show a
-// live pool read from its segment; clean removes what a dead owner left (its orphaned
-// workers) and touches nothing that is alive.
+// live pool read from its segment, and their JSON parses back; clean removes what a dead owner
+// left (its orphaned workers) and touches nothing that is alive; bench compares two runs.
 #include "brine/tools/cli.h"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -23,6 +28,8 @@ BRINE_REGISTER(twice);
 }  // namespace cli_test
 
 namespace {
+
+using nlohmann::json;
 
 struct CliRun {
   int status;
@@ -60,17 +67,52 @@ TEST(CliTest, EveryCommandHasHelp) {
   const CliRun bad = brine_cli({"frobnicate"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_TRUE(contains(bad.err, "unknown command 'frobnicate'")) << bad.err;
+  const CliRun topic = brine_cli({"help", "top"});
+  EXPECT_EQ(topic.status, 0);
+  EXPECT_TRUE(contains(topic.out, "usage: brine top")) << topic.out;
+  EXPECT_TRUE(contains(topic.out, "--interval")) << topic.out;
+}
+
+// Flags a command does not take, and values it cannot use, are errors: status 2, a message
+// naming the culprit on stderr, nothing run.
+TEST(CliTest, UnknownFlagsAndBadValuesAreErrors) {
+  const CliRun flag = brine_cli({"ls", "--jsn"});
+  EXPECT_EQ(flag.status, 2);
+  EXPECT_TRUE(contains(flag.err, "--jsn")) << flag.err;
+  EXPECT_TRUE(flag.out.empty()) << flag.out;
+  const CliRun top = brine_cli({"top", "--once", "--interval", "0"});
+  EXPECT_EQ(top.status, 2);
+  EXPECT_TRUE(contains(top.err, "--interval")) << top.err;
+  const CliRun missing = brine_cli({"bench", "--compare", "/nonexistent/old.json", "/nonexistent/new.json"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_TRUE(contains(missing.err, "/nonexistent/old.json")) << missing.err;
+  EXPECT_EQ(brine_cli({"bench", "--compare", "only_one.json"}).status, 2);
+  EXPECT_EQ(brine_cli({"clean", "extra"}).status, 2);
 }
 
 TEST(CliTest, LsShowsALivePoolWithItsOwnerSizeAndWorkers) {
   brine::Pool pool(kSmall);
   const std::string name = own_segment();
   ASSERT_FALSE(name.empty());
-  const CliRun json = brine_cli({"ls", "--json"});
-  EXPECT_EQ(json.status, 0);
-  EXPECT_TRUE(contains(json.out, "{\"name\":\"" + name + "\",\"owner_pid\":" + std::to_string(getpid()) +
-                                     ",\"owner_alive\":true")) << json.out;
-  EXPECT_TRUE(contains(json.out, "\"live_workers\":2")) << json.out;
+  const CliRun ls = brine_cli({"ls", "--json"});
+  EXPECT_EQ(ls.status, 0);
+  EXPECT_TRUE(contains(ls.out, "{\"name\":\"" + name + "\",\"owner_pid\":" + std::to_string(getpid()) +
+                                   ",\"owner_alive\":true")) << ls.out;
+  const json parsed = json::parse(ls.out);  // throws, and fails the test, on anything but one JSON value
+  ASSERT_TRUE(parsed.at("segments").is_array()) << ls.out;
+  ASSERT_TRUE(parsed.at("shm").is_array()) << ls.out;
+  const auto mine = std::find_if(parsed["segments"].begin(), parsed["segments"].end(),
+                                 [&](const json& s) { return s.at("name") == name; });
+  ASSERT_NE(mine, parsed["segments"].end()) << ls.out;
+  EXPECT_EQ(mine->at("owner_pid"), getpid());
+  EXPECT_EQ(mine->at("owner_alive"), true);
+  EXPECT_EQ(mine->at("live_workers"), 2);
+  EXPECT_GE(mine->at("max_workers").get<int>(), 2);
+  EXPECT_GT(mine->at("size").get<uint64_t>(), 4u << 20);
+  EXPECT_LE(mine->at("arena_used").get<uint64_t>(), mine->at("arena_size").get<uint64_t>());
+  std::vector<pid_t> holders = mine->at("holders").get<std::vector<pid_t>>();
+  EXPECT_NE(std::find(holders.begin(), holders.end(), getpid()), holders.end()) << ls.out;
+  for (pid_t w : pool.worker_pids()) EXPECT_NE(std::find(holders.begin(), holders.end(), w), holders.end()) << w;
   const CliRun text = brine_cli({"ls"});
   EXPECT_TRUE(contains(text.out, name)) << text.out;
   EXPECT_TRUE(contains(text.out, "alive")) << text.out;
@@ -80,10 +122,40 @@ TEST(CliTest, TopOnceShowsEveryWorkerAndTheTaskCounters) {
   brine::Pool pool(kSmall);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(pool.submit(cli_test::twice, i).get(), 2 * i);
   const std::string me = std::to_string(getpid());
-  const CliRun json = brine_cli({"top", me, "--once", "--json", "--interval", "0.05"});
-  ASSERT_EQ(json.status, 0) << json.err;
-  EXPECT_TRUE(contains(json.out, "\"tasks_completed\":100")) << json.out;
-  for (pid_t pid : pool.worker_pids()) EXPECT_TRUE(contains(json.out, "\"pid\":" + std::to_string(pid))) << json.out;
+  const CliRun top = brine_cli({"top", me, "--once", "--json", "--interval", "0.05"});
+  ASSERT_EQ(top.status, 0) << top.err;
+  EXPECT_TRUE(contains(top.out, "\"tasks_completed\":100")) << top.out;
+  for (pid_t pid : pool.worker_pids()) EXPECT_TRUE(contains(top.out, "\"pid\":" + std::to_string(pid))) << top.out;
+  ASSERT_EQ(std::count(top.out.begin(), top.out.end(), '\n'), 1) << "one frame, one line: " << top.out;
+  const json frame = json::parse(top.out);
+  EXPECT_EQ(frame.at("name"), own_segment());
+  EXPECT_EQ(frame.at("owner_pid"), getpid());
+  EXPECT_EQ(frame.at("tasks_submitted"), 100);
+  EXPECT_EQ(frame.at("tasks_completed"), 100);
+  EXPECT_EQ(frame.at("workers_crashed"), 0);
+  EXPECT_GE(frame.at("tasks_per_second").get<double>(), 0.0);
+  ASSERT_EQ(frame.at("workers").size(), frame.at("max_workers").get<std::size_t>()) << top.out;
+  uint64_t done = 0;
+  std::vector<pid_t> listed;
+  for (std::size_t i = 0; i < frame["workers"].size(); ++i) {
+    const json& w = frame["workers"][i];
+    EXPECT_EQ(w.at("index"), i);
+    if (w.at("pid") == 0) {  // a table entry no worker has used
+      EXPECT_EQ(w.at("state"), "empty") << w;
+      continue;
+    }
+    listed.push_back(w.at("pid").get<pid_t>());
+    EXPECT_EQ(w.at("state"), "idle");
+    EXPECT_EQ(w.at("current_slot"), -1);
+    EXPECT_GE(w.at("busy").get<double>(), 0.0);
+    EXPECT_LE(w.at("queued").get<uint64_t>(), w.at("ring_capacity").get<uint64_t>());
+    done += w.at("tasks_done").get<uint64_t>();
+  }
+  EXPECT_EQ(done, 100u);
+  std::vector<pid_t> pids = pool.worker_pids();
+  std::sort(pids.begin(), pids.end());
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, pids) << top.out;
   const CliRun text = brine_cli({"top", own_segment(), "--once", "--interval", "0.05"});
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_TRUE(contains(text.out, "100 completed")) << text.out;
@@ -101,6 +173,63 @@ TEST(CliTest, BenchSaysClearlyWhenTheReportScriptIsMissing) {
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.err, "/nonexistent/run_report.sh is missing")) << r.err;
 }
+
+// `brine bench` runs the report script as a child and passes its output on; the script gets
+// the build directory and --quick as given, however they are spelt.
+TEST(CliTest, BenchRunsTheScriptAndPassesItsOutputOn) {
+  char dir[] = "/tmp/brine bench 'quoted'-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string script = std::string(dir) + "/run_report.sh";
+  std::ofstream(script) << "echo \"[1/1] args: $1 $2\"\necho 'targets (issue 6):'\nexit ${FAIL:-0}\n";
+  setenv("BRINE_BENCH_SCRIPT", script.c_str(), 1);
+  const CliRun ok = brine_cli({"bench", "build dir's", "--quick"});
+  setenv("FAIL", "3", 1);
+  const CliRun failed = brine_cli({"bench"});
+  unsetenv("FAIL");
+  unsetenv("BRINE_BENCH_SCRIPT");
+  std::remove(script.c_str());
+  rmdir(dir);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_TRUE(contains(ok.out, "[1/1] args: build dir's --quick\ntargets (issue 6):\n")) << ok.out;
+  EXPECT_EQ(failed.status, 1);
+}
+
+// Two Google Benchmark JSON files in, the change per row out (Google Benchmark's compare.py).
+TEST(CliTest, BenchCompareShowsTheChangePerRow) {
+  if (access("/usr/share/benchmark/compare.py", R_OK) != 0) {
+    GTEST_SKIP() << "libbenchmark-tools is not installed (tools/install-deps.sh --bench)";
+  }
+  auto run = [](double ns) {
+    return json{{"context", {{"date", "2026-01-01T00:00:00+00:00"}, {"num_cpus", 2}}},
+                {"benchmarks",
+                 {{{"name", "BM_Thing/8"}, {"run_type", "iteration"}, {"iterations", 1000}, {"real_time", ns},
+                   {"cpu_time", ns}, {"time_unit", "ns"}}}}};
+  };
+  char dir[] = "/tmp/brine-compare-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string old_path = std::string(dir) + "/old.json", new_path = std::string(dir) + "/new.json";
+  std::ofstream(old_path) << run(100).dump();
+  std::ofstream(new_path) << run(200).dump();
+  const CliRun r = brine_cli({"bench", "--compare", old_path, new_path});
+  std::remove(old_path.c_str());
+  std::remove(new_path.c_str());
+  rmdir(dir);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "BM_Thing/8")) << r.out;
+  EXPECT_TRUE(contains(r.out, "+1.0000")) << "twice as slow: " << r.out;
+  EXPECT_FALSE(contains(r.out, "\x1b[")) << "colour codes in captured output: " << r.out;
+}
+
+#ifdef BRINE_BENCH_FACTS
+// The build facts the benchmark report quotes are one JSON object of strings.
+TEST(CliTest, BenchFactsParseBack) {
+  std::ifstream in(BRINE_BENCH_FACTS);
+  ASSERT_TRUE(in) << BRINE_BENCH_FACTS;
+  const json facts = json::parse(in);
+  ASSERT_TRUE(facts.is_object());
+  for (const char* key : {"benchmark", "build_type", "compiler"}) EXPECT_TRUE(facts.at(key).is_string()) << key;
+}
+#endif
 
 // A dead owner whose segment is still held by a process its worker table lists: `clean`
 // must kill that process (and say so), and leave every live pool alone.

@@ -3,15 +3,18 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cmath>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <iomanip>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "brine/core/error.h"
@@ -29,34 +32,18 @@ namespace brine::tools {
 
 namespace {
 
-using Args = std::vector<std::string>;
+// Keys in the order they are set, so `--json` reads like the table beside it.
+using Json = nlohmann::ordered_json;
 
-struct Command {
-  const char* name;
-  const char* summary;
-  const char* usage;
-  int (*run)(const Args& args, std::ostream& out, std::ostream& err);
+// Where a command writes, and the status it leaves for run_cli() to return.
+struct Io {
+  std::ostream& out;
+  std::ostream& err;
+  int status = 0;
 };
 
-bool has_flag(const Args& args, std::string_view flag) { return std::find(args.begin(), args.end(), flag) != args.end(); }
-
-// The value after `--name`, or `fallback`.
-std::string option(const Args& args, std::string_view name, std::string fallback) {
-  auto it = std::find(args.begin(), args.end(), name);
-  return it != args.end() && it + 1 != args.end() ? *(it + 1) : fallback;
-}
-
-// Arguments that are neither flags nor the value of `--interval`.
-Args positional(const Args& args) {
-  Args out;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--interval") {
-      ++i;
-    } else if (args[i].rfind("--", 0) != 0) {
-      out.push_back(args[i]);
-    }
-  }
-  return out;
+void print_json(const Json& j, std::ostream& out) {
+  out << j.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
 }
 
 std::string bytes(uint64_t n) {
@@ -72,28 +59,24 @@ std::string bytes(uint64_t n) {
   return buf;
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
+// Runs a command with its output copied to `out` as it comes (a long run shows its progress);
+// its stderr is ours. Returns its exit status, 128 + signal if it was killed, -1 if it did not run.
+int run_process(const std::vector<std::string>& argv, std::ostream& out) {
+  std::string line;
+  for (const std::string& a : argv) {  // quoted for sh: '...' with each ' as '\''
+    std::string quoted;
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += (line.empty() ? "'" : " '") + quoted + "'";
   }
-  return out + "\"";
-}
-
-template <class T, class F>
-std::string json_list(const std::vector<T>& items, F&& item) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + item(items[i]);
-  return out + "]";
+  FILE* child = popen(line.c_str(), "r");
+  if (child == nullptr) return -1;
+  char buf[4096];
+  for (ssize_t n; (n = read(fileno(child), buf, sizeof buf)) != 0;) {
+    if (n > 0) out.write(buf, n).flush();
+    if (n < 0 && errno != EINTR) break;
+  }
+  const int status = pclose(child);
+  return status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // ---- ls ---------------------------------------------------------------------------------------
@@ -122,26 +105,29 @@ std::vector<Listed> list_all() {
   return out;
 }
 
-int cmd_ls(const Args& args, std::ostream& out, std::ostream&) {
+struct LsOptions {
+  bool json = false;
+};
+
+int cmd_ls(const LsOptions& o, Io& io) {
   const std::vector<Listed> all = list_all();
   const std::vector<ShmEntry> shm = find_shm_entries();
-  auto pids = [](const std::vector<pid_t>& v) { return json_list(v, [](pid_t p) { return std::to_string(p); }); };
-  if (has_flag(args, "--json")) {
-    out << "{\"segments\":" << json_list(all, [&](const Listed& l) {
-      std::string s = "{\"name\":" + json_string(l.seg.name) + ",\"owner_pid\":" + std::to_string(l.seg.owner) +
-                      ",\"owner_alive\":" + (l.seg.owner_alive ? "true" : "false") + ",\"holders\":" + pids(l.seg.holders);
+  std::ostream& out = io.out;
+  if (o.json) {
+    Json segments = Json::array(), entries = Json::array();
+    for (const Listed& l : all) {
+      Json s = {{"name", l.seg.name}, {"owner_pid", l.seg.owner}, {"owner_alive", l.seg.owner_alive},
+                {"holders", l.seg.holders}};
       if (l.pool) {
-        s += ",\"size\":" + std::to_string(l.pool->total_size) + ",\"arena_used\":" + std::to_string(l.pool->arena_used) +
-             ",\"arena_size\":" + std::to_string(l.pool->arena_size) + ",\"live_workers\":" +
-             std::to_string(l.pool->live_workers) + ",\"max_workers\":" + std::to_string(l.pool->max_workers);
+        s.update({{"size", l.pool->total_size}, {"arena_used", l.pool->arena_used}, {"arena_size", l.pool->arena_size},
+                  {"live_workers", l.pool->live_workers}, {"max_workers", l.pool->max_workers}});
       } else {
-        s += ",\"error\":" + json_string(l.error);
+        s["error"] = l.error;
       }
-      return s + "}";
-    }) << ",\"shm\":" << json_list(shm, [](const ShmEntry& e) {
-      return "{\"path\":" + json_string(e.path) + ",\"owner_pid\":" + std::to_string(e.owner) +
-             ",\"owner_alive\":" + (e.owner_alive ? "true" : "false") + "}";
-    }) << "}\n";
+      segments.push_back(std::move(s));
+    }
+    for (const ShmEntry& e : shm) entries.push_back({{"path", e.path}, {"owner_pid", e.owner}, {"owner_alive", e.owner_alive}});
+    print_json({{"segments", segments}, {"shm", entries}}, out);
     return 0;
   }
   if (all.empty() && shm.empty()) {
@@ -167,15 +153,6 @@ int cmd_ls(const Args& args, std::ostream& out, std::ostream&) {
     out << std::setw(34) << e.path << std::setw(9) << e.owner << std::setw(7) << (e.owner_alive ? "alive" : "dead")
         << "(named segment in /dev/shm)\n";
   }
-  return 0;
-}
-
-// ---- clean ------------------------------------------------------------------------------------
-
-int cmd_clean(const Args& args, std::ostream& out, std::ostream& err) {
-  CleanOptions options;
-  options.dry_run = has_flag(args, "--dry-run");
-  clean(options, out, err);
   return 0;
 }
 
@@ -205,28 +182,34 @@ double per_second(uint64_t now, uint64_t before, uint64_t dt_ns) {
   return dt_ns == 0 ? 0.0 : static_cast<double>(now - before) * 1e9 / static_cast<double>(dt_ns);
 }
 
+// One worker's rates between two snapshots; zero if the worker was respawned in between.
+struct WorkerRates {
+  double tasks_per_second = 0;
+  double busy = 0;  // fraction of the interval
+};
+
+WorkerRates rates(const WorkerSnapshot& was, const WorkerSnapshot& w, uint64_t dt) {
+  if (was.pid != w.pid || dt == 0) return {};
+  return {per_second(w.tasks_done, was.tasks_done, dt), static_cast<double>(w.busy_ns - was.busy_ns) / static_cast<double>(dt)};
+}
+
 void render_json(const std::string& name, const PoolSnapshot& a, const PoolSnapshot& b, std::ostream& out) {
   const uint64_t dt = b.time_ns - a.time_ns;
-  std::ostringstream s;
-  s << "{\"name\":" << json_string(name) << ",\"owner_pid\":" << b.owner_pid << ",\"size\":" << b.total_size
-    << ",\"arena_used\":" << b.arena_used << ",\"arena_size\":" << b.arena_size << ",\"live_workers\":" << b.live_workers
-    << ",\"max_workers\":" << b.max_workers << ",\"tasks_submitted\":" << b.tasks_submitted
-    << ",\"tasks_completed\":" << b.tasks_completed << ",\"workers_crashed\":" << b.workers_crashed
-    << ",\"tasks_per_second\":" << per_second(b.tasks_completed, a.tasks_completed, dt) << ",\"workers\":[";
+  Json workers = Json::array();
   for (std::size_t i = 0; i < b.workers.size(); ++i) {
     const WorkerSnapshot& w = b.workers[i];
-    const WorkerSnapshot& was = a.workers[i];
-    const bool same = was.pid == w.pid;
-    s << (i ? "," : "") << "{\"index\":" << w.index << ",\"pid\":" << w.pid << ",\"state\":\"" << to_string(w.state)
-      << "\",\"tasks_done\":" << w.tasks_done << ",\"tasks_per_second\":"
-      << (same ? per_second(w.tasks_done, was.tasks_done, dt) : 0.0)
-      << ",\"busy\":" << (same && dt ? static_cast<double>(w.busy_ns - was.busy_ns) / static_cast<double>(dt) : 0.0)
-      << ",\"current_slot\":" << (w.current_slot == 0 ? -1 : static_cast<int64_t>(w.current_slot) - 1)
-      << ",\"queued\":" << w.queued << ",\"ring_capacity\":" << w.ring_capacity << ",\"completions\":" << w.completions
-      << "}";
+    const WorkerRates r = rates(a.workers[i], w, dt);
+    workers.push_back({{"index", w.index}, {"pid", w.pid}, {"state", to_string(w.state)}, {"tasks_done", w.tasks_done},
+                       {"tasks_per_second", r.tasks_per_second}, {"busy", r.busy},
+                       {"current_slot", w.current_slot == 0 ? -1 : static_cast<int64_t>(w.current_slot) - 1},
+                       {"queued", w.queued}, {"ring_capacity", w.ring_capacity}, {"completions", w.completions}});
   }
-  s << "]}\n";
-  out << s.str();
+  print_json({{"name", name}, {"owner_pid", b.owner_pid}, {"size", b.total_size}, {"arena_used", b.arena_used},
+              {"arena_size", b.arena_size}, {"live_workers", b.live_workers}, {"max_workers", b.max_workers},
+              {"tasks_submitted", b.tasks_submitted}, {"tasks_completed", b.tasks_completed},
+              {"workers_crashed", b.workers_crashed},
+              {"tasks_per_second", per_second(b.tasks_completed, a.tasks_completed, dt)}, {"workers", workers}},
+             out);
 }
 
 void render_text(const std::string& name, const PoolSnapshot& a, const PoolSnapshot& b, std::ostream& out) {
@@ -243,31 +226,28 @@ void render_text(const std::string& name, const PoolSnapshot& a, const PoolSnaps
     << "QUEUED" << "COMPLETIONS\n";
   for (std::size_t i = 0; i < b.workers.size(); ++i) {
     const WorkerSnapshot& w = b.workers[i];
-    const WorkerSnapshot& was = a.workers[i];
-    const bool same = was.pid == w.pid;
-    const double busy = same && dt ? 100.0 * static_cast<double>(w.busy_ns - was.busy_ns) / static_cast<double>(dt) : 0.0;
+    const WorkerRates r = rates(a.workers[i], w, dt);
     s << std::setw(8) << w.index << std::setw(9) << w.pid << std::setw(10) << to_string(w.state) << std::setw(12)
-      << w.tasks_done << std::setw(12) << (same ? per_second(w.tasks_done, was.tasks_done, dt) : 0.0) << std::setw(7)
-      << std::min(busy, 100.0) << std::setw(7) << (w.current_slot == 0 ? "-" : std::to_string(w.current_slot - 1))
-      << std::setw(11) << (std::to_string(w.queued) + "/" + std::to_string(w.ring_capacity)) << w.completions << "\n";
+      << w.tasks_done << std::setw(12) << r.tasks_per_second << std::setw(7) << std::min(100 * r.busy, 100.0)
+      << std::setw(7) << (w.current_slot == 0 ? "-" : std::to_string(w.current_slot - 1)) << std::setw(11)
+      << (std::to_string(w.queued) + "/" + std::to_string(w.ring_capacity)) << w.completions << "\n";
   }
   out << s.str();
 }
 
-int cmd_top(const Args& args, std::ostream& out, std::ostream& err) {
-  const Args pos = positional(args);
-  const bool once = has_flag(args, "--once");
-  const bool json = has_flag(args, "--json");
-  const double interval_s = std::strtod(option(args, "--interval", "1").c_str(), nullptr);
-  if (!(interval_s > 0 && interval_s < 3600)) {
-    err << "brine top: --interval takes seconds, e.g. 0.5\n";
-    return 2;
-  }
-  const std::optional<FoundSegment> seg = pick_pool(pos.empty() ? "" : pos[0], err);
+struct TopOptions {
+  std::string pool;
+  bool once = false;
+  bool json = false;
+  double interval_s = 1;
+};
+
+int cmd_top(const TopOptions& o, Io& io) {
+  const std::optional<FoundSegment> seg = pick_pool(o.pool, io.err);
   if (!seg) return 1;
   const int owner = pidfd_open(seg->owner);
   if (owner < 0) {
-    err << "brine top: the owner of " << seg->name << " is gone\n";
+    io.err << "brine top: the owner of " << seg->name << " is gone\n";
     return 1;
   }
   int status = 0;
@@ -276,19 +256,19 @@ int cmd_top(const Args& args, std::ostream& out, std::ostream& err) {
     PoolSnapshot before = reader.snapshot();
     for (;;) {
       pollfd p{owner, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(interval_s * 1000)) > 0) {  // the owner exited
-        err << "brine top: pool " << seg->name << " is gone (owner " << seg->owner << " exited)\n";
+      if (poll(&p, 1, static_cast<int>(o.interval_s * 1000)) > 0) {  // the owner exited
+        io.err << "brine top: pool " << seg->name << " is gone (owner " << seg->owner << " exited)\n";
         break;
       }
       const PoolSnapshot now = reader.snapshot();
-      if (!once && !json) out << "\x1b[H\x1b[2J";
-      (json ? render_json : render_text)(seg->name, before, now, out);
-      out.flush();
-      if (once) break;
+      if (!o.once && !o.json) io.out << "\x1b[H\x1b[2J";
+      (o.json ? render_json : render_text)(seg->name, before, now, io.out);
+      io.out.flush();
+      if (o.once) break;
       before = now;
     }
   } catch (const Error& e) {
-    err << "brine top: " << e.what() << "\n";
+    io.err << "brine top: " << e.what() << "\n";
     status = 1;
   }
   close(owner);
@@ -297,83 +277,157 @@ int cmd_top(const Args& args, std::ostream& out, std::ostream& err) {
 
 // ---- bench ------------------------------------------------------------------------------------
 
-int cmd_bench(const Args& args, std::ostream& out, std::ostream& err) {
+// Google Benchmark's comparison tool, from Debian's libbenchmark-tools.
+constexpr const char* kCompareScript = "/usr/share/benchmark/compare.py";
+
+struct BenchOptions {
+  std::string build = BRINE_BINARY_DIR;
+  bool quick = false;
+  std::vector<std::string> compare;  // OLD.json NEW.json
+};
+
+int cmd_compare(const BenchOptions& o, Io& io) {
+  struct stat st;
+  if (stat(kCompareScript, &st) != 0) {
+    io.err << "brine bench --compare: Google Benchmark's " << kCompareScript
+           << " is missing; install libbenchmark-tools and python3-scipy (tools/install-deps.sh --bench)\n";
+    return 1;
+  }
+  std::vector<std::string> argv = {"/usr/bin/python3", kCompareScript};
+  if (&io.out != &std::cout || isatty(STDOUT_FILENO) == 0) argv.push_back("--no-color");
+  argv.insert(argv.end(), {"benchmarks", o.compare[0], o.compare[1]});
+  const int status = run_process(argv, io.out);
+  if (status != 0) {
+    io.err << "brine bench --compare: " << kCompareScript << " failed (exit " << status
+           << "); it needs python3-scipy (tools/install-deps.sh --bench)\n";
+  }
+  return status == 0 ? 0 : 1;
+}
+
+int cmd_bench(const BenchOptions& o, Io& io) {
+  if (!o.compare.empty()) return cmd_compare(o, io);
   const char* env_script = std::getenv("BRINE_BENCH_SCRIPT");
   const std::string script = env_script != nullptr ? env_script : BRINE_SOURCE_DIR "/bench/run_report.sh";
   struct stat st;
   if (stat(script.c_str(), &st) != 0) {
-    err << "brine bench: the benchmark report script " << script
-        << " is missing; set BRINE_BENCH_SCRIPT to it, or run from a brine source tree that has bench/\n";
+    io.err << "brine bench: the benchmark report script " << script
+           << " is missing; set BRINE_BENCH_SCRIPT to it, or run from a brine source tree that has bench/\n";
     return 1;
   }
-  const Args pos = positional(args);
-  const std::string build = !pos.empty() ? pos[0] : BRINE_BINARY_DIR;
-  std::vector<std::string> argv = {"bash", script, build};
-  if (has_flag(args, "--quick")) argv.push_back("--quick");
-  out << "brine bench: running " << script << " " << build << (has_flag(args, "--quick") ? " --quick" : "") << "\n";
-  out.flush();
-  std::vector<char*> cargv;
-  for (std::string& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  execvp("bash", cargv.data());
-  err << "brine bench: cannot run bash: " << std::strerror(errno) << "\n";
-  return 1;
+  std::vector<std::string> argv = {"bash", script, o.build};
+  if (o.quick) argv.push_back("--quick");
+  io.out << "brine bench: running " << script << " " << o.build << (o.quick ? " --quick" : "") << "\n";
+  io.out.flush();
+  // The script prints a line per suite and, at the end, the targets' PASS/MISS list.
+  return run_process(argv, io.out) == 0 ? 0 : 1;
 }
 
-const Command kCommands[] = {
-    {"ls", "list every brine segment on this machine",
-     "brine ls [--json]\n"
-     "  Lists every brine pool segment (memfd brine-<owner pid>-<random>) held by a process: name, owner pid,\n"
-     "  whether the owner is alive, size, arena use, live workers, and the pids that hold it; then the\n"
-     "  brine-* entries of /dev/shm.\n"
-     "  --json   one JSON object: {\"segments\": [...], \"shm\": [...]}\n",
-     cmd_ls},
-    {"clean", "remove what dead pools left behind",
-     "brine clean [--dry-run]\n"
-     "  Removes /dev/shm/brine-* entries whose owner is gone, and kills the worker processes (as listed in\n"
-     "  the segment's worker table) that still hold the segment of a dead owner. Nothing else.\n"
-     "  --dry-run   print what would be done, do nothing\n",
-     cmd_clean},
-    {"top", "live view of one pool",
-     "brine top [OWNER_PID | SEGMENT_NAME] [--once] [--json] [--interval SECONDS]\n"
-     "  Shows per worker: pid, state, tasks done, tasks/s, busy %, current slot, submission ring\n"
-     "  occupancy, pending completions; and the pool's arena use and task counters. Refreshes every\n"
-     "  interval (default 1 s) until the pool exits or Ctrl-C. Without a pool argument, the only live pool.\n"
-     "  --once       print one frame (rates over one interval) and exit\n"
-     "  --json       print frames as JSON objects, one per line\n",
-     cmd_top},
-    {"bench", "run the benchmark report",
-     "brine bench [BUILD_DIR] [--quick]\n"
-     "  Runs bench/run_report.sh BUILD_DIR (default: the build this CLI came from), which runs every\n"
-     "  benchmark suite and renders bench/report/REPORT.md. BRINE_BENCH_SCRIPT overrides the script.\n"
-     "  --quick   every benchmark about once, on tiny sizes\n",
-     cmd_bench},
-};
+// ---- the command line -------------------------------------------------------------------------
+//
+// A command is a CLI11 subcommand: its options live in a struct the callback owns, and the
+// callback leaves the command's exit status in Io. Adding one is a function like these.
 
-void usage(std::ostream& out) {
-  out << "usage: brine <command> [options]   (brine <command> --help for details)\n\ncommands:\n";
-  for (const Command& c : kCommands) out << "  " << std::left << std::setw(8) << c.name << c.summary << "\n";
+void add_ls(CLI::App& app, Io& io) {
+  auto o = std::make_shared<LsOptions>();
+  CLI::App* c = app.add_subcommand("ls", "list every brine segment on this machine");
+  c->footer(
+      "Lists every brine pool segment (memfd brine-<owner pid>-<random>) held by a process: name, owner pid,\n"
+      "whether the owner is alive, size, arena use, live workers, and the pids that hold it; then the\n"
+      "brine-* entries of /dev/shm.");
+  c->add_flag("--json", o->json, "one JSON object: {\"segments\": [...], \"shm\": [...]}");
+  c->callback([o, &io] { io.status = cmd_ls(*o, io); });
+}
+
+void add_clean(CLI::App& app, Io& io) {
+  auto o = std::make_shared<CleanOptions>();
+  CLI::App* c = app.add_subcommand("clean", "remove what dead pools left behind");
+  c->footer(
+      "Removes /dev/shm/brine-* entries whose owner is gone, and kills the worker processes (as listed in\n"
+      "the segment's worker table) that still hold the segment of a dead owner. Nothing else.");
+  c->add_flag("--dry-run", o->dry_run, "print what would be done, do nothing");
+  c->callback([o, &io] {
+    clean(*o, io.out, io.err);
+    io.status = 0;
+  });
+}
+
+void add_top(CLI::App& app, Io& io) {
+  auto o = std::make_shared<TopOptions>();
+  CLI::App* c = app.add_subcommand("top", "live view of one pool");
+  c->footer(
+      "Shows per worker: pid, state, tasks done, tasks/s, busy %, current slot, submission ring\n"
+      "occupancy, pending completions; and the pool's arena use and task counters. Refreshes every\n"
+      "interval until the pool exits or Ctrl-C. Without a pool argument, the only live pool.");
+  c->add_option("POOL", o->pool, "owner pid or segment name")->type_name("OWNER_PID|SEGMENT_NAME");
+  c->add_flag("--once", o->once, "print one frame (rates over one interval) and exit");
+  c->add_flag("--json", o->json, "print frames as JSON objects, one per line");
+  c->add_option("--interval", o->interval_s, "seconds between frames, e.g. 0.5")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 3600.0));
+  c->callback([o, &io] { io.status = cmd_top(*o, io); });
+}
+
+void add_bench(CLI::App& app, Io& io) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* c = app.add_subcommand("bench", "run the benchmark report, or compare two runs");
+  c->footer(
+      "Runs bench/run_report.sh BUILD_DIR, which runs every benchmark suite (a line per suite) and renders\n"
+      "bench/report/REPORT.md, then prints the targets' PASS/MISS list. BRINE_BENCH_SCRIPT overrides the\n"
+      "script. With --compare, prints the change per row between two Google Benchmark JSON files (e.g. two\n"
+      "copies of bench/report/raw/serialization.json) with Google Benchmark's compare.py: negative is faster.");
+  CLI::Option* build = c->add_option("BUILD_DIR", o->build, "the build to run (default: the one this CLI came from)");
+  CLI::Option* quick = c->add_flag("--quick", o->quick, "every benchmark about once, on tiny sizes");
+  c->add_option("--compare", o->compare, "compare two runs instead of running one")
+      ->expected(2)
+      ->type_name("OLD.json NEW.json")
+      ->check(CLI::ExistingFile)
+      ->excludes(build)
+      ->excludes(quick);
+  c->callback([o, &io] { io.status = cmd_bench(*o, io); });
+}
+
+// `brine help [COMMAND]`, as `--help`; not listed.
+void add_help(CLI::App& app, Io& io) {
+  auto topic = std::make_shared<std::string>();
+  CLI::App* c = app.add_subcommand("help", "")->group("");
+  c->add_option("COMMAND", *topic);
+  c->callback([topic, &app, &io] {
+    const std::vector<CLI::App*> named = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == *topic; });
+    io.out << (named.empty() ? app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal)
+                             : named[0]->help(app.get_name()));
+    io.status = 0;
+  });
 }
 
 }  // namespace
 
-int run_cli(const Args& args, std::ostream& out, std::ostream& err) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    usage(args.empty() ? err : out);
-    return args.empty() ? 2 : 0;
-  }
-  for (const Command& c : kCommands) {
-    if (args[0] != c.name) continue;
-    const Args rest(args.begin() + 1, args.end());
-    if (has_flag(rest, "--help") || has_flag(rest, "-h")) {
-      out << "usage: " << c.usage;
-      return 0;
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app("Inspect brine pools on this machine, clean up after dead ones, run the benchmarks.", "brine");
+  app.get_formatter()->label("Usage", "usage");
+  app.footer("brine COMMAND --help for details.");
+  app.require_subcommand(0, 1);
+  Io io{out, err};
+  add_ls(app, io);
+  add_clean(app, io);
+  add_top(app, io);
+  add_bench(app, io);
+  add_help(app, io);
+  try {
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));  // CLI11 takes them last first
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e, out, err);
+    if (app.get_subcommands().empty() && !args.empty() && args[0].rfind('-', 0) != 0) {
+      err << "brine: unknown command '" << args[0] << "'\n" << app.help();
+    } else {
+      app.exit(e, out, err);
     }
-    return c.run(rest, out, err);
+    return 2;
   }
-  err << "brine: unknown command '" << args[0] << "'\n";
-  usage(err);
-  return 2;
+  if (app.get_subcommands().empty()) {  // no command: the overview, on stderr
+    err << app.help();
+    return 2;
+  }
+  return io.status;
 }
 
 }  // namespace brine::tools
