@@ -322,6 +322,22 @@ int cmd_bench(const BenchOptions& o, Io& io) {
   return run_process(argv, io.out) == 0 ? 0 : 1;
 }
 
+// ---- schema -----------------------------------------------------------------------------------
+
+struct SchemaOptions {
+  std::string program;
+  std::string function = "*";
+};
+
+int cmd_schema(const SchemaOptions& o, Io& io) {
+  const int status = run_process({"env", "BRINE_PRINT_SCHEMA=" + o.function, o.program}, io.out);
+  if (status == 0) return 0;
+  io.err << "brine schema: " << o.program << " exited with status " << status
+         << "; it must call brine::run_if_worker() first in main() (which prints the schema and exits) and register "
+         << (o.function == "*" ? std::string("its functions") : "'" + o.function + "'") << " with BRINE_REGISTER\n";
+  return 1;
+}
+
 // ---- the command line -------------------------------------------------------------------------
 //
 // A command is a CLI11 subcommand: its options live in a struct the callback owns, and the
@@ -386,6 +402,19 @@ void add_bench(CLI::App& app, Io& io) {
   c->callback([o, &io] { io.status = cmd_bench(*o, io); });
 }
 
+void add_schema(CLI::App& app, Io& io) {
+  auto o = std::make_shared<SchemaOptions>();
+  CLI::App* c = app.add_subcommand("schema", "print the FlatBuffers schema of a program's registered functions");
+  c->footer(
+      "Runs PROGRAM with BRINE_PRINT_SCHEMA=FUNCTION: brine::run_if_worker() prints the .fbs of the call's\n"
+      "signature table (field i is argument i; the root of brine::dump_call's bytes) and of its result, then\n"
+      "exits. Without FUNCTION, every function registered by name. flatc compiles it into readers of brine's\n"
+      "bytes for any language. For one type, print brine::schema_of<T>() in your program.");
+  c->add_option("PROGRAM", o->program, "a program linked with brine")->required()->check(CLI::ExistingFile);
+  c->add_option("FUNCTION", o->function, "a registered name (default: all of them)");
+  c->callback([o, &io] { io.status = cmd_schema(*o, io); });
+}
+
 // `brine help [COMMAND]`, as `--help`; not listed.
 void add_help(CLI::App& app, Io& io) {
   auto topic = std::make_shared<std::string>();
@@ -411,6 +440,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   add_clean(app, io);
   add_top(app, io);
   add_bench(app, io);
+  add_schema(app, io);
   add_help(app, io);
   try {
     app.parse(std::vector<std::string>(args.rbegin(), args.rend()));  // CLI11 takes them last first
