@@ -75,7 +75,8 @@ const flatbuffers::Table* as_table(const fb::AnyTable* t) { return reinterpret_c
 
 }  // namespace
 
-ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d, Encoder& e) {
+ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d, Encoder& e,
+                     std::vector<std::shared_ptr<void>>* keep) {
   const FunctionInfo* info = registry.find(task.function_id());
   if (info == nullptr) {
     return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kNotRegistered, "brine::NotRegistered",
@@ -98,7 +99,7 @@ ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, con
                                      "Register a function or functor and send it by name instead",
                         info->name);
   }
-  const CallFrame single{as_table(task.call()), as_table(task.bound()), task.bound_count()};
+  const CallFrame single{as_table(task.call()), as_table(task.bound()), task.bound_count(), keep};
   if ((task.flags() & kTaskVectorized) != 0) {
     if (info->invoke_vectorized == nullptr) {
       return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kDecode, "brine::DecodeError",
@@ -113,7 +114,7 @@ ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, con
   results.reserve(batch->size());
   for (const fb::AnyTable* call : *batch) {
     const ResultParts r =
-        invoke_call(*info, info->invoke, task.task_id(), CallFrame{as_table(call), single.bound, single.bound_count}, d, e);
+        invoke_call(*info, info->invoke, task.task_id(), CallFrame{as_table(call), single.bound, single.bound_count, nullptr}, d, e);
     results.push_back(fb::CreateResult(e.builder(), r.task_id, flatbuffers::Offset<fb::AnyTable>(r.value), r.error));
   }
   return ResultParts{task.task_id(), 0, 0, e.builder().CreateVector(results)};

@@ -171,12 +171,15 @@ class Worker final : public BufferSink {
     fbb_.Clear();
     Encoder e(fbb_, {config_.reference_threshold, this, reducers_});
     Decoder d(&view_, reducers_);
+    // The call's decoded arguments and its returned value outlive the call until the result is
+    // delivered: a destructor that crashes then takes down this worker, not the task.
+    std::vector<std::shared_ptr<void>> keep;
     ResultParts result;
     try {
       const std::span<const std::byte> envelope = task_envelope(h);
       const fb::Task& task = verify_task(envelope);
       d.set_envelope(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size(), task.refs());
-      result = run_task(task, FunctionRegistry::global(), d, e);
+      result = run_task(task, FunctionRegistry::global(), d, e, &keep);
     } catch (const Error& err) {
       result = encode_error(e, h.task_id, fb::Phase::DecodeTask, err.code(), current_exception_type(), err.what(), "worker");
     } catch (...) {
@@ -193,6 +196,7 @@ class Worker final : public BufferSink {
     control_.current_slot.store(0, std::memory_order_relaxed);
     h.state.store(uint32_t(ipc::SlotState::kDone), std::memory_order_release);
     push_completion(ipc::make_message(ipc::Message::kDone, s));
+    keep.clear();
   }
 
   void write_result(ipc::SlotHeader& h) {

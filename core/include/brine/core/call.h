@@ -87,7 +87,9 @@ struct ResultParts {
 // Runs a verified task through the registry and encodes its result (or its error, with the
 // phase, the remote type name and message) with `e`. Never throws for a task's own failure.
 // `d` must know the envelope (Decoder::set_envelope).
-ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d, Encoder& e);
+// With `keep`, a single call's arguments and result are handed over there (CallFrame::keep).
+ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d, Encoder& e,
+                     std::vector<std::shared_ptr<void>>* keep = nullptr);
 
 // Runs one call of `info` on its verified frame; a failure becomes an error result.
 ResultParts invoke_call(const FunctionInfo& info, Invoker invoke, uint64_t task_id, const CallFrame& call,

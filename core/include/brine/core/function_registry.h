@@ -35,6 +35,10 @@ struct CallFrame {
   const flatbuffers::Table* call = nullptr;
   const flatbuffers::Table* bound = nullptr;
   uint32_t bound_count = 0;
+  // If set, the decoded arguments and the returned value are handed over here instead of being
+  // destroyed when the call returns: the worker publishes the result first and releases them
+  // after, so a destructor that crashes cannot fail a delivered task.
+  std::vector<std::shared_ptr<void>>* keep = nullptr;
 };
 
 // Runs one call: verifies and decodes the parameters against their types, calls the function
@@ -174,6 +178,30 @@ std::string call_schema(const FunctionInfo& info) {
   return s.text(name, identifier_for(name));
 }
 
+// Calls `f` with decoded `args` and encodes what it returns; with `keep`, the returned value is
+// handed over there too (see CallFrame::keep).
+template <class R, class Params, class F>
+flatbuffers::uoffset_t run_decoded(Params& args, Encoder& e, fb::Phase& phase, F&& f,
+                                   std::vector<std::shared_ptr<void>>* keep) {
+  phase = fb::Phase::Run;
+  if constexpr (std::is_void_v<R>) {
+    std::apply(std::forward<F>(f), std::move(args));
+    phase = fb::Phase::EncodeResult;
+    return 0;
+  } else {
+    using V = std::decay_t<decltype(std::apply(std::forward<F>(f), std::move(args)))>;
+    if (keep != nullptr) {
+      auto result = std::make_shared<V>(std::apply(std::forward<F>(f), std::move(args)));
+      keep->push_back(result);
+      phase = fb::Phase::EncodeResult;
+      return Box<V>::write(e, *result);
+    }
+    auto result = std::apply(std::forward<F>(f), std::move(args));
+    phase = fb::Phase::EncodeResult;
+    return Box<V>::write(e, result);
+  }
+}
+
 // Verifies, decodes the call's parameters, calls `f` with all of them and encodes what it
 // returns, advancing `phase` as it goes.
 template <class R, class Params, class F>
@@ -181,17 +209,13 @@ flatbuffers::uoffset_t decode_call_encode(const CallFrame& call, const Decoder& 
                                           F&& f) {
   phase = fb::Phase::DecodeTask;
   d.require([&](Verifier& v) { return CallTable<Params>::verify(v, call); }, "the call's arguments");
-  Params args = CallTable<Params>::read(d, call);
-  phase = fb::Phase::Run;
-  if constexpr (std::is_void_v<R>) {
-    std::apply(std::forward<F>(f), std::move(args));
-    phase = fb::Phase::EncodeResult;
-    return 0;
-  } else {
-    auto result = std::apply(std::forward<F>(f), std::move(args));
-    phase = fb::Phase::EncodeResult;
-    return Box<std::decay_t<decltype(result)>>::write(e, result);
+  if (call.keep != nullptr) {
+    auto args = std::make_shared<Params>(CallTable<Params>::read(d, call));
+    call.keep->push_back(args);
+    return run_decoded<R>(*args, e, phase, std::forward<F>(f), call.keep);
   }
+  Params args = CallTable<Params>::read(d, call);
+  return run_decoded<R>(args, e, phase, std::forward<F>(f), nullptr);
 }
 
 // Whether a map over callables with these parameters and result can travel as arrays.
