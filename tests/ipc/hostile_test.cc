@@ -207,8 +207,8 @@ INSTANTIATE_TEST_SUITE_P(Scribbles, HostileTest,
                                            Case{kRefPastTable, "names arena block"},
                                            Case{kRefPastBlock, "outside its arena block"},
                                            Case{kRefOverflow, "outside its arena block"},
-                                           Case{kRefStale, "stale generation"}, Case{kRingJump, "brine: "},
-                                           Case{kRingHuge, "brine: "}),
+                                           Case{kRefStale, "stale generation"}, Case{kRingJump, "brine::"},
+                                           Case{kRingHuge, "brine::"}),
                          [](const ::testing::TestParamInfo<Case>& p) { return "Mode" + std::to_string(p.param.mode); });
 
 }  // namespace
