@@ -546,7 +546,16 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
   // must then see the count already lowered.
   inflight_total_.fetch_sub(1, std::memory_order_release);
   release_slot(s);
+  // The caller may wake, drop its future and read stats() before this thread lets go of the
+  // task's state (and the blocks its value holds): stats() waits for completing_ to drain.
+  completing_.fetch_add(1, std::memory_order_relaxed);
   if (rec.state && !cancelled) rec.state->finish();
+  rec = Pending{};
+  completing_done();
+}
+
+void PoolCore::completing_done() noexcept {
+  if (completing_.fetch_sub(1, std::memory_order_release) == 1) completing_.notify_all();
 }
 
 void PoolCore::grant(uint32_t s) {
@@ -575,7 +584,10 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   if (w != kNoWorker) workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
   inflight_total_.fetch_sub(1, std::memory_order_release);  // before the wake (see finish)
   release_slot(s);
+  completing_.fetch_add(1, std::memory_order_relaxed);  // as in finish()
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
+  rec = Pending{};
+  completing_done();
 }
 
 BrokenPool PoolCore::broken_error() const {
@@ -965,6 +977,12 @@ std::vector<pid_t> PoolCore::worker_pids() const {
 }
 
 PoolStats PoolCore::stats() const {
+  // Consistent with every ready future: a completion in progress on another thread (the
+  // collector between completing a future and dropping its own reference to the task) finishes
+  // first. Not on the completing thread itself (a done-callback reading stats).
+  if (tls_drain_depth == 0) {
+    for (uint32_t c; (c = completing_.load(std::memory_order_acquire)) != 0;) completing_.wait(c, std::memory_order_acquire);
+  }
   PoolStats s;
   s.submitted = header->tasks_submitted.load();
   s.completed = header->tasks_completed.load();

@@ -111,6 +111,7 @@ class PoolCore {
   void grant(uint32_t slot);
   void handle_death(uint32_t worker);
   void fail_slot(uint32_t worker, uint32_t slot, std::exception_ptr error);
+  void completing_done() noexcept;
   void break_pool(const std::string& why);
   BrokenPool broken_error() const;  // the error every use of a broken pool gets
 
@@ -127,6 +128,8 @@ class PoolCore {
   std::atomic<uint32_t> slots_released_{0};  // bumped (and notified) whenever room may have freed
   std::atomic<uint64_t> inflight_total_{0};
   std::atomic<uint32_t> timed_inflight_{0};  // tasks in flight that carry a timeout
+  // Completions between "future completed" and "pool's reference to it dropped" (stats() waits).
+  mutable std::atomic<uint32_t> completing_{0};
   std::atomic<unsigned> target_workers_{0};
   std::atomic<bool> closing_{false};
   std::atomic<bool> stopping_{false};
