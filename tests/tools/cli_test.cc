@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -84,10 +85,17 @@ TEST(CliTest, TopOnceShowsEveryWorkerAndTheTaskCounters) {
   ASSERT_EQ(json.status, 0) << json.err;
   EXPECT_TRUE(contains(json.out, "\"tasks_completed\":100")) << json.out;
   for (pid_t pid : pool.worker_pids()) EXPECT_TRUE(contains(json.out, "\"pid\":" + std::to_string(pid))) << json.out;
+  for (pid_t pid : pool.worker_pids()) {  // each live worker's resident memory is shown
+    const auto at = json.out.find("\"pid\":" + std::to_string(pid));
+    const auto rss = json.out.find("\"rss\":", at);
+    ASSERT_NE(rss, std::string::npos) << json.out;
+    EXPECT_GT(std::atoll(json.out.c_str() + rss + 6), 0) << json.out;
+  }
   const CliRun text = brine_cli({"top", own_segment(), "--once", "--interval", "0.05"});
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_TRUE(contains(text.out, "100 completed")) << text.out;
   EXPECT_TRUE(contains(text.out, "idle")) << text.out;
+  EXPECT_TRUE(contains(text.out, "RSS")) << text.out;
 
   const CliRun none = brine_cli({"top", "999999999", "--once"});
   EXPECT_EQ(none.status, 1);

@@ -223,7 +223,7 @@ void render_json(const std::string& name, const PoolSnapshot& a, const PoolSnaps
       << ",\"busy\":" << (same && dt ? static_cast<double>(w.busy_ns - was.busy_ns) / static_cast<double>(dt) : 0.0)
       << ",\"current_slot\":" << (w.current_slot == 0 ? -1 : static_cast<int64_t>(w.current_slot) - 1)
       << ",\"queued\":" << w.queued << ",\"ring_capacity\":" << w.ring_capacity << ",\"completions\":" << w.completions
-      << "}";
+      << ",\"rss\":" << w.rss_bytes << "}";
   }
   s << "]}\n";
   out << s.str();
@@ -240,7 +240,7 @@ void render_text(const std::string& name, const PoolSnapshot& a, const PoolSnaps
     << per_second(b.tasks_completed, a.tasks_completed, dt) << " tasks/s\n\n";
   s << std::left << std::setw(8) << "WORKER" << std::setw(9) << "PID" << std::setw(10) << "STATE" << std::setw(12)
     << "DONE" << std::setw(12) << "TASKS/S" << std::setw(7) << "BUSY%" << std::setw(7) << "SLOT" << std::setw(11)
-    << "QUEUED" << "COMPLETIONS\n";
+    << "QUEUED" << std::setw(13) << "COMPLETIONS" << "RSS\n";
   for (std::size_t i = 0; i < b.workers.size(); ++i) {
     const WorkerSnapshot& w = b.workers[i];
     const WorkerSnapshot& was = a.workers[i];
@@ -249,7 +249,8 @@ void render_text(const std::string& name, const PoolSnapshot& a, const PoolSnaps
     s << std::setw(8) << w.index << std::setw(9) << w.pid << std::setw(10) << to_string(w.state) << std::setw(12)
       << w.tasks_done << std::setw(12) << (same ? per_second(w.tasks_done, was.tasks_done, dt) : 0.0) << std::setw(7)
       << std::min(busy, 100.0) << std::setw(7) << (w.current_slot == 0 ? "-" : std::to_string(w.current_slot - 1))
-      << std::setw(11) << (std::to_string(w.queued) + "/" + std::to_string(w.ring_capacity)) << w.completions << "\n";
+      << std::setw(11) << (std::to_string(w.queued) + "/" + std::to_string(w.ring_capacity)) << std::setw(13)
+      << w.completions << (w.rss_bytes != 0 ? bytes(w.rss_bytes) : std::string("-")) << "\n";
   }
   out << s.str();
 }
@@ -337,7 +338,7 @@ const Command kCommands[] = {
     {"top", "live view of one pool",
      "brine top [OWNER_PID | SEGMENT_NAME] [--once] [--json] [--interval SECONDS]\n"
      "  Shows per worker: pid, state, tasks done, tasks/s, busy %, current slot, submission ring\n"
-     "  occupancy, pending completions; and the pool's arena use and task counters. Refreshes every\n"
+     "  occupancy, pending completions, resident memory (RSS); and the pool's arena use and task counters. Refreshes every\n"
      "  interval (default 1 s) until the pool exits or Ctrl-C. Without a pool argument, the only live pool.\n"
      "  --once       print one frame (rates over one interval) and exit\n"
      "  --json       print frames as JSON objects, one per line\n",
