@@ -938,8 +938,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
     const bool all_left = wait_until([this] {
       return std::none_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->alive.load(); });
     });
-    if (!all_left) {
-      in_time = false;
+    if (!all_left) {  // no task is cut short here: every one had finished
       shutdown_timed_out_after_ = timeout;
       for (auto& w : workers_) {
         std::lock_guard lock(w->submit_mu);

@@ -240,6 +240,8 @@ class Pool {
   // brine::BrokenPool and reusable_pool() replaces the pool.
   bool broken() const noexcept;
   std::vector<pid_t> worker_pids() const;
+  // The pool's counters. Consistent with every ready future: it waits for a completion in
+  // progress on the collector (including that future's done-callbacks) to let go of its task.
   PoolStats stats() const;
   const PoolOptions& options() const noexcept;
   ipc::Arena& arena() noexcept;
@@ -251,8 +253,8 @@ class Pool {
   // shutdown(wait = true), bounded: once `timeout` has passed, the workers still running (or
   // not yet exited) are killed with SIGKILL and reaped, and the futures of the tasks they were
   // running or holding fail with brine::PoolClosed, whose message names the timeout. Returns
-  // true if everything finished in time. The destructor does this with
-  // PoolOptions::shutdown_timeout.
+  // true if every task finished in time (false: some were cut short). The destructor does this
+  // with PoolOptions::shutdown_timeout.
   bool shutdown(std::chrono::milliseconds timeout, bool cancel_futures = false);
 
  private:
