@@ -422,6 +422,12 @@ void PoolCore::dispatch(uint32_t s) {
 }
 
 bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
+  // Under the drain lock, which every completion holds: a task not yet done still owns its slot
+  // until we let go. Without it, the task could finish and its slot be reused between our
+  // checks, and the CAS below would cancel a stranger's task (whose future would then never
+  // complete) while a submitter rewrote task_id under our read (CollectorStressTest, TSan).
+  std::lock_guard lock(drain_hook_->mu);
+  if (state.done()) return false;
   ipc::SlotHeader& h = slot(s);
   if (h.task_id != task_id) return false;
   uint32_t expected = uint32_t(ipc::SlotState::kQueued);
