@@ -29,7 +29,9 @@ thread_local Worker* tls_worker = nullptr;  // the worker this process is, while
 // A worker's view of the pool: what it reads and the few things it writes.
 class Worker final : public BufferSink {
  public:
-  Worker(std::byte* base, ipc::SegmentHeader* header, uint32_t index, const ReducerTable* reducers)
+  // `is_protected`: the segment is mapped read-only here but for this worker's own regions
+  // (protect_for_worker), so blocks granted to a task must be opened for writing.
+  Worker(std::byte* base, ipc::SegmentHeader* header, uint32_t index, const ReducerTable* reducers, bool is_protected)
       : base_(base),
         header_(*header),
         config_(header->config),
@@ -38,7 +40,8 @@ class Worker final : public BufferSink {
         control_(reinterpret_cast<ipc::WorkerControl*>(base + header->workers_offset)[index]),
         submit_(ipc::SpscRing::attach(base + control_.submit_ring)),
         complete_(ipc::SpscRing::attach(base + control_.complete_ring)),
-        fbb_(4096) {}
+        fbb_(4096),
+        protected_(is_protected) {}
 
   [[noreturn]] void serve() {
     tls_worker = this;
@@ -282,12 +285,9 @@ class Worker final : public BufferSink {
   flatbuffers::FlatBufferBuilder fbb_;
   ipc::SlotHeader* slot_ = nullptr;
   uint32_t slot_index_ = 0;
-  bool protected_ = false;  // the segment is mapped read-only but for this worker's own regions
+  const bool protected_;
   std::vector<std::pair<std::byte*, std::size_t>> writable_;  // granted blocks open for writing
   uint64_t rss_baseline_ = 0;  // private resident bytes when it started serving (max_rss)
-
- public:
-  void set_protected(bool on) noexcept { protected_ = on; }
 };
 
 // A task that calls exit(n): flush stdio and leave with n at once. The exit handlers
@@ -340,9 +340,7 @@ void WorkerProcess::run(std::byte* base, ipc::SegmentHeader* header, uint32_t in
   }
   const bool is_protected = protect_for_worker(base, *header, index);
   try {
-    Worker worker(base, header, index, reducers);
-    worker.set_protected(is_protected);
-    worker.serve();
+    Worker(base, header, index, reducers, is_protected).serve();
   } catch (...) {
   }
   _exit(3);
