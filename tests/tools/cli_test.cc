@@ -113,8 +113,8 @@ TEST(CliTest, BenchSaysClearlyWhenTheReportScriptIsMissing) {
 // A dead owner whose segment is still held by a process its worker table lists: `clean`
 // must kill that process (and say so), and leave every live pool alone.
 TEST(CliTest, CleanKillsOrphanedWorkersOfADeadOwnerAndNothingAlive) {
-  brine::Pool alive(kSmall);
-  const std::string alive_name = own_segment();
+  // The owner is forked before this process starts a pool of its own (threads): a child of a
+  // multithreaded process may not start threads under ThreadSanitizer, and the owner must.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);  // orphans come back to us, to be reaped
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
@@ -137,6 +137,8 @@ TEST(CliTest, CleanKillsOrphanedWorkersOfADeadOwnerAndNothingAlive) {
   ASSERT_EQ(read(fds[0], &orphan, sizeof orphan), static_cast<ssize_t>(sizeof orphan));
   close(fds[0]);
   ASSERT_EQ(waitpid(owner, nullptr, 0), owner);
+  brine::Pool alive(kSmall);
+  const std::string alive_name = own_segment();
 
   const std::string kill_line = "kill pid " + std::to_string(orphan) + " (orphaned worker of brine-" + std::to_string(owner);
   const CliRun dry = brine_cli({"clean", "--dry-run"});
