@@ -143,7 +143,7 @@ struct BlockDesc {
   uint64_t size = 0;
 };
 
-struct alignas(kCacheLineSize) SegmentHeader {
+struct alignas(kPageSize) SegmentHeader {  // page-aligned: its doorbell has a page of its own
   uint64_t magic = 0;
   uint32_t version = 0;
   uint32_t header_size = 0;
