@@ -8,6 +8,8 @@
 //   BM_PoolArraySum/<n>MiB/<method>    a worker sums a float64 array: sent by copy
 //                                      (brine::copy), by reference (brine::ref: one copy into
 //                                      the arena) or as a SharedVector filled once (no copy).
+//   BM_PoolStart/<start method>        a pool of 2 workers made, one empty task through it,
+//                                      destroyed: what a short-lived pool costs per method.
 //   BM_PoolSweep/<bytes>/<method>      issue 3's sweep: submit + complete of a task that takes
 //                                      an array and only looks at its length, 8 B to 1 GiB,
 //                                      copy vs ref vs shared_vector, worker awake.
@@ -323,6 +325,27 @@ void sweep_bench(benchmark::State& state, std::size_t bytes, Send how) {
   state.SetLabel(config_name(kSweepConfig));
 }
 
+// --- start cost per start method -------------------------------------------------------------
+
+// The row's time is the whole cycle; counters split it into start (constructor to the first
+// result) and stop (shutdown and reaping), in ms.
+void start_bench(benchmark::State& state, StartMethod method) {
+  using Clock = std::chrono::steady_clock;
+  double start_ms = 0, stop_ms = 0;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    std::optional<Pool> pool(std::in_place, PoolOptions{.workers = 2, .start_method = method,
+                                                        .arena_bytes = std::size_t{64} << 20});
+    pool->submit(empty_task).get();
+    const auto t1 = Clock::now();
+    pool.reset();
+    start_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+    stop_ms += std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+  }
+  state.counters["start_ms"] = start_ms / static_cast<double>(state.iterations());
+  state.counters["stop_ms"] = stop_ms / static_cast<double>(state.iterations());
+}
+
 // --- registration ---------------------------------------------------------------------------
 
 template <class... Args>
@@ -340,6 +363,9 @@ std::vector<std::size_t> sweep_sizes() {
 void register_all() {
   add("BM_PoolRoundTrip/spin", round_trip, Config::kSpin1);
   add("BM_PoolRoundTrip/sleep", round_trip, Config::kSleep1);
+  add("BM_PoolStart/fork", start_bench, StartMethod::kFork)->Unit(benchmark::kMillisecond)->MinTime(quick ? 0.001 : 0.5);
+  add("BM_PoolStart/forkserver", start_bench, StartMethod::kForkServer)->Unit(benchmark::kMillisecond)->MinTime(quick ? 0.001 : 0.5);
+  add("BM_PoolStart/spawn", start_bench, StartMethod::kSpawn)->Unit(benchmark::kMillisecond)->MinTime(quick ? 0.001 : 0.5);
   for (std::size_t bytes : sweep_sizes()) {
     for (Send how : {Send::kCopy, Send::kRef, Send::kShared}) {
       add("BM_PoolSweep/" + std::to_string(bytes) + "/" + send_name(how), sweep_bench, bytes, how)
@@ -379,6 +405,7 @@ void register_all() {
 }  // namespace brine::bench
 
 int main(int argc, char** argv) {
+  brine::run_if_worker();  // BM_PoolStart/spawn execs this binary as its workers
   // --quick: tiny sizes, for CI. Removed before Google Benchmark sees the arguments.
   int kept = 1;
   for (int i = 1; i < argc; ++i) {

@@ -80,6 +80,36 @@ class ResultSource final : public BufferSource {
   std::vector<ipc::BlockHandle>& holds_;
 };
 
+// Bumps `word` and wakes its waiters once `deadline` passes (unless destroyed first), so that a
+// bounded wait can sleep in std::atomic<uint32_t>::wait, which has no timeout of its own.
+class Alarm {
+ public:
+  Alarm(std::chrono::steady_clock::time_point deadline, std::atomic<uint32_t>& word)
+      : thread_([this, deadline, &word] {
+          std::unique_lock lock(mu_);
+          if (!cv_.wait_until(lock, deadline, [this] { return cancelled_; })) {
+            word.fetch_add(1, std::memory_order_release);
+            word.notify_all();
+          }
+        }) {}
+  ~Alarm() {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Alarm(const Alarm&) = delete;
+  Alarm& operator=(const Alarm&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+  std::thread thread_;  // last: starts once the members it uses exist
+};
+
 }  // namespace
 
 // ---- construction: the segment layout ------------------------------------------------------
@@ -107,27 +137,35 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
                                 std::to_string(options.ring_capacity));
   }
   if (options.slot_count < options.workers) options.slot_count = options.workers;
+  options.slot_bytes = static_cast<uint32_t>(align_up(std::max<uint32_t>(options.slot_bytes, 256), ipc::kCacheLineSize));
   const uint32_t max_workers = options.max_workers;
-  const std::size_t slot_size = align_up(sizeof(ipc::SlotHeader) + options.slot_bytes, ipc::kCacheLineSize);
+  const std::size_t slot_bytes = options.slot_bytes;
+  const std::size_t page = ipc::kPageSize;
   const uint32_t sub_cap = options.ring_capacity;
   const uint32_t done_cap = options.ring_capacity * 2;  // completions + one arena request per worker
 
-  std::size_t off = align_up(sizeof(ipc::SegmentHeader), ipc::kCacheLineSize);
+  // Every region a worker may write starts and ends on a page (see layout.h).
+  std::size_t off = sizeof(ipc::SegmentHeader);  // the header's page, then the doorbell's
+  const std::size_t slots_off = off;
+  off = align_up(off + std::size_t{options.slot_count} * sizeof(ipc::SlotHeader), page);
+  const std::size_t task_data_off = off;
+  off = align_up(off + std::size_t{options.slot_count} * slot_bytes, page);
+  const std::size_t result_data_off = off;
+  off = align_up(off + std::size_t{options.slot_count} * slot_bytes, page);
   const std::size_t workers_off = off;
   off += max_workers * sizeof(ipc::WorkerControl);
-  const std::size_t rings_off = off = align_up(off, ipc::kCacheLineSize);
-  const std::size_t ring_pair = align_up(ipc::SpscRing::bytes_for(sub_cap), 64) + align_up(ipc::SpscRing::bytes_for(done_cap), 64);
+  const std::size_t rings_off = off;
+  const std::size_t ring_pair =
+      align_up(align_up(ipc::SpscRing::bytes_for(sub_cap), 64) + align_up(ipc::SpscRing::bytes_for(done_cap), 64), page);
   off += max_workers * ring_pair;
-  const std::size_t slots_off = off = align_up(off, ipc::kCacheLineSize);
-  off += std::size_t{options.slot_count} * slot_size;
-  const std::size_t blocks_off = off = align_up(off, ipc::kCacheLineSize);
+  const std::size_t blocks_off = off;
   off += std::size_t{options.max_blocks} * sizeof(ipc::BlockDesc);
   const std::size_t slot_links_off = off = align_up(off, 8);
   off += std::size_t{options.slot_count} * sizeof(uint32_t);
   const std::size_t block_links_off = off = align_up(off, 8);
   off += std::size_t{options.max_blocks} * sizeof(uint32_t);
-  const std::size_t arena_off = align_up(off, 4096);
-  const std::size_t total = arena_off + align_up(options.arena_bytes, 4096);
+  const std::size_t arena_off = align_up(off, page);
+  const std::size_t total = arena_off + align_up(options.arena_bytes, page);
 
   segment = ipc::Segment::create(total);
   header = new (segment.base()) ipc::SegmentHeader();
@@ -138,10 +176,15 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   header->max_workers = max_workers;
   header->ring_capacity = sub_cap;
   header->slot_count = options.slot_count;
-  header->slot_size = static_cast<uint32_t>(slot_size);
+  header->slot_size = sizeof(ipc::SlotHeader);
   header->max_blocks = options.max_blocks;
+  header->slot_bytes = options.slot_bytes;
   header->workers_offset = workers_off;
+  header->rings_offset = rings_off;
+  header->ring_pair_size = ring_pair;
   header->slots_offset = slots_off;
+  header->task_data_offset = task_data_off;
+  header->result_data_offset = result_data_off;
   header->blocks_offset = blocks_off;
   header->slot_links_offset = slot_links_off;
   header->block_links_offset = block_links_off;
@@ -154,6 +197,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   header->config.sleep = options.worker_wait.sleep ? 1 : 0;
   header->config.pin = options.pin_workers ? 1 : 0;
   header->config.max_tasks = options.max_tasks_per_child;
+  header->config.max_rss = options.max_worker_rss;
   target_workers_.store(options.workers, std::memory_order_relaxed);
 
   for (uint32_t i = 0; i < options.max_blocks; ++i) new (segment.at<ipc::BlockDesc>(blocks_off) + i) ipc::BlockDesc();
@@ -195,7 +239,12 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   }
 }
 
-PoolCore::~PoolCore() { shutdown(true, false); }
+// Bounded (PoolOptions::shutdown_timeout): a stuck task cannot hang the program in a destructor.
+PoolCore::~PoolCore() { shutdown(true, false, destroy_bound()); }
+
+std::chrono::milliseconds PoolCore::destroy_bound() const noexcept {
+  return options.shutdown_timeout.count() > 0 ? options.shutdown_timeout : std::chrono::milliseconds::max();
+}
 
 ipc::SlotHeader& PoolCore::slot(uint32_t i) const noexcept {
   return *reinterpret_cast<ipc::SlotHeader*>(segment.base() + header->slots_offset + std::size_t{i} * header->slot_size);
@@ -258,7 +307,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
     h.envelope_block = envelope_block.id() + 1;
     rec.blocks.push_back(std::move(envelope_block));
   } else {
-    std::memcpy(slot_data(s), fbb.GetBufferPointer(), n);
+    std::memcpy(task_data(s), fbb.GetBufferPointer(), n);
     h.envelope_block = 0;
   }
   h.envelope_size = static_cast<uint32_t>(n);
@@ -375,6 +424,12 @@ void PoolCore::dispatch(uint32_t s) {
 }
 
 bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
+  // Under the drain lock, which every completion holds: a task not yet done still owns its slot
+  // until we let go. Without it, the task could finish and its slot be reused between our
+  // checks, and the CAS below would cancel a stranger's task (whose future would then never
+  // complete) while a submitter rewrote task_id under our read (CollectorStressTest, TSan).
+  std::lock_guard lock(drain_hook_->mu);
+  if (state.done()) return false;
   ipc::SlotHeader& h = slot(s);
   if (h.task_id != task_id) return false;
   uint32_t expected = uint32_t(ipc::SlotState::kQueued);
@@ -474,7 +529,7 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
       const uint32_t size = h.envelope_size;
       if (h.envelope_block == 0) {
         if (size > options.slot_bytes) throw DecodeError("brine: a result claims " + std::to_string(size) + " bytes in a slot of " + std::to_string(options.slot_bytes));
-        envelope = {slot_data(s), size};
+        envelope = {result_data(s), size};
       } else {
         const uint32_t id = h.envelope_block - 1;
         auto it = std::find_if(rec.blocks.begin(), rec.blocks.end(), [id](const ipc::BlockHandle& b) { return b.id() == id; });
@@ -500,12 +555,26 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
   // must then see the count already lowered.
   inflight_total_.fetch_sub(1, std::memory_order_release);
   release_slot(s);
+  // The caller may wake, drop its future and read stats() before this thread lets go of the
+  // task's state (and the blocks its value holds): stats() waits for completing_ to drain.
+  completing_.fetch_add(1, std::memory_order_relaxed);
   if (rec.state && !cancelled) rec.state->finish();
+  rec = Pending{};
+  completing_done();
+}
+
+void PoolCore::completing_done() noexcept {
+  if (completing_.fetch_sub(1, std::memory_order_release) == 1) completing_.notify_all();
 }
 
 void PoolCore::grant(uint32_t s) {
   ipc::SlotHeader& h = slot(s);
-  ipc::BlockHandle b = h.request_size <= arena->capacity() ? arena->try_allocate(h.request_size) : ipc::BlockHandle();
+  // Whole pages, page-aligned: the worker makes exactly this block writable while its task
+  // runs, and no allocator bookkeeping shares its pages (layout.h).
+  const uint64_t want = h.request_size;
+  ipc::BlockHandle b = want <= arena->capacity()
+                           ? arena->try_allocate(align_up(std::max<uint64_t>(want, 1), ipc::kPageSize), ipc::kPageSize)
+                           : ipc::BlockHandle();
   uint32_t answer = 2;
   if (b) {
     h.grant_block = b.id();
@@ -524,7 +593,10 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   if (w != kNoWorker) workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
   inflight_total_.fetch_sub(1, std::memory_order_release);  // before the wake (see finish)
   release_slot(s);
+  completing_.fetch_add(1, std::memory_order_relaxed);  // as in finish()
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
+  rec = Pending{};
+  completing_done();
 }
 
 BrokenPool PoolCore::broken_error() const {
@@ -566,6 +638,7 @@ void PoolCore::handle_death(uint32_t w) {
     uint32_t slot;
   };
   std::vector<Requeue> requeue;
+  bool cut_short = false;  // a task of this worker was running when it died
   for (uint32_t s = 0; s < options.slot_count; ++s) {
     if (slot_owner_[s].load(std::memory_order_acquire) != w) continue;
     ipc::SlotHeader& h = slot(s);
@@ -582,16 +655,26 @@ void PoolCore::handle_death(uint32_t w) {
       requeue.push_back({h.task_id, s});
     } else if (st == ipc::SlotState::kQueued) {
       fail_slot(w, s, std::make_exception_ptr(PoolClosed("brine: the pool shut down before '" + fn + "' ran")));
+    } else if (killed_by_shutdown && shutdown_timed_out_after_.count() != 0) {
+      cut_short = true;
+      fail_slot(w, s, std::make_exception_ptr(PoolClosed(
+                          "brine: the pool's shutdown timeout of " + std::to_string(shutdown_timed_out_after_.count()) +
+                          " ms passed while '" + fn + "' (task " + std::to_string(h.task_id) + ") still ran; its worker (pid " +
+                          std::to_string(e.pid) + ") was killed. Bound such tasks with PoolOptions::task_timeout, or give "
+                          "shutdown (or PoolOptions::shutdown_timeout) more time")));
     } else if (killed_by_shutdown) {
+      cut_short = true;
       fail_slot(w, s, std::make_exception_ptr(PoolClosed(
                           "brine: the pool was shut down without waiting while '" + fn + "' (task " +
                           std::to_string(h.task_id) + ") ran; its worker was stopped")));
     } else if (s == timed_out) {
+      cut_short = true;
       fail_slot(w, s, std::make_exception_ptr(TimeoutError(
                           "brine: '" + fn + "' (task " + std::to_string(h.task_id) + ") ran past its timeout of " +
                           std::to_string(h.timeout_ns.load() / 1'000'000) + " ms; its worker (pid " + std::to_string(e.pid) +
                           ") was killed and replaced")));
     } else {
+      cut_short = true;
       header->workers_crashed.fetch_add(1, std::memory_order_relaxed);
       fail_slot(w, s, std::make_exception_ptr(WorkerCrashed(
                           "brine: worker " + std::to_string(w) + " (pid " + std::to_string(e.pid) + ") " + how +
@@ -599,6 +682,11 @@ void PoolCore::handle_death(uint32_t w) {
                           "); the pool replaced the worker. If it was killed by signal 9 and nobody sent it, "
                           "check `dmesg` for the OOM killer")));
     }
+  }
+  if (reason == ipc::ExitReason::kMemory) header->workers_recycled.fetch_add(1, std::memory_order_relaxed);
+  if (reason == ipc::ExitReason::kNone && !cut_short && !killed_by_shutdown && timed_out == kNoWorker && !stopping) {
+    // Died between tasks (killed from outside, OOM): nothing failed, but it is counted.
+    header->idle_workers_crashed.fetch_add(1, std::memory_order_relaxed);
   }
   e.submit.reset();
   e.complete.reset();
@@ -656,7 +744,13 @@ void PoolCore::start_worker(uint32_t w) {
   if (pid < 0) throw SegmentError(std::string("brine: could not start a worker: ") + std::strerror(errno));
   e.pid = pid;
   e.pidfd = pidfd_open(pid);
-  if (e.pidfd < 0) throw SegmentError(std::string("brine: pidfd_open failed: ") + std::strerror(errno));
+  // A fork server reaps its children itself: a worker that died at once (its initializer
+  // failed) may be gone before we open its pidfd. The server's report of its exit is what
+  // reap() reads, so it is reaped below, as if its pidfd had fired.
+  const bool already_gone = e.pidfd < 0 && errno == ESRCH && options.start_method == StartMethod::kForkServer;
+  if (e.pidfd < 0 && !already_gone) {
+    throw SegmentError(std::string("brine: pidfd_open failed: ") + std::strerror(errno));
+  }
   e.control->pid.store(pid, std::memory_order_relaxed);
   header->live_workers.fetch_add(1, std::memory_order_relaxed);
   {
@@ -672,6 +766,7 @@ void PoolCore::start_worker(uint32_t w) {
   }
   slots_released_.fetch_add(1, std::memory_order_release);  // wake submitters waiting for a worker
   slots_released_.notify_all();
+  if (already_gone) reap(w);
 }
 
 void PoolCore::reap(uint32_t w) {
@@ -683,7 +778,7 @@ void PoolCore::reap(uint32_t w) {
     while (waitpid(e.pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  close(e.pidfd);
+  if (e.pidfd >= 0) close(e.pidfd);
   e.pidfd = -1;
   e.wait_status = status;
   header->live_workers.fetch_sub(1, std::memory_order_relaxed);
@@ -691,6 +786,8 @@ void PoolCore::reap(uint32_t w) {
   e.dead.store(true, std::memory_order_release);
   deaths_.store(true, std::memory_order_release);
   header->doorbell.wake();
+  slots_released_.fetch_add(1, std::memory_order_release);  // a bounded shutdown waits for reaping here
+  slots_released_.notify_all();
 }
 
 // Kills the worker of every task running past its deadline; the collector then fails that
@@ -794,9 +891,9 @@ void PoolCore::resize(unsigned n) {
   }
 }
 
-void PoolCore::shutdown(bool wait, bool cancel_futures) {
+bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::milliseconds timeout) {
   std::lock_guard guard(shutdown_mu_);
-  if (shut_down_) return;
+  if (shut_down_) return true;
   shut_down_ = true;
   closing_.store(true, std::memory_order_release);
   if (cancel_futures) {
@@ -811,23 +908,54 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
       }
     }
   }
-  if (wait && !broken()) {
-    // Queued tasks run first: the stop message goes behind them in each ring.
-    while (inflight_total_.load(std::memory_order_acquire) != 0 && !broken()) {
+  using Clock = std::chrono::steady_clock;
+  const bool bounded = wait && timeout != std::chrono::milliseconds::max();
+  const Clock::time_point deadline = bounded ? Clock::now() + timeout : Clock::time_point::max();
+  std::optional<Alarm> alarm;  // wakes the waits below at the deadline
+  if (bounded) alarm.emplace(deadline, slots_released_);
+  // Waits on slots_released_ (bumped by every finished task and every reaped worker) until
+  // done() or the deadline; false at the deadline.
+  auto wait_until = [&](auto&& done) {
+    for (;;) {
       const uint32_t seen = slots_released_.load(std::memory_order_acquire);
-      if (inflight_total_.load(std::memory_order_acquire) == 0) break;
+      if (done()) return true;
+      if (Clock::now() >= deadline) return false;
       slots_released_.wait(seen);
     }
+  };
+  bool in_time = true;
+  if (wait && !broken()) {
+    // Queued tasks run first: the stop message goes behind them in each ring.
+    in_time = wait_until([this] { return inflight_total_.load(std::memory_order_acquire) == 0 || broken(); });
   }
+  if (!in_time) shutdown_timed_out_after_ = timeout;  // read by handle_death for the message
   stopping_.store(true, std::memory_order_release);
+  auto kill_worker = [](WorkerEntry& w) {
+    w.killed_by_shutdown.store(true);
+    kill(w.pid, SIGKILL);
+  };
   for (auto& w : workers_) {
     std::lock_guard lock(w->submit_mu);
     if (!w->alive.load(std::memory_order_acquire)) continue;
-    if (!wait || broken() || !w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
-      w->killed_by_shutdown.store(true);
-      kill(w->pid, SIGKILL);
+    if (!wait || broken() || !in_time || !w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
+      kill_worker(*w);
     }
   }
+  if (bounded && in_time) {
+    // Told to stop, each worker leaves at once; one that does not (stuck outside any task, in
+    // its initializer) is killed at the deadline too.
+    const bool all_left = wait_until([this] {
+      return std::none_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->alive.load(); });
+    });
+    if (!all_left) {  // no task is cut short here: every one had finished
+      shutdown_timed_out_after_ = timeout;
+      for (auto& w : workers_) {
+        std::lock_guard lock(w->submit_mu);
+        if (w->alive.load(std::memory_order_acquire)) kill_worker(*w);
+      }
+    }
+  }
+  alarm.reset();
   request_monitor(kNoWorker);
   if (monitor_.joinable()) monitor_.join();
   header->doorbell.wake();
@@ -845,6 +973,7 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
   }
   if (control_fd_ >= 0) close(control_fd_);
   control_fd_ = -1;
+  return in_time;
 }
 
 std::vector<pid_t> PoolCore::worker_pids() const {
@@ -856,10 +985,18 @@ std::vector<pid_t> PoolCore::worker_pids() const {
 }
 
 PoolStats PoolCore::stats() const {
+  // Consistent with every ready future: a completion in progress on another thread (the
+  // collector between completing a future and dropping its own reference to the task) finishes
+  // first. Not on the completing thread itself (a done-callback reading stats).
+  if (tls_drain_depth == 0) {
+    for (uint32_t c; (c = completing_.load(std::memory_order_acquire)) != 0;) completing_.wait(c, std::memory_order_acquire);
+  }
   PoolStats s;
   s.submitted = header->tasks_submitted.load();
   s.completed = header->tasks_completed.load();
   s.workers_crashed = header->workers_crashed.load();
+  s.idle_workers_crashed = header->idle_workers_crashed.load();
+  s.workers_recycled_for_memory = header->workers_recycled.load();
   s.arena_used = arena->used();
   s.arena_capacity = arena->capacity();
   s.arena_blocks = arena->live_blocks();
@@ -899,13 +1036,26 @@ PoolStats Pool::stats() const { return core_->stats(); }
 const PoolOptions& Pool::options() const noexcept { return core_->options; }
 ipc::Arena& Pool::arena() noexcept { return *core_->arena; }
 void Pool::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }
+bool Pool::shutdown(std::chrono::milliseconds timeout, bool cancel_futures) {
+  return core_->shutdown(true, cancel_futures, timeout.count() >= 0 ? timeout : std::chrono::milliseconds(0));
+}
 
 std::shared_ptr<Pool> reusable_pool(const PoolOptions& options) {
   static std::mutex mu;
   static std::shared_ptr<Pool> pool;
   std::lock_guard lock(mu);
   if (pool && !pool->broken() && !pool->closed() && pool->requested_options() == options) return pool;
-  if (pool) pool->shutdown(!pool->broken());
+  if (pool) {
+    // Its queued tasks finish first, within its shutdown_timeout (as its destructor would).
+    const auto bound = pool->options().shutdown_timeout;
+    if (pool->broken()) {
+      pool->shutdown(false);
+    } else if (bound.count() > 0) {
+      pool->shutdown(bound);
+    } else {
+      pool->shutdown(true);
+    }
+  }
   pool = std::make_shared<Pool>(options);
   return pool;
 }

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -67,7 +68,10 @@ class PoolCore {
 
   void submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
               const std::function<EncodedCall(Encoder&)>& encode, const SubmitOptions& opts);
-  void shutdown(bool wait, bool cancel_futures);
+  // Returns false if `timeout` passed and workers still running tasks were killed.
+  bool shutdown(bool wait, bool cancel_futures,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+  std::chrono::milliseconds destroy_bound() const noexcept;  // options.shutdown_timeout, 0 = none
   void resize(unsigned n);
   bool broken() const noexcept { return broken_.load(std::memory_order_acquire); }
   bool closed() const noexcept { return closing_.load(std::memory_order_acquire); }
@@ -83,7 +87,13 @@ class PoolCore {
 
  private:
   ipc::SlotHeader& slot(uint32_t i) const noexcept;
-  std::byte* slot_data(uint32_t i) const noexcept { return reinterpret_cast<std::byte*>(&slot(i) + 1); }
+  // Slot i's inline task envelope (read-only to workers) and inline result envelope.
+  std::byte* task_data(uint32_t i) const noexcept {
+    return segment.base() + header->task_data_offset + std::size_t{i} * header->slot_bytes;
+  }
+  std::byte* result_data(uint32_t i) const noexcept {
+    return segment.base() + header->result_data_offset + std::size_t{i} * header->slot_bytes;
+  }
   std::atomic<uint32_t>* slot_links() const noexcept;
 
   uint32_t acquire_slot();
@@ -101,6 +111,7 @@ class PoolCore {
   void grant(uint32_t slot);
   void handle_death(uint32_t worker);
   void fail_slot(uint32_t worker, uint32_t slot, std::exception_ptr error);
+  void completing_done() noexcept;
   void break_pool(const std::string& why);
   BrokenPool broken_error() const;  // the error every use of a broken pool gets
 
@@ -117,6 +128,8 @@ class PoolCore {
   std::atomic<uint32_t> slots_released_{0};  // bumped (and notified) whenever room may have freed
   std::atomic<uint64_t> inflight_total_{0};
   std::atomic<uint32_t> timed_inflight_{0};  // tasks in flight that carry a timeout
+  // Completions between "future completed" and "pool's reference to it dropped" (stats() waits).
+  mutable std::atomic<uint32_t> completing_{0};
   std::atomic<unsigned> target_workers_{0};
   std::atomic<bool> closing_{false};
   std::atomic<bool> stopping_{false};
@@ -139,6 +152,8 @@ class PoolCore {
   std::shared_ptr<DrainHook> drain_hook_ = std::make_shared<DrainHook>();
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
+  // Set when a bounded shutdown ran out of time (before it kills; read after the kill is seen).
+  std::chrono::milliseconds shutdown_timed_out_after_{0};
 };
 
 }  // namespace brine::detail

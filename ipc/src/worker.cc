@@ -1,6 +1,8 @@
 #include "worker.h"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "brine/core/call.h"
 #include "brine/ipc/arena.h"
@@ -25,7 +29,9 @@ thread_local Worker* tls_worker = nullptr;  // the worker this process is, while
 // A worker's view of the pool: what it reads and the few things it writes.
 class Worker final : public BufferSink {
  public:
-  Worker(std::byte* base, ipc::SegmentHeader* header, uint32_t index, const ReducerTable* reducers)
+  // `is_protected`: the segment is mapped read-only here but for this worker's own regions
+  // (protect_for_worker), so blocks granted to a task must be opened for writing.
+  Worker(std::byte* base, ipc::SegmentHeader* header, uint32_t index, const ReducerTable* reducers, bool is_protected)
       : base_(base),
         header_(*header),
         config_(header->config),
@@ -34,12 +40,17 @@ class Worker final : public BufferSink {
         control_(reinterpret_cast<ipc::WorkerControl*>(base + header->workers_offset)[index]),
         submit_(ipc::SpscRing::attach(base + control_.submit_ring)),
         complete_(ipc::SpscRing::attach(base + control_.complete_ring)),
-        fbb_(4096) {}
+        fbb_(4096),
+        protected_(is_protected) {}
 
   [[noreturn]] void serve() {
     tls_worker = this;
     control_.pid.store(getpid(), std::memory_order_relaxed);
     run_initializer();
+    if (config_.max_rss != 0) {
+      rss_baseline_ = private_resident_bytes();
+      control_.rss_bytes.store(rss_baseline_, std::memory_order_relaxed);
+    }
     const ipc::WaitPolicy policy{config_.spin_ns, config_.sleep != 0};
     const auto idle = config_.idle_timeout_ns != 0 ? std::chrono::nanoseconds(config_.idle_timeout_ns)
                                                    : std::chrono::nanoseconds::max();
@@ -57,6 +68,7 @@ class Worker final : public BufferSink {
       if (ipc::message_kind(m) == ipc::Message::kTask && ipc::message_arg(m) < header_.slot_count) {
         run(ipc::message_arg(m));
         if (config_.max_tasks != 0 && ++done >= config_.max_tasks) exit_with(ipc::ExitReason::kRetired, kWorkerExitOk);
+        if (config_.max_rss != 0) check_memory();
       }
     }
   }
@@ -91,6 +103,29 @@ class Worker final : public BufferSink {
     control_.exit_reason.store(uint32_t(reason), std::memory_order_release);
     control_.state.store(uint32_t(ipc::WorkerState::kExited), std::memory_order_release);
     _exit(code);
+  }
+
+  // Private resident memory (RssAnon): resident minus shared pages, so the pool's segment and
+  // mapped files do not count.
+  static uint64_t private_resident_bytes() noexcept {
+    const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[128];
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    unsigned long long size = 0, resident = 0, shared = 0;
+    if (std::sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3 || shared > resident) return 0;
+    return (resident - shared) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  }
+
+  // loky's leak guard: a worker that grew past PoolOptions::max_worker_rss leaves between tasks;
+  // the parent requeues what was queued to it and starts a replacement.
+  void check_memory() {
+    const uint64_t rss = private_resident_bytes();
+    control_.rss_bytes.store(rss, std::memory_order_relaxed);
+    if (rss > rss_baseline_ && rss - rss_baseline_ > config_.max_rss) exit_with(ipc::ExitReason::kMemory, kWorkerExitOk);
   }
 
   void run_initializer() {
@@ -132,7 +167,22 @@ class Worker final : public BufferSink {
     if (g != 1 || slot_->grant_block >= header_.max_blocks) return nullptr;
     const ipc::BlockDesc& b = view_.blocks()[slot_->grant_block];
     if (b.size < size) return nullptr;
-    return base_ + b.offset;
+    std::byte* p = base_ + b.offset;
+    if (protected_ && !make_writable(p, b.size)) return nullptr;
+    return p;
+  }
+
+  // Opens a granted block (whole pages) for writing until the task ends.
+  bool make_writable(std::byte* p, std::size_t size) {
+    if (reinterpret_cast<uintptr_t>(p) % ipc::kPageSize != 0 || size % ipc::kPageSize != 0) return false;
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) return false;
+    writable_.push_back({p, size});
+    return true;
+  }
+
+  void release_writable() noexcept {
+    for (const auto& [p, size] : writable_) mprotect(p, size, PROT_READ);
+    writable_.clear();
   }
 
   void push_completion(uint64_t m) {
@@ -145,8 +195,8 @@ class Worker final : public BufferSink {
   std::span<const std::byte> task_envelope(const ipc::SlotHeader& h) const {
     const std::size_t size = h.envelope_size;
     if (h.envelope_block == 0) {
-      if (size > header_.slot_size - sizeof(ipc::SlotHeader)) throw DecodeError("brine: a task envelope overflows its slot");
-      return {reinterpret_cast<const std::byte*>(&h + 1), size};
+      if (size > header_.slot_bytes) throw DecodeError("brine: a task envelope overflows its slot");
+      return {base_ + header_.task_data_offset + std::size_t{slot_index_} * header_.slot_bytes, size};
     }
     const uint32_t id = h.envelope_block - 1;
     if (id >= header_.max_blocks) throw DecodeError("brine: a task envelope names a block outside the table");
@@ -190,6 +240,10 @@ class Worker final : public BufferSink {
     write_result(h);
     h.result_copied = e.bytes_copied() + h.envelope_size;
     slot_ = nullptr;
+    // The blocks granted to this task become read-only again before the parent hears of its
+    // end: from then on they belong to the result's holders (or return to the heap, whose
+    // bookkeeping lives in freed blocks).
+    release_writable();
 
     control_.busy_ns.fetch_add(ipc::monotonic_ns() - start, std::memory_order_relaxed);
     control_.tasks_done.fetch_add(1, std::memory_order_relaxed);
@@ -201,8 +255,9 @@ class Worker final : public BufferSink {
 
   void write_result(ipc::SlotHeader& h) {
     std::size_t n = fbb_.GetSize();
-    const std::size_t inline_capacity = header_.slot_size - sizeof(ipc::SlotHeader);
-    std::byte* dst = reinterpret_cast<std::byte*>(&h + 1);
+    const std::size_t inline_capacity = header_.slot_bytes;
+    std::byte* const inline_result = base_ + header_.result_data_offset + std::size_t{slot_index_} * header_.slot_bytes;
+    std::byte* dst = inline_result;
     h.envelope_block = 0;
     if (n > inline_capacity) {
       dst = request_block(n);
@@ -217,7 +272,7 @@ class Worker final : public BufferSink {
                                           " bytes did not fit the shared arena; raise PoolOptions::arena_bytes",
                                       "worker"));
         n = fbb_.GetSize();
-        dst = reinterpret_cast<std::byte*>(&h + 1);
+        dst = inline_result;
       }
     }
     std::memcpy(dst, fbb_.GetBufferPointer(), n);
@@ -235,6 +290,9 @@ class Worker final : public BufferSink {
   flatbuffers::FlatBufferBuilder fbb_;
   ipc::SlotHeader* slot_ = nullptr;
   uint32_t slot_index_ = 0;
+  const bool protected_;
+  std::vector<std::pair<std::byte*, std::size_t>> writable_;  // granted blocks open for writing
+  uint64_t rss_baseline_ = 0;  // private resident bytes when it started serving (max_rss)
 };
 
 // A task that calls exit(n): flush stdio and leave with n at once. The exit handlers
@@ -244,6 +302,26 @@ class Worker final : public BufferSink {
 void leave_now(int status, void*) {
   std::fflush(nullptr);
   _exit(status);
+}
+
+// Maps the whole segment read-only in this worker, then reopens for writing only what the
+// worker writes (layout.h): the doorbell page, the slot headers, the result envelopes, its own
+// WorkerControl page and its own ring pair. Arguments, other tasks' blocks, the block table,
+// the free lists and the heap's bookkeeping stay read-only, so a task's stray write there
+// faults in this worker alone. False if the segment is not laid out for this page size.
+bool protect_for_worker(std::byte* base, const ipc::SegmentHeader& h, uint32_t w) noexcept {
+  if (sysconf(_SC_PAGESIZE) != static_cast<long>(ipc::kPageSize)) return false;
+  const auto writable = [base](uint64_t offset, uint64_t size) {
+    return size == 0 || mprotect(base + offset, size, PROT_READ | PROT_WRITE) == 0;
+  };
+  if (mprotect(base, h.total_size, PROT_READ) != 0) return false;
+  const bool ok = writable(offsetof(ipc::SegmentHeader, doorbell), ipc::kPageSize) &&
+                  writable(h.slots_offset, h.task_data_offset - h.slots_offset) &&
+                  writable(h.result_data_offset, h.workers_offset - h.result_data_offset) &&
+                  writable(h.workers_offset + std::size_t{w} * sizeof(ipc::WorkerControl), sizeof(ipc::WorkerControl)) &&
+                  writable(h.rings_offset + std::size_t{w} * h.ring_pair_size, h.ring_pair_size);
+  if (!ok) _exit(kWorkerExitBadParent);  // half-protected: better no worker than a wrong one
+  return true;
 }
 
 }  // namespace
@@ -265,8 +343,9 @@ void WorkerProcess::run(std::byte* base, ipc::SegmentHeader* header, uint32_t in
     CPU_SET(index % ncpu, &set);
     sched_setaffinity(0, sizeof set, &set);
   }
+  const bool is_protected = protect_for_worker(base, *header, index);
   try {
-    Worker(base, header, index, reducers).serve();
+    Worker(base, header, index, reducers, is_protected).serve();
   } catch (...) {
   }
   _exit(3);

@@ -55,7 +55,7 @@ namespace brine::fuzz {
 
 namespace {
 
-constexpr std::size_t kHeaderBytes = 4096;
+constexpr std::size_t kHeaderBytes = sizeof(ipc::SegmentHeader) + 4096;  // the header (two pages), then the block table
 
 // FlatBuffers alignment checks are relative to the buffer: give it a 64-byte aligned copy,
 // as a slot would.

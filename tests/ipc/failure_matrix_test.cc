@@ -188,13 +188,19 @@ int corrupt_queued(int how) {
     for (uint32_t s = 0; s < header->slot_count; ++s) {
       auto* slot = reinterpret_cast<brine::ipc::SlotHeader*>(base + header->slots_offset + std::size_t{s} * header->slot_size);
       if (slot->state.load() != uint32_t(brine::ipc::SlotState::kQueued)) continue;
-      auto* data = reinterpret_cast<char*>(slot + 1);
+      auto* data = reinterpret_cast<char*>(base + header->task_data_offset + std::size_t{s} * header->slot_bytes);
       switch (how) {
         case kShorterThanHeader: slot->envelope_size = 5; break;
         case kTruncatedHalf: slot->envelope_size /= 2; break;
-        case kWrongIdentifier: std::memcpy(data + 4, "XXXX", 4); break;
+        case kWrongIdentifier: {
+          // Task envelopes are mapped read-only in workers: a hostile one must unprotect first.
+          auto* page = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(data + 4) & ~uintptr_t{brine::ipc::kPageSize - 1});
+          mprotect(page, brine::ipc::kPageSize, PROT_READ | PROT_WRITE);
+          std::memcpy(data + 4, "XXXX", 4);
+          break;
+        }
         case kBlockOutsideTable: slot->envelope_block = header->max_blocks + 7; break;
-        case kSizePastSlot: slot->envelope_size = header->slot_size * 3; break;
+        case kSizePastSlot: slot->envelope_size = header->slot_bytes * 3; break;
         default: break;
       }
       ++corrupted;

@@ -46,8 +46,9 @@ struct Inside {
   ipc::SpscRingControl* complete_control = nullptr;
   mutable ipc::SpscRing complete;
 
-  std::byte* slot_data() const { return reinterpret_cast<std::byte*>(slot + 1); }
-  std::size_t slot_bytes() const { return header->slot_size - sizeof(ipc::SlotHeader); }
+  // Where the worker writes the slot's inline result envelope.
+  std::byte* slot_data() const { return base + header->result_data_offset + std::size_t{slot_index} * header->slot_bytes; }
+  std::size_t slot_bytes() const { return header->slot_bytes; }
 };
 
 Inside find_inside() {
@@ -214,8 +215,8 @@ INSTANTIATE_TEST_SUITE_P(Scribbles, HostileTest,
                                            Case{kRefPastTable, "names arena block"},
                                            Case{kRefPastBlock, "outside its arena block"},
                                            Case{kRefOverflow, "outside its arena block"},
-                                           Case{kRefStale, "stale generation"}, Case{kRingJump, "brine: "},
-                                           Case{kRingHuge, "brine: "}),
+                                           Case{kRefStale, "stale generation"}, Case{kRingJump, "brine::"},
+                                           Case{kRingHuge, "brine::"}),
                          [](const ::testing::TestParamInfo<Case>& p) { return "Mode" + std::to_string(p.param.mode); });
 
 }  // namespace

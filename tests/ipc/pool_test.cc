@@ -53,6 +53,10 @@ BRINE_REGISTER(sleep_then);
 
 int unregistered(int x) { return x; }
 
+// A task that throws one of brine's own errors: it must read as such on the other side.
+int throws_brine_error(int) { throw brine::DecodeError("brine: the task's own decoding failed; fix its input"); }
+BRINE_REGISTER(throws_brine_error);
+
 }  // namespace pool_test
 
 namespace {
@@ -128,6 +132,19 @@ TEST(PoolTest, AThrowingTaskReachesTheCallerAsRemoteErrorAndThePoolGoesOn) {
     EXPECT_NE(std::string(e.what()).find("division by zero"), std::string::npos);
   }
   EXPECT_EQ(pool.submit(divide, 8, 2).get(), 4);
+}
+
+TEST(PoolTest, ABrineErrorThrownByATaskKeepsItsReadableNameInTheRemoteError) {
+  brine::Pool pool({.workers = 1});
+  try {
+    pool.submit(throws_brine_error, 1).get();
+    FAIL() << "expected brine::RemoteError";
+  } catch (const brine::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "brine::DecodeError");
+    EXPECT_EQ(e.message(), "brine::DecodeError: the task's own decoding failed; fix its input");
+    EXPECT_EQ(std::string(e.what()).rfind("brine::RemoteError: brine::DecodeError in throws_brine_error: ", 0), 0u)
+        << e.what();
+  }
 }
 
 TEST(PoolTest, AnUnregisteredFunctionIsRefusedAtSubmitWithItsSignature) {

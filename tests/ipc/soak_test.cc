@@ -73,18 +73,26 @@ Outcome settle(brine::Future<R>& f, Check check) {
   }
 }
 
-// SIGKILLs `pid` only if it is still a child of this process (pinned by a pidfd first, so a
-// recycled pid of some other process is never signalled).
-bool kill_child(pid_t pid) {
-  const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return false;
+// The parent pid of `pid`, from /proc; 0 if it is gone.
+int parent_of(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   std::getline(stat, line);
   int ppid = 0;
   const auto close_paren = line.rfind(')');
   if (close_paren != std::string::npos) std::sscanf(line.c_str() + close_paren + 2, "%*c %d", &ppid);
-  const bool ok = ppid == getpid() && syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0) == 0;
+  return ppid;
+}
+
+// SIGKILLs `pid` only if it is still one of this process's workers: its child (fork, spawn) or
+// its grandchild through the fork server (the default start method). Pinned by a pidfd first,
+// so a recycled pid of some other process is never signalled.
+bool kill_child(pid_t pid) {
+  const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return false;
+  const int ppid = parent_of(pid);
+  const bool ours = ppid == getpid() || (ppid > 0 && parent_of(ppid) == getpid());
+  const bool ok = ours && syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0) == 0;
   close(fd);
   return ok;
 }
@@ -179,11 +187,12 @@ TEST(SoakTest, EveryFutureResolvesAndNothingLeaksUnderACrashStorm) {
     EXPECT_EQ(at_end.arena_used, at_start.arena_used) << "arena bytes leaked";
     EXPECT_EQ(at_end.arena_blocks, at_start.arena_blocks) << "arena blocks leaked";
     std::printf("soak: %.1f s, %zu tasks: %zu values, %zu remote errors, %zu WorkerCrashed; %llu kills, "
-                "%zu recoveries (new worker pids), workers_crashed counter %llu\n",
+                "%zu recoveries (new worker pids), workers_crashed counter %llu, idle_workers_crashed %llu\n",
                 std::chrono::duration<double>(Clock::now() - start).count(),
                 counts[0] + counts[1] + counts[2] + counts[3] + counts[4], counts[0], counts[1], counts[2],
                 static_cast<unsigned long long>(kills), pids_seen.size() - kWorkers,
-                static_cast<unsigned long long>(at_end.workers_crashed));
+                static_cast<unsigned long long>(at_end.workers_crashed),
+                static_cast<unsigned long long>(at_end.idle_workers_crashed));
   }
   EXPECT_EQ(counts[static_cast<int>(Outcome::kHung)], 0u) << "futures never resolved";
   EXPECT_EQ(counts[static_cast<int>(Outcome::kWrong)], 0u) << "wrong values or unexpected errors";

@@ -147,6 +147,7 @@ TEST(CliTest, TopOnceShowsEveryWorkerAndTheTaskCounters) {
     listed.push_back(w.at("pid").get<pid_t>());
     EXPECT_EQ(w.at("state"), "idle");
     EXPECT_EQ(w.at("current_slot"), -1);
+    EXPECT_GT(w.at("rss").get<int64_t>(), 0) << w;  // each live worker's resident memory is shown
     EXPECT_GE(w.at("busy").get<double>(), 0.0);
     EXPECT_LE(w.at("queued").get<uint64_t>(), w.at("ring_capacity").get<uint64_t>());
     done += w.at("tasks_done").get<uint64_t>();
@@ -160,6 +161,7 @@ TEST(CliTest, TopOnceShowsEveryWorkerAndTheTaskCounters) {
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_TRUE(contains(text.out, "100 completed")) << text.out;
   EXPECT_TRUE(contains(text.out, "idle")) << text.out;
+  EXPECT_TRUE(contains(text.out, "RSS")) << text.out;
 
   const CliRun none = brine_cli({"top", "999999999", "--once"});
   EXPECT_EQ(none.status, 1);
@@ -234,8 +236,8 @@ TEST(CliTest, BenchFactsParseBack) {
 // A dead owner whose segment is still held by a process its worker table lists: `clean`
 // must kill that process (and say so), and leave every live pool alone.
 TEST(CliTest, CleanKillsOrphanedWorkersOfADeadOwnerAndNothingAlive) {
-  brine::Pool alive(kSmall);
-  const std::string alive_name = own_segment();
+  // The owner is forked before this process starts a pool of its own (threads): a child of a
+  // multithreaded process may not start threads under ThreadSanitizer, and the owner must.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);  // orphans come back to us, to be reaped
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
@@ -258,6 +260,8 @@ TEST(CliTest, CleanKillsOrphanedWorkersOfADeadOwnerAndNothingAlive) {
   ASSERT_EQ(read(fds[0], &orphan, sizeof orphan), static_cast<ssize_t>(sizeof orphan));
   close(fds[0]);
   ASSERT_EQ(waitpid(owner, nullptr, 0), owner);
+  brine::Pool alive(kSmall);
+  const std::string alive_name = own_segment();
 
   const std::string kill_line = "kill pid " + std::to_string(orphan) + " (orphaned worker of brine-" + std::to_string(owner);
   const CliRun dry = brine_cli({"clean", "--dry-run"});

@@ -202,7 +202,8 @@ void render_json(const std::string& name, const PoolSnapshot& a, const PoolSnaps
     workers.push_back({{"index", w.index}, {"pid", w.pid}, {"state", to_string(w.state)}, {"tasks_done", w.tasks_done},
                        {"tasks_per_second", r.tasks_per_second}, {"busy", r.busy},
                        {"current_slot", w.current_slot == 0 ? -1 : static_cast<int64_t>(w.current_slot) - 1},
-                       {"queued", w.queued}, {"ring_capacity", w.ring_capacity}, {"completions", w.completions}});
+                       {"queued", w.queued}, {"ring_capacity", w.ring_capacity}, {"completions", w.completions},
+                       {"rss", w.rss_bytes}});
   }
   print_json({{"name", name}, {"owner_pid", b.owner_pid}, {"size", b.total_size}, {"arena_used", b.arena_used},
               {"arena_size", b.arena_size}, {"live_workers", b.live_workers}, {"max_workers", b.max_workers},
@@ -223,14 +224,15 @@ void render_text(const std::string& name, const PoolSnapshot& a, const PoolSnaps
     << per_second(b.tasks_completed, a.tasks_completed, dt) << " tasks/s\n\n";
   s << std::left << std::setw(8) << "WORKER" << std::setw(9) << "PID" << std::setw(10) << "STATE" << std::setw(12)
     << "DONE" << std::setw(12) << "TASKS/S" << std::setw(7) << "BUSY%" << std::setw(7) << "SLOT" << std::setw(11)
-    << "QUEUED" << "COMPLETIONS\n";
+    << "QUEUED" << std::setw(13) << "COMPLETIONS" << "RSS\n";
   for (std::size_t i = 0; i < b.workers.size(); ++i) {
     const WorkerSnapshot& w = b.workers[i];
     const WorkerRates r = rates(a.workers[i], w, dt);
     s << std::setw(8) << w.index << std::setw(9) << w.pid << std::setw(10) << to_string(w.state) << std::setw(12)
       << w.tasks_done << std::setw(12) << r.tasks_per_second << std::setw(7) << std::min(100 * r.busy, 100.0)
       << std::setw(7) << (w.current_slot == 0 ? "-" : std::to_string(w.current_slot - 1)) << std::setw(11)
-      << (std::to_string(w.queued) + "/" + std::to_string(w.ring_capacity)) << w.completions << "\n";
+      << (std::to_string(w.queued) + "/" + std::to_string(w.ring_capacity)) << std::setw(13) << w.completions
+      << (w.rss_bytes != 0 ? bytes(w.rss_bytes) : std::string("-")) << "\n";
   }
   out << s.str();
 }

@@ -1,5 +1,7 @@
 #include "brine/tools/segment_reader.h"
 
+#include <fstream>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -95,6 +97,18 @@ SegmentReader SegmentReader::attach(int fd, const std::string& what) {
   return SegmentReader(std::move(s));
 }
 
+namespace {
+
+// Resident bytes of process `pid` (shared pages included, as top shows them); 0 if unreadable.
+uint64_t resident_bytes(int32_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(f >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
 PoolSnapshot SegmentReader::snapshot() const {
   const ipc::SegmentHeader& h = header();
   PoolSnapshot p;
@@ -127,6 +141,9 @@ PoolSnapshot SegmentReader::snapshot() const {
     uint32_t unused = 0;
     w.queued = ring_size(c.submit_ring, w.ring_capacity);
     w.completions = ring_size(c.complete_ring, unused);
+    if (w.pid > 0 && w.state != ipc::WorkerState::kExited && w.state != ipc::WorkerState::kEmpty) {
+      w.rss_bytes = resident_bytes(w.pid);
+    }
     p.workers.push_back(w);
   }
   return p;

@@ -1,8 +1,17 @@
 // The layout of a pool segment. Everything here is placed in shared memory: standard layout,
 // fixed width, offsets instead of pointers, lock-free atomics only (static_asserts below).
 //
-//   SegmentHeader | WorkerControl[max_workers] | ring cells | SlotHeader+data[slot_count]
-//   | BlockDesc[max_blocks] | free-list links | arena (Boost.Interprocess heap, parent-only)
+//   page 0      SegmentHeader (offsets, config, counters, free lists)          workers: read
+//   page 1      SegmentHeader::doorbell                                        workers: write
+//   pages       SlotHeader[slot_count]                                         workers: write
+//   pages       task envelopes, slot_bytes per slot (parent writes)            workers: read
+//   pages       result envelopes, slot_bytes per slot (worker writes)          workers: write
+//   pages       WorkerControl[max_workers], one page each                      worker w: its own
+//   pages       per worker: submission ring + completion ring                  worker w: its own
+//   pages       BlockDesc[max_blocks], free-list links                         workers: read
+//   pages       arena (Boost.Interprocess heap, parent-only bookkeeping)       workers: read,
+//                                                                              except blocks
+//                                                                              granted to them
 //
 // Who writes what:
 //  - the parent formats everything, owns slot and block allocation and the arena heap;
@@ -11,9 +20,19 @@
 //    between popping it and pushing its completion;
 //  - a worker never takes a lock: if it dies at any instant, the parent's state stays
 //    consistent (a ring push is one release store; slot states are single CAS transitions).
+//
+// Protection (iceoryx's rule: a subscriber maps the publisher's data read-only): every region
+// starts on a page, and a worker maps read-only all but the rows marked "write" above (see
+// protect_for_worker in worker.cc). So a task that casts away const and overruns an argument,
+// another task's block or its own result block faults in that worker alone (WorkerCrashed,
+// SIGSEGV), and nothing the parent's allocator trusts (free lists, links, the heap's
+// bookkeeping) is ever writable by a worker: blocks granted to a worker are whole pages with
+// no bookkeeping inside, writable only while its task runs. Each writable region is followed
+// by one the writer may only read, so running off its end faults too.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -23,7 +42,9 @@
 namespace brine::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x31454e4952423a42ull;  // "B:BRINE1"
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
+// The protection granule: regions a worker may write start and end on this boundary.
+inline constexpr std::size_t kPageSize = 4096;
 
 // Ring messages: kind in the top byte, argument (a slot index) below.
 enum class Message : uint8_t { kTask = 1, kStop = 2, kDone = 3, kAllocRequest = 4 };
@@ -64,7 +85,7 @@ struct IndexStack {
 enum class WorkerState : uint32_t { kEmpty = 0, kStarting, kIdle, kBusy, kExited };
 
 // Why a worker exited on its own (written just before _exit; a crash leaves kNone).
-enum class ExitReason : uint32_t { kNone = 0, kStopped, kRetired, kIdle, kInitFailed };
+enum class ExitReason : uint32_t { kNone = 0, kStopped, kRetired, kIdle, kInitFailed, kMemory };
 
 // What a worker needs to know, whatever way it was started (fork, forkserver or exec).
 struct WorkerConfig {
@@ -75,11 +96,13 @@ struct WorkerConfig {
   uint32_t sleep = 1;
   uint32_t pin = 0;
   uint32_t max_tasks = 0;  // exit after this many tasks (max_tasks_per_child); 0: never
+  uint64_t max_rss = 0;    // exit between tasks once resident memory passes this; 0: never
 };
 static_assert(std::is_trivially_copyable_v<WorkerConfig>);
 
-// One per worker index; a respawned worker reuses its index.
-struct alignas(kCacheLineSize) WorkerControl {
+// One per worker index, each on its own page (only its worker may write it); a respawned worker
+// reuses its index.
+struct alignas(kPageSize) WorkerControl {
   std::atomic<int32_t> pid{0};
   std::atomic<uint32_t> state{0};         // WorkerState, written by the worker
   std::atomic<uint32_t> current_slot{0};  // slot + 1 of the task running, 0 when idle
@@ -87,6 +110,7 @@ struct alignas(kCacheLineSize) WorkerControl {
   std::atomic<uint64_t> busy_ns{0};
   std::atomic<uint64_t> task_started_ns{0};  // CLOCK_MONOTONIC start of the current task
   std::atomic<uint32_t> exit_reason{0};      // ExitReason
+  std::atomic<uint64_t> rss_bytes{0};        // resident memory after its last task (when measured)
   uint64_t submit_ring = 0;    // offset of the submission ring (parent -> worker)
   uint64_t complete_ring = 0;  // offset of the completion ring (worker -> parent)
   char init_error[256] = {};   // the initializer's exception, when exit_reason is kInitFailed
@@ -94,13 +118,14 @@ struct alignas(kCacheLineSize) WorkerControl {
 
 enum class SlotState : uint32_t { kFree = 0, kQueued, kRunning, kDone, kCancelled };
 
-// A task slot: header + inline envelope storage. The task envelope is written here by the
-// parent; the worker overwrites it with the result envelope.
+// A task slot's header. Its task envelope is written by the parent into the slot's row of the
+// task-envelope region (read-only to workers), or into an arena block; the worker writes the
+// result envelope into the slot's row of the result region, or into a block granted to it.
 struct alignas(kCacheLineSize) SlotHeader {
   std::atomic<uint32_t> state{0};  // SlotState
   std::atomic<uint32_t> grant{0};  // kAllocRequest handshake: 0 pending, 1 granted, 2 refused
   uint64_t task_id = 0;
-  uint32_t envelope_block = 0;  // 0: envelope inline after the header; else block id + 1
+  uint32_t envelope_block = 0;  // task (parent) then result (worker): 0 inline in its region; else block id + 1
   uint32_t envelope_size = 0;
   uint64_t request_size = 0;  // kAllocRequest: bytes wanted
   uint32_t grant_block = 0;   // kAllocRequest answer
@@ -118,7 +143,7 @@ struct BlockDesc {
   uint64_t size = 0;
 };
 
-struct alignas(kCacheLineSize) SegmentHeader {
+struct alignas(kPageSize) SegmentHeader {  // page-aligned: its doorbell has a page of its own
   uint64_t magic = 0;
   uint32_t version = 0;
   uint32_t header_size = 0;
@@ -127,10 +152,15 @@ struct alignas(kCacheLineSize) SegmentHeader {
   uint32_t max_workers = 0;
   uint32_t ring_capacity = 0;
   uint32_t slot_count = 0;
-  uint32_t slot_size = 0;  // bytes per slot including its header
+  uint32_t slot_size = 0;  // bytes per SlotHeader (the stride of the slot header array)
   uint32_t max_blocks = 0;
+  uint32_t slot_bytes = 0;  // bytes of inline envelope per slot, in each of the two envelope regions
   uint64_t workers_offset = 0;
-  uint64_t slots_offset = 0;
+  uint64_t rings_offset = 0;     // worker w's ring pair at rings_offset + w * ring_pair_size
+  uint64_t ring_pair_size = 0;   // a multiple of kPageSize
+  uint64_t slots_offset = 0;         // SlotHeader[slot_count]
+  uint64_t task_data_offset = 0;     // slot s's inline task envelope at + s * slot_bytes
+  uint64_t result_data_offset = 0;   // slot s's inline result envelope at + s * slot_bytes
   uint64_t blocks_offset = 0;
   uint64_t slot_links_offset = 0;
   uint64_t block_links_offset = 0;
@@ -142,13 +172,19 @@ struct alignas(kCacheLineSize) SegmentHeader {
   std::atomic<uint64_t> arena_used{0};
   std::atomic<uint64_t> tasks_submitted{0};
   std::atomic<uint64_t> tasks_completed{0};
-  std::atomic<uint64_t> workers_crashed{0};
+  std::atomic<uint64_t> workers_crashed{0};       // died running a task
+  std::atomic<uint64_t> idle_workers_crashed{0};  // died with no task running
+  std::atomic<uint64_t> workers_recycled{0};      // replaced for passing max_worker_rss
   IndexStack free_slots;
   IndexStack free_blocks;
-  alignas(kCacheLineSize) EventCount doorbell;  // the parent sleeps here for completions
+  // The parent sleeps here for completions. On a page of its own: the one part of the header
+  // that workers write.
+  alignas(kPageSize) EventCount doorbell;
 };
 
 static_assert(std::is_standard_layout_v<SegmentHeader>);
+static_assert(offsetof(SegmentHeader, doorbell) == kPageSize && sizeof(SegmentHeader) == 2 * kPageSize);
+static_assert(sizeof(WorkerControl) == kPageSize);
 static_assert(std::is_standard_layout_v<WorkerControl>);
 static_assert(std::is_standard_layout_v<SlotHeader>);
 static_assert(std::is_standard_layout_v<BlockDesc>);

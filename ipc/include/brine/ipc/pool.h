@@ -14,8 +14,9 @@
 // brine::WorkerCrashed and is replaced; the tasks queued behind it run on its successor.
 //
 // Thread safety: every member function may be called from any thread; futures may be waited
-// on anywhere. Destroying the pool stops and reaps every worker (queued tasks finish first)
-// and frees its segment; futures still pending then fail with brine::PoolClosed.
+// on anywhere. Destroying the pool stops and reaps every worker (queued tasks finish first,
+// for at most PoolOptions::shutdown_timeout, 60 s by default; then the workers are killed) and
+// frees its segment; futures still pending then fail with brine::PoolClosed.
 #pragma once
 
 #include <sys/types.h>
@@ -44,28 +45,44 @@
 namespace brine {
 
 // How worker processes are started (Python's start methods, same trade-offs):
-//  - kFork: fork() the parent. Fastest start (~1 ms); a worker inherits everything, including
-//    per-pool reducers and lambdas. Unsafe if other threads of the parent may hold locks the
-//    workers' code takes (a respawn forks from a multithreaded parent).
-//  - kForkServer: a small single-threaded server process, forked when the pool starts, forks
-//    every worker (and every replacement): respawns never fork the multithreaded parent.
+//  - kForkServer (the default, as in CPython 3.14): a small single-threaded server process,
+//    forked when the pool starts (before the pool's own threads exist), forks every worker and
+//    every replacement, so a respawn never forks the multithreaded parent. Per-pool reducers
+//    and lambdas work as with fork.
+//  - kFork: fork() the parent. The fastest start, but a replacement is forked from the running,
+//    multithreaded parent: if another thread holds a lock at that instant (malloc's, a
+//    sanitizer allocator's, a logging library's), the child inherits it held and can deadlock
+//    the first time it takes it. GCC 12's AddressSanitizer allocator does exactly that. Choose
+//    it explicitly, for programs that start no threads of their own.
 //  - kSpawn: exec a fresh copy of this binary; its main() must call brine::run_if_worker()
 //    first (like multiprocessing.freeze_support()). Functions are found by registered name;
 //    per-pool reducers don't cross exec and are refused; lambdas work only because the
-//    image is the same build (verified).
+//    image is the same build (verified). The slowest start.
+// bench/: BM_PoolStart/<method> measures each.
 enum class StartMethod : uint8_t { kFork, kForkServer, kSpawn };
 
 // What submit does when every slot or every worker's ring is full.
 enum class Backpressure : uint8_t { kBlock, kFail };
 
+// The destructor's default bound on waiting for tasks (PoolOptions::shutdown_timeout).
+inline constexpr std::chrono::milliseconds kDefaultShutdownTimeout{60'000};
+
 struct PoolOptions {
   unsigned workers = 0;      // 0: std::thread::hardware_concurrency()
   unsigned max_workers = 0;  // the most resize() may reach; 0: max(workers, 2 x hardware)
-  StartMethod start_method = StartMethod::kFork;
+  StartMethod start_method = StartMethod::kForkServer;
   void (*initializer)() = nullptr;  // a registered function run once in each new worker
   uint32_t max_tasks_per_child = 0;  // replace a worker after this many tasks; 0: never
+  // loky's leak guard: after each task, a worker whose private resident memory (RssAnon: not
+  // the shared segment, not files) grew by more than this many bytes since it started serving
+  // is replaced between tasks; its queued tasks run on the replacement, nothing fails. Costs
+  // one read of /proc/self/statm per task when set. 0: never.
+  std::size_t max_worker_rss = 0;
   std::chrono::milliseconds task_timeout{0};  // run-time limit per task; 0: none
   std::chrono::milliseconds idle_timeout{0};  // a worker idle this long exits (restarted on demand); 0: never
+  // How long the destructor lets queued and running tasks finish before it kills the workers
+  // (their futures then fail with brine::PoolClosed) and reaps them; 0: no bound.
+  std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};
   Backpressure backpressure = Backpressure::kBlock;
   std::size_t arena_bytes = std::size_t{1} << 30;  // virtual: pages cost memory only once touched
   std::size_t reference_threshold = kDefaultReferenceThreshold;
@@ -92,13 +109,25 @@ struct MapOptions {
   std::function<void(std::size_t, std::size_t)> progress = nullptr;
 };
 
+// Counters of a pool since it was made, as Pool::stats() reads them (each field is read on its
+// own: a snapshot taken while tasks run may be mid-way between two of them). Once every future
+// of a task is ready, the task is counted in `completed` and its blocks held only by the pool
+// are released; blocks a future's value points into live as long as that future.
 struct PoolStats {
-  uint64_t submitted = 0;
-  uint64_t completed = 0;
+  uint64_t submitted = 0;  // tasks accepted by submit()/submit_with() (a map chunk is one task)
+  uint64_t completed = 0;  // tasks whose result or error was delivered to their future
+  // Workers that died while running a task (signal, exit or abort inside it; not timeouts,
+  // shutdown kills or retirements): each failed its task with brine::WorkerCrashed.
   uint64_t workers_crashed = 0;
-  std::size_t arena_used = 0;
-  std::size_t arena_capacity = 0;
-  std::size_t arena_blocks = 0;
+  // Workers that died while idle (no task of theirs running): killed from outside, OOM, or a
+  // crash between tasks. Nothing failed; each was replaced (or restarted on demand).
+  uint64_t idle_workers_crashed = 0;
+  // Workers replaced between tasks because their resident memory passed
+  // PoolOptions::max_worker_rss. Nothing failed.
+  uint64_t workers_recycled_for_memory = 0;
+  std::size_t arena_used = 0;      // bytes of the shared arena in live blocks
+  std::size_t arena_capacity = 0;  // bytes of the shared arena in all (PoolOptions::arena_bytes)
+  std::size_t arena_blocks = 0;    // live arena blocks: task arguments, results, SharedVectors
 };
 
 namespace detail {
@@ -211,13 +240,22 @@ class Pool {
   // brine::BrokenPool and reusable_pool() replaces the pool.
   bool broken() const noexcept;
   std::vector<pid_t> worker_pids() const;
+  // The pool's counters. Consistent with every ready future: it waits for a completion in
+  // progress on the collector (including that future's done-callbacks) to let go of its task.
   PoolStats stats() const;
   const PoolOptions& options() const noexcept;
   ipc::Arena& arena() noexcept;
   // Stops accepting tasks. With wait, returns once every queued task finished and every
-  // worker exited; without, kills the workers and fails what is pending. With cancel_futures,
-  // tasks no worker has started are cancelled first (their futures throw brine::Cancelled).
+  // worker exited, however long that takes; without, kills the workers and fails what is
+  // pending. With cancel_futures, tasks no worker has started are cancelled first (their
+  // futures throw brine::Cancelled).
   void shutdown(bool wait = true, bool cancel_futures = false);
+  // shutdown(wait = true), bounded: once `timeout` has passed, the workers still running (or
+  // not yet exited) are killed with SIGKILL and reaped, and the futures of the tasks they were
+  // running or holding fail with brine::PoolClosed, whose message names the timeout. Returns
+  // true if every task finished in time (false: some were cut short). The destructor does this
+  // with PoolOptions::shutdown_timeout.
+  bool shutdown(std::chrono::milliseconds timeout, bool cancel_futures = false);
 
  private:
   using EncodeArgs = std::function<EncodedCall(Encoder&)>;

@@ -31,6 +31,7 @@ struct WorkerSnapshot {
   uint64_t queued = 0;        // messages in the submission ring
   uint64_t completions = 0;   // messages in the completion ring
   uint32_t ring_capacity = 0;
+  uint64_t rss_bytes = 0;     // resident memory of the worker process (/proc/<pid>/statm); 0 if gone
 };
 
 struct PoolSnapshot {

@@ -1,0 +1,15 @@
+# cmake -DUMBRELLA=<brine.h> -DHEADERS=<a;b;...> -P umbrella_check.cmake
+# Fails unless the umbrella header includes every public header of the library.
+file(READ "${UMBRELLA}" text)
+set(missing "")
+foreach(h IN LISTS HEADERS)
+  string(FIND "${text}" "#include \"${h}\"" at)
+  if(at EQUAL -1)
+    list(APPEND missing "${h}")
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "<brine/brine.h> does not include these public headers: ${missing}")
+endif()
+list(LENGTH HEADERS n)
+message(STATUS "<brine/brine.h> includes all ${n} public headers")
