@@ -234,7 +234,10 @@ void ctrl_c_at_the_terminal(StartMethod method, const char* mode) {
   const char* how = method == StartMethod::kFork ? "fork" : method == StartMethod::kSpawn ? "spawn" : "forkserver";
   int master = -1;
   const pid_t child = forkpty(&master, nullptr, nullptr, nullptr);
-  ASSERT_GE(child, 0);
+  if (child < 0) {
+    // A chroot or container without devpts has no pseudo-terminals to type ^C into.
+    GTEST_SKIP() << "no pseudo-terminal available (forkpty: " << std::strerror(errno) << ")";
+  }
   if (child == 0) {
     execl(BRINE_SIGINT_CHILD, BRINE_SIGINT_CHILD, how, mode, static_cast<char*>(nullptr));
     _exit(127);
