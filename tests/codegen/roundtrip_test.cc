@@ -9,6 +9,7 @@
 #include <flatbuffers/util.h>
 
 #include <numeric>
+#include <vector>
 
 #include "arrays.brine.h"
 #include "arrays_generated.h"
@@ -47,6 +48,13 @@ const FbT* flatc_root(const brine::Bytes& bytes, const char* identifier) {
   flatbuffers::Verifier v(data, bytes.size());
   EXPECT_TRUE(v.VerifyBuffer<FbT>(identifier)) << "flatc's verifier refused the dump";
   return flatbuffers::GetRoot<FbT>(data);
+}
+// A temporary dump: kept alive for the rest of the test binary, as the returned pointer reads it.
+template <class FbT>
+const FbT* flatc_root(brine::Bytes&& bytes, const char* identifier) {
+  static std::vector<brine::Bytes> kept;
+  kept.push_back(std::move(bytes));
+  return flatc_root<FbT>(kept.back(), identifier);
 }
 
 corpus::Point point() { return {.x = 1.5, .y = -2, .id = 7, .flags = 0x81, .visible = false, .label = "p7"}; }
