@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <string>
 
 namespace brine {
@@ -78,14 +79,28 @@ flatbuffers::Offset<RefList> Encoder::finish_refs() {
   return out;
 }
 
-const fb::RefEntry* Decoder::find_ref(const uint8_t* vec) const noexcept {
-  if (refs_ == nullptr || vec < begin_ || vec >= end_) return nullptr;
+std::optional<fb::BufferRef> Decoder::find_ref(const uint8_t* vec) const noexcept {
+  if (refs_ == nullptr || vec < begin_ || vec >= end_) return std::nullopt;
   const auto position = static_cast<uint64_t>(end_ - vec);
-  const auto* first = reinterpret_cast<const fb::RefEntry*>(refs_->Data());
-  const fb::RefEntry* last = first + refs_->size();
-  const fb::RefEntry* it =
-      std::lower_bound(first, last, position, [](const fb::RefEntry& r, uint64_t p) { return r.position() < p; });
-  return it != last && it->position() == position ? it : nullptr;
+  const uint8_t* entries = refs_->Data();
+  const auto entry = [&](std::size_t i) {
+    fb::RefEntry e;
+    std::memcpy(static_cast<void*>(&e), entries + i * sizeof(fb::RefEntry), sizeof(fb::RefEntry));
+    return e;
+  };
+  std::size_t lo = 0, hi = refs_->size();
+  while (lo < hi) {  // lower bound on the sorted positions
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (entry(mid).position() < position) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == refs_->size()) return std::nullopt;
+  const fb::RefEntry found = entry(lo);
+  if (found.position() != position) return std::nullopt;
+  return found.ref();
 }
 
 std::span<const std::byte> Decoder::contiguous(const uint8_t* vec, std::size_t elem_size, std::size_t align) const {
@@ -93,12 +108,12 @@ std::span<const std::byte> Decoder::contiguous(const uint8_t* vec, std::size_t e
   std::span<const std::byte> out(reinterpret_cast<const std::byte*>(vec + sizeof(flatbuffers::uoffset_t)),
                                  std::size_t{count} * elem_size);
   if (count == 0) {
-    if (const fb::RefEntry* r = find_ref(vec)) {
+    if (const std::optional<fb::BufferRef> r = find_ref(vec)) {
       if (source_ == nullptr) {
-        throw DecodeError("brine: a value references a shared arena (block " + std::to_string(r->ref().block()) +
+        throw DecodeError("brine: a value references a shared arena (block " + std::to_string(r->block()) +
                           ") but this decoder has none; load it through the pool that sent it");
       }
-      out = source_->resolve(r->ref());
+      out = source_->resolve(*r);
       if (out.size() % elem_size != 0) {
         throw DecodeError("brine: " + std::to_string(out.size()) + " bytes is not a whole number of " +
                           std::to_string(elem_size) + "-byte elements");
@@ -114,8 +129,8 @@ std::span<const std::byte> Decoder::contiguous(const uint8_t* vec, std::size_t e
 
 std::shared_ptr<const void> Decoder::pin(const uint8_t* vec) const {
   if (source_ == nullptr || vec == nullptr) return nullptr;
-  const fb::RefEntry* r = find_ref(vec);
-  return r != nullptr ? source_->pin(r->ref()) : nullptr;
+  const std::optional<fb::BufferRef> r = find_ref(vec);
+  return r ? source_->pin(*r) : nullptr;
 }
 
 flatbuffers::Verifier Decoder::verifier() const {

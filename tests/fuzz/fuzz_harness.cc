@@ -17,7 +17,8 @@
 namespace brine_fuzz_functions {
 
 // What fuzzed tasks may call: cheap, deterministic, covering the reducers.
-int add(int a, int b) { return a + b; }
+// Wrapping: the fuzzer sends any two ints, and their sum must not be undefined behaviour.
+int add(int a, int b) { return static_cast<int>(static_cast<unsigned>(a) + static_cast<unsigned>(b)); }
 BRINE_REGISTER(add);
 double total(std::span<const double> xs) {
   double s = 0;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -192,7 +193,9 @@ class Decoder {
   const ReducerTable* overrides() const noexcept { return overrides_; }
 
  private:
-  const fb::RefEntry* find_ref(const uint8_t* vec) const noexcept;
+  // The arena reference the envelope lists for the vector at `vec`, if any. Entries are copied
+  // out byte-wise: a hostile envelope may misalign the list.
+  std::optional<fb::BufferRef> find_ref(const uint8_t* vec) const noexcept;
   const BufferSource* source_;
   const ReducerTable* overrides_;
   [[noreturn]] void throw_invalid(const char* what) const;
