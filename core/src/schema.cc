@@ -125,8 +125,6 @@ void throw_not_struct_layout(const std::string& type, std::size_t index) {
                         "(a plain struct of scalars travels as a FlatBuffers struct, byte for byte)");
 }
 
-void throw_malformed(const char* what) { throw DecodeError(std::string("brine: malformed ") + what); }
-
 }  // namespace detail
 
 // ---- shapes ----------------------------------------------------------------------------------

@@ -201,7 +201,6 @@ std::string name_token(std::string_view qualified);
 // Four characters from [A-Z0-9] derived from a root table's qualified name.
 std::string identifier_for(std::string_view qualified);
 [[noreturn]] void throw_not_struct_layout(const std::string& type, std::size_t index);
-[[noreturn]] void throw_malformed(const char* what);
 
 template <auto kMember>
 constexpr std::string_view member_name() {
@@ -525,9 +524,6 @@ template <class T>
 bool verify_inline(Verifier& v, const uint8_t* p) {
   return v.VerifyVectorOrString(p, sizeof(Storage<T>));
 }
-
-template <class T>
-std::string scalar_token();
 
 // A vector of offsets: strings or tables (other values boxed).
 template <class T, class It>
