@@ -11,6 +11,14 @@
 //   BM_PoolSweep/<bytes>/<method>      issue 3's sweep: submit + complete of a task that takes
 //                                      an array and only looks at its length, 8 B to 1 GiB,
 //                                      copy vs ref vs shared_vector, worker awake.
+//   BM_PoolUneven/brine                issue 13: 2 workers, one 2 s task then 100 tasks of 5 ms
+//                                      (sleeps); time until the last short task is done, with
+//                                      the ideal schedule (100 x one 5 ms sleep, measured here)
+//                                      as a counter. python_pools.py runs the same workload.
+//   BM_PoolHeavyTail/brine             issue 13: a map (chunksize 1) of 200 sleeps whose
+//                                      durations follow a Pareto law (heavy_tail_durations_us,
+//                                      the same numbers python_pools.py uses); total time, with
+//                                      the ideal's lower bound max(longest, sum / workers).
 //
 // Pools are created per configuration and destroyed as soon as a benchmark needs another
 // one, so that a spinning pool never steals CPU from the next benchmark.
@@ -19,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -27,6 +36,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "affinity.h"
@@ -47,6 +57,14 @@ BRINE_REGISTER(identity_chunk);
 
 double array_sum(std::span<const double> xs) { return std::reduce(xs.begin(), xs.end(), 0.0); }
 BRINE_REGISTER(array_sum);
+
+// Sleeps for `us` microseconds: the work of the uneven workloads (a sleeping task needs no
+// CPU, so the rows measure scheduling, not how the machine's two CPUs were shared).
+std::int64_t sleep_us(std::int64_t us) {
+  std::this_thread::sleep_for(std::chrono::microseconds(us));
+  return us;
+}
+BRINE_REGISTER(sleep_us);
 
 // The sweep's task: receives the array (a span into the envelope or the arena) and returns
 // its length without reading it, so that only sending and completing is measured.
@@ -323,6 +341,73 @@ void sweep_bench(benchmark::State& state, std::size_t bytes, Send how) {
   state.SetLabel(config_name(kSweepConfig));
 }
 
+// --- (e) uneven work: a task waits for the first free worker ----------------------------------
+
+double median_sleep_ns(std::chrono::microseconds d, int samples) {
+  std::vector<double> ns;
+  for (int i = 0; i < samples; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(d);
+    ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+  }
+  return percentile(ns, 0.5);
+}
+
+// One 2 s task, then 100 of 5 ms, on 2 workers: the time until the last short one is done.
+void uneven_bench(benchmark::State& state) {
+  Pool& pool = pool_for(Config::kSleep2);
+  const int shorts = quick ? 10 : 100;
+  const std::int64_t long_us = quick ? 200'000 : 2'000'000, short_us = 5'000;
+  const double ideal_ns = shorts * median_sleep_ns(std::chrono::microseconds(short_us), 20);
+  for (int i = 0; i < 20; ++i) pool.submit(empty_task).get();
+  std::vector<double> times;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    Future<std::int64_t> longest = pool.submit(sleep_us, long_us);
+    std::vector<Future<std::int64_t>> fs;
+    for (int i = 0; i < shorts; ++i) fs.push_back(pool.submit(sleep_us, short_us));
+    for (auto& f : fs) f.wait();
+    const double last_short_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(last_short_ns / 1e9);
+    times.push_back(last_short_ns);
+    if (longest.get() != long_us) state.SkipWithError("wrong result");
+  }
+  state.counters["median_ns"] = percentile(times, 0.5);
+  state.counters["ideal_ns"] = ideal_ns;
+}
+
+// The durations of the heavy-tailed map, in microseconds: a Pareto law (shape 1.2, scale 1 ms)
+// capped at 1 s, drawn from a fixed sequence so that python_pools.py draws the same ones.
+std::vector<std::int64_t> heavy_tail_durations_us(int n) {
+  std::vector<std::int64_t> out;
+  for (int i = 0; i < n; ++i) {
+    const std::uint32_t h = static_cast<std::uint32_t>((std::uint64_t(i) + 1) * 2654435761u);
+    const double u = (double(h) + 1.0) / 4294967297.0;
+    const double d = 1000.0 / std::pow(u, 1.0 / 1.2);
+    out.push_back(static_cast<std::int64_t>(std::min(d, 1'000'000.0)));
+  }
+  return out;
+}
+
+void heavy_tail_bench(benchmark::State& state) {
+  Pool& pool = pool_for(Config::kSleep2);
+  const std::vector<std::int64_t> durations = heavy_tail_durations_us(quick ? 20 : 200);
+  const double sum_us = static_cast<double>(std::reduce(durations.begin(), durations.end(), std::int64_t{0}));
+  const double longest_us = static_cast<double>(*std::max_element(durations.begin(), durations.end()));
+  std::vector<double> times;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<std::int64_t> out = pool.map(sleep_us, durations, MapOptions{.chunksize = 1});
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(ns / 1e9);
+    times.push_back(ns);
+    if (out != durations) state.SkipWithError("wrong result");
+  }
+  state.counters["median_ns"] = percentile(times, 0.5);
+  state.counters["ideal_ns"] = std::max(longest_us, sum_us / pool.size()) * 1e3;
+  state.counters["sum_ns"] = sum_us * 1e3;
+}
+
 // --- registration ---------------------------------------------------------------------------
 
 template <class... Args>
@@ -364,6 +449,10 @@ void register_all() {
         ->Unit(benchmark::kMillisecond);
   }
 #endif
+
+  for (auto [name, fn] : {std::pair{"BM_PoolUneven/brine", &uneven_bench}, std::pair{"BM_PoolHeavyTail/brine", &heavy_tail_bench}}) {
+    benchmark::RegisterBenchmark(name, fn)->UseManualTime()->Iterations(quick ? 1 : 3)->Unit(benchmark::kMillisecond);
+  }
 
   const std::vector<std::size_t> mib = quick ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 64, 1024};
   for (std::size_t m : mib) {

@@ -107,6 +107,11 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
                                 std::to_string(options.ring_capacity));
   }
   if (options.slot_count < options.workers) options.slot_count = options.workers;
+  if (options.slot_count > ipc::kMaxSlots) {
+    throw std::invalid_argument("brine: PoolOptions::slot_count (" + std::to_string(options.slot_count) +
+                                ") is above the most a ring message can name (" + std::to_string(ipc::kMaxSlots) +
+                                "); lower it");
+  }
   const uint32_t max_workers = options.max_workers;
   const std::size_t slot_size = align_up(sizeof(ipc::SlotHeader) + options.slot_bytes, ipc::kCacheLineSize);
   const uint32_t sub_cap = options.ring_capacity;
@@ -176,6 +181,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
     entry->complete = ipc::SpscRing::create(rings, done_cap);
     workers_.push_back(std::move(entry));
   }
+  push_failed_.assign(max_workers, 0);
   // Published last: a tool that sees the magic sees a formatted segment.
   std::atomic_ref<uint64_t>(header->magic).store(ipc::kSegmentMagic, std::memory_order_release);
 
@@ -264,7 +270,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   const auto timeout = opts.timeout.count() != 0 ? opts.timeout : options.task_timeout;
   const auto timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(timeout).count());
   h.timeout_ns.store(timeout_ns, std::memory_order_relaxed);
-  h.state.store(uint32_t(ipc::SlotState::kQueued), std::memory_order_relaxed);
+  h.state.store(ipc::slot_word(ipc::word_ticket(h.state.load(std::memory_order_relaxed)), ipc::SlotState::kQueued),
+                std::memory_order_relaxed);
   state->bytes_copied = e.bytes_copied() + n;
   const uint64_t task_id = rec.task_id;
   rec.state = state;
@@ -277,7 +284,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
     request_monitor(kNoWorker);  // start checking deadlines
   }
   try {
-    dispatch(s);
+    schedule(s);
   } catch (...) {
     Pending undo = std::move(pending_[s]);
     pending_[s] = Pending{};
@@ -326,57 +333,169 @@ std::size_t PoolCore::drain_locked() {
 
 void PoolCore::release_slot(uint32_t s) noexcept {
   if (slot(s).timeout_ns.exchange(0, std::memory_order_relaxed) != 0) timed_inflight_.fetch_sub(1, std::memory_order_relaxed);
-  slot(s).state.store(uint32_t(ipc::SlotState::kFree), std::memory_order_relaxed);
+  ipc::SlotHeader& h = slot(s);
+  h.state.store(ipc::slot_word(ipc::word_ticket(h.state.load(std::memory_order_relaxed)), ipc::SlotState::kFree),
+                std::memory_order_relaxed);
   slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
   header->free_slots.push(slot_links(), s);
   slots_released_.fetch_add(1, std::memory_order_release);
   slots_released_.notify_all();
 }
 
-void PoolCore::dispatch(uint32_t s) {
-  const uint32_t cap = header->ring_capacity;
+// ---- scheduling (protocol and invariants: pool_core.h) ---------------------------------------
+
+bool PoolCore::eligible(const WorkerEntry& e) const noexcept {
+  return e.alive.load(std::memory_order_acquire) && !e.retiring.load(std::memory_order_acquire);
+}
+
+namespace {
+// Prefetched work per worker, in time: about what a refill costs when the parent has to be
+// woken up for it on a slow VM (tens of microseconds), with room to spare.
+constexpr uint64_t kPrefetchCoverNs = 100'000;
+}  // namespace
+
+uint32_t PoolCore::prefetch_depth() const noexcept {
+  const uint64_t cap = header->ring_capacity;
+  const uint64_t floor = std::min<uint64_t>(2, cap);
+  const uint64_t t = run_ewma_ns_.load(std::memory_order_relaxed);
+  if (t == 0) return static_cast<uint32_t>(floor);
+  return static_cast<uint32_t>(std::clamp<uint64_t>(1 + (kPrefetchCoverNs + t - 1) / t, floor, cap));
+}
+
+void PoolCore::record_run_time(uint64_t ns) noexcept {
+  // Written by the worker, so bounded before use; an average over about the last 8 tasks.
+  ns = std::clamp<uint64_t>(ns, 1, uint64_t{60} * 1'000'000'000);
+  const uint64_t old = run_ewma_ns_.load(std::memory_order_relaxed);
+  run_ewma_ns_.store(old == 0 ? ns : old - old / 8 + ns / 8, std::memory_order_relaxed);
+}
+
+void PoolCore::schedule(uint32_t s) {
   for (;;) {
     const uint32_t seen = slots_released_.load(std::memory_order_acquire);
-    WorkerEntry* best = nullptr;
-    uint32_t best_index = 0;
-    bool any_eligible = false;
     for (uint32_t w = 0; w < workers_.size(); ++w) {
       WorkerEntry& e = *workers_[w];
       if (e.parked.load(std::memory_order_acquire) && e.parked.exchange(false)) {
         request_monitor(w);  // a worker that exited when idle is needed again
       }
-      if (!e.alive.load(std::memory_order_acquire) || e.retiring.load(std::memory_order_acquire)) continue;
-      any_eligible = true;
-      const uint32_t load = e.inflight.load(std::memory_order_relaxed);
-      if (load < cap && (best == nullptr || load < best->inflight.load(std::memory_order_relaxed))) {
-        best = &e;
-        best_index = w;
-      }
     }
-    if (best != nullptr) {
-      std::lock_guard lock(best->submit_mu);
-      if (best->alive.load(std::memory_order_acquire) && !best->retiring.load(std::memory_order_acquire) &&
-          best->inflight.load(std::memory_order_relaxed) < cap) {
-        best->inflight.fetch_add(1, std::memory_order_relaxed);
-        slot_owner_[s].store(best_index, std::memory_order_release);
-        best->submit.push_and_notify(ipc::make_message(ipc::Message::kTask, s));
+    bool any_eligible = false;
+    {
+      std::lock_guard lock(sched_mu_);
+      if (broken()) throw broken_error();
+      if (stopping_.load(std::memory_order_acquire)) {
+        throw PoolClosed("brine: the pool shut down before the task could be queued");
+      }
+      for (auto& e : workers_) any_eligible = any_eligible || eligible(*e);
+      // The pool queues ring_capacity tasks (running or waiting) per worker it aims to run.
+      const std::size_t room = std::size_t{header->ring_capacity} * std::max(1u, target_workers_.load());
+      if (backlog_.size() + assigned_total_ < room) {
+        backlog_.push_back(s);
+        pump();
         return;
       }
+    }
+    if (options.backpressure == Backpressure::kFail && any_eligible) {
+      refuse_full("every worker has ring_capacity tasks queued or running");
+    }
+    wait_for_room(seen);
+  }
+}
+
+bool PoolCore::push_to(uint32_t w, uint32_t s) {
+  WorkerEntry& e = *workers_[w];
+  const uint32_t ticket = ipc::word_ticket(slot(s).state.load(std::memory_order_acquire));
+  slot_owner_[s].store(w, std::memory_order_release);  // before the worker can speak of it
+  if (!e.submit.push_and_notify(ipc::make_task_message(s, ticket))) {
+    slot_owner_[s].store(kNoWorker, std::memory_order_release);
+    return false;
+  }
+  e.assigned.push_back(s);
+  ++assigned_total_;
+  return true;
+}
+
+void PoolCore::pump() {
+  if (stopping_.load(std::memory_order_acquire) || broken()) return;
+  const uint32_t depth = prefetch_depth();
+  std::fill(push_failed_.begin(), push_failed_.end(), 0);
+  while (!backlog_.empty()) {
+    WorkerEntry* best = nullptr;
+    uint32_t best_w = 0;
+    for (uint32_t w = 0; w < workers_.size(); ++w) {
+      WorkerEntry& e = *workers_[w];
+      if (push_failed_[w] != 0 || !eligible(e) || e.assigned.size() >= depth) continue;
+      if (best == nullptr || e.assigned.size() < best->assigned.size()) {
+        best = &e;
+        best_w = w;
+      }
+    }
+    if (best == nullptr) return;
+    if (!push_to(best_w, backlog_.front())) {
+      push_failed_[best_w] = 1;  // its ring is full of stale messages: it is busy anyway
       continue;
     }
-    // Every ring is full, or no worker runs right now (being replaced or restarted).
-    if (broken()) throw broken_error();
-    if (stopping_.load(std::memory_order_acquire)) throw PoolClosed("brine: the pool shut down before the task could be queued");
-    if (options.backpressure == Backpressure::kFail && any_eligible) refuse_full("every worker's ring is full");
-    wait_for_room(seen);
+    backlog_.pop_front();
+  }
+  steal_for_idle();
+}
+
+void PoolCore::steal_for_idle() {
+  for (uint32_t w = 0; w < workers_.size(); ++w) {
+    WorkerEntry& thief = *workers_[w];
+    if (!thief.assigned.empty() || !eligible(thief) || push_failed_[w] != 0) continue;
+    WorkerEntry* victim = nullptr;
+    for (auto& e : workers_) {
+      if (e.get() != &thief && e->alive.load(std::memory_order_acquire) && e->assigned.size() >= 2 &&
+          (victim == nullptr || e->assigned.size() > victim->assigned.size())) {
+        victim = e.get();
+      }
+    }
+    if (victim == nullptr) return;
+    // Half of what waits behind the victim's head (which it runs, or is about to), oldest first.
+    const std::size_t want = victim->assigned.size() / 2;
+    std::size_t moved = 0;
+    for (auto it = victim->assigned.begin() + 1; it != victim->assigned.end() && moved < want;) {
+      const uint32_t s = *it;
+      uint64_t word = slot(s).state.load(std::memory_order_acquire);
+      if (ipc::word_state(word) != ipc::SlotState::kQueued ||
+          !slot(s).state.compare_exchange_strong(
+              word, ipc::slot_word(ipc::word_ticket(word) + 1, ipc::SlotState::kQueued), std::memory_order_acq_rel)) {
+        ++it;  // claimed (or cancelled) by now: it stays where it is
+        continue;
+      }
+      // Revoked: the victim's message for it is stale from here on.
+      it = victim->assigned.erase(it);
+      --assigned_total_;
+      slot_owner_[s].store(kNoWorker, std::memory_order_release);
+      tasks_stolen_.fetch_add(1, std::memory_order_relaxed);
+      if (!push_to(w, s)) {
+        backlog_.push_front(s);
+        push_failed_[w] = 1;
+        break;
+      }
+      ++moved;
+    }
+  }
+}
+
+void PoolCore::unassign(uint32_t w, uint32_t s) {
+  if (w == kNoWorker) return;
+  auto& a = workers_[w]->assigned;
+  const auto it = std::find(a.begin(), a.end(), s);
+  if (it != a.end()) {
+    a.erase(it);
+    --assigned_total_;
   }
 }
 
 bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
   ipc::SlotHeader& h = slot(s);
   if (h.task_id != task_id) return false;
-  uint32_t expected = uint32_t(ipc::SlotState::kQueued);
-  if (!h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kCancelled))) return false;
+  uint64_t word = h.state.load(std::memory_order_acquire);
+  do {
+    if (ipc::word_state(word) != ipc::SlotState::kQueued) return false;
+  } while (!h.state.compare_exchange_weak(word, ipc::slot_word(ipc::word_ticket(word), ipc::SlotState::kCancelled),
+                                          std::memory_order_acq_rel));
   // The worker will skip it and hand the slot back; the collector then leaves the future
   // alone. It fails now.
   state.fail(std::make_exception_ptr(Cancelled("brine: the task was cancelled before a worker started it")));
@@ -409,7 +528,10 @@ void PoolCore::collector_loop() {
       continue;
     }
     const ipc::WaitPolicy policy{std::min<uint32_t>(options.parent_wait.spin_ns, 2000), true};
-    header->doorbell.wait(work_waiting, policy, std::chrono::milliseconds(stopping_.load() ? 10 : 1000));
+    if (!header->doorbell.wait(work_waiting, policy, std::chrono::milliseconds(stopping_.load() ? 10 : 1000))) {
+      std::lock_guard lock(sched_mu_);
+      pump();  // the safety net of invariant 4: a push that failed on a ring full of stale messages
+    }
   }
   drain_locked();
 }
@@ -449,7 +571,7 @@ void PoolCore::handle_message(uint32_t w, uint64_t m) {
   const uint32_t s = ipc::message_arg(m);
   // A worker may only speak of slots the parent gave it: anything else is ignored.
   if (s >= options.slot_count || slot_owner_[s].load(std::memory_order_acquire) != w) return;
-  const auto state = ipc::SlotState(slot(s).state.load(std::memory_order_acquire));
+  const auto state = ipc::word_state(slot(s).state.load(std::memory_order_acquire));
   switch (ipc::message_kind(m)) {
     case ipc::Message::kDone:
       // Only a slot the worker marked done (or that was cancelled): a premature report would
@@ -465,7 +587,7 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
   ipc::SlotHeader& h = slot(s);
   Pending rec = std::move(pending_[s]);
   pending_[s] = Pending{};
-  const bool cancelled = h.state.load(std::memory_order_acquire) == uint32_t(ipc::SlotState::kCancelled);
+  const bool cancelled = ipc::word_state(h.state.load(std::memory_order_acquire)) == ipc::SlotState::kCancelled;
   if (!cancelled && rec.state) {
     try {
       std::span<const std::byte> envelope;
@@ -491,7 +613,12 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
     }
   }
   rec.blocks.clear();
-  workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
+  if (!cancelled) record_run_time(h.run_ns);
+  {
+    std::lock_guard lock(sched_mu_);
+    unassign(w, s);
+    pump();  // refill this worker, or let it take over work queued behind a busy one
+  }
   header->tasks_completed.fetch_add(1, std::memory_order_relaxed);
   // Counted down before the slot is released: release_slot() is what wakes shutdown(), which
   // must then see the count already lowered.
@@ -518,7 +645,11 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   Pending rec = std::move(pending_[s]);
   pending_[s] = Pending{};
   rec.blocks.clear();
-  if (w != kNoWorker) workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(sched_mu_);
+    unassign(w, s);
+    pump();
+  }
   inflight_total_.fetch_sub(1, std::memory_order_release);  // before the wake (see finish)
   release_slot(s);
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
@@ -539,9 +670,6 @@ void PoolCore::break_pool(const std::string& why) {
 void PoolCore::handle_death(uint32_t w) {
   WorkerEntry& e = *workers_[w];
   e.dead.store(false, std::memory_order_release);
-  // Barrier: a submitter that saw the worker eligible finishes its push before we look; after
-  // this nobody pushes to it until it is started again.
-  { std::lock_guard barrier(e.submit_mu); }
   uint64_t m = 0;
   // A ring holding more than its capacity was garbled by the worker: nothing in it is trusted.
   const bool garbled = e.complete.size() > e.complete.capacity();
@@ -563,20 +691,34 @@ void PoolCore::handle_death(uint32_t w) {
     uint32_t slot;
   };
   std::vector<Requeue> requeue;
-  for (uint32_t s = 0; s < options.slot_count; ++s) {
-    if (slot_owner_[s].load(std::memory_order_acquire) != w) continue;
+  std::vector<uint32_t> claimed;  // tasks it claimed (or that were cancelled while it held them)
+  {
+    std::lock_guard lock(sched_mu_);
+    // Nobody pushes to it any more (it is not alive); a task it never claimed goes back to the
+    // backlog (invariant 3), taken off its list here so that nothing else can find it twice.
+    for (auto it = e.assigned.begin(); it != e.assigned.end();) {
+      const uint32_t s = *it;
+      if (ipc::word_state(slot(s).state.load(std::memory_order_acquire)) == ipc::SlotState::kQueued && !stopping &&
+          !broken()) {
+        slot_owner_[s].store(kNoWorker, std::memory_order_release);
+        requeue.push_back({slot(s).task_id, s});
+        it = e.assigned.erase(it);
+        --assigned_total_;
+      } else {
+        claimed.push_back(s);
+        ++it;
+      }
+    }
+    e.submit.reset();
+  }
+  for (const uint32_t s : claimed) {
     ipc::SlotHeader& h = slot(s);
-    const auto st = ipc::SlotState(h.state.load(std::memory_order_acquire));
+    const auto st = ipc::word_state(h.state.load(std::memory_order_acquire));
     const std::string fn = pending_[s].fn != nullptr ? pending_[s].fn->name : "?";
     if (st == ipc::SlotState::kDone || st == ipc::SlotState::kCancelled) {
       finish(w, s);  // its result (or cancellation) was written; only the message was lost
     } else if (broken()) {
       fail_slot(w, s, std::make_exception_ptr(broken_error()));
-    } else if (st == ipc::SlotState::kQueued && !stopping) {
-      // Disowned at once: a dispatch below may drain, and a nested handle_death() of this
-      // worker's next incarnation must not find (and requeue) these slots a second time.
-      slot_owner_[s].store(kNoWorker, std::memory_order_release);
-      requeue.push_back({h.task_id, s});
     } else if (st == ipc::SlotState::kQueued) {
       fail_slot(w, s, std::make_exception_ptr(PoolClosed("brine: the pool shut down before '" + fn + "' ran")));
     } else if (killed_by_shutdown) {
@@ -597,9 +739,7 @@ void PoolCore::handle_death(uint32_t w) {
                           "check `dmesg` for the OOM killer")));
     }
   }
-  e.submit.reset();
   e.complete.reset();
-  e.inflight.store(0, std::memory_order_relaxed);
   e.control->current_slot.store(0, std::memory_order_relaxed);
   e.control->state.store(uint32_t(ipc::WorkerState::kExited), std::memory_order_relaxed);
   e.control->exit_reason.store(uint32_t(ipc::ExitReason::kNone), std::memory_order_relaxed);
@@ -611,15 +751,21 @@ void PoolCore::handle_death(uint32_t w) {
   } else if (wanted) {
     request_monitor(w);
   }
-  // Tasks queued behind the dead worker run elsewhere (or on its replacement), in order.
-  std::sort(requeue.begin(), requeue.end(), [](const Requeue& a, const Requeue& b) { return a.task_id < b.task_id; });
-  for (const Requeue& r : requeue) {
-    try {
-      dispatch(r.slot);
-    } catch (...) {
-      fail_slot(kNoWorker, r.slot, std::current_exception());  // counted on no worker any more
+  // Tasks it never started go first in the backlog, in submission order, to run on another
+  // worker or on its replacement.
+  std::sort(requeue.begin(), requeue.end(), [](const Requeue& a, const Requeue& b) { return a.task_id > b.task_id; });
+  std::vector<uint32_t> orphans;  // a broken pool runs nothing more: what waits fails
+  {
+    std::lock_guard lock(sched_mu_);
+    for (const Requeue& r : requeue) backlog_.push_front(r.slot);
+    if (broken()) {
+      orphans.assign(backlog_.begin(), backlog_.end());
+      backlog_.clear();
+    } else {
+      pump();
     }
   }
+  for (const uint32_t s : orphans) fail_slot(kNoWorker, s, std::make_exception_ptr(broken_error()));
 }
 
 // ---- the monitor: starting, reaping, deadlines -----------------------------------------------
@@ -657,14 +803,15 @@ void PoolCore::start_worker(uint32_t w) {
   e.control->pid.store(pid, std::memory_order_relaxed);
   header->live_workers.fetch_add(1, std::memory_order_relaxed);
   {
-    // Under submit_mu, as shutdown() looks at each worker: a worker that came alive after
+    // Under sched_mu_, as shutdown() looks at each worker: a worker that came alive after
     // shutdown() passed it (a respawn racing the shutdown) is stopped here, not left serving
     // forever while the monitor waits for it to exit.
-    std::lock_guard lock(e.submit_mu);
+    std::lock_guard lock(sched_mu_);
     e.alive.store(true, std::memory_order_release);
-    if (stopping_.load(std::memory_order_acquire) &&
-        !e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
-      kill(pid, SIGKILL);
+    if (stopping_.load(std::memory_order_acquire)) {
+      if (!e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) kill(pid, SIGKILL);
+    } else {
+      pump();  // the backlog, and work prefetched by busy workers, is its to take
     }
   }
   slots_released_.fetch_add(1, std::memory_order_release);  // wake submitters waiting for a worker
@@ -783,7 +930,7 @@ void PoolCore::resize(unsigned n) {
   for (uint32_t w = n; w < old; ++w) {
     WorkerEntry& e = *workers_[w];
     e.parked.store(false);
-    std::lock_guard lock(e.submit_mu);
+    std::lock_guard lock(sched_mu_);
     e.retiring.store(true, std::memory_order_release);  // no new tasks; the queued ones finish
     if (e.alive.load()) {
       while (!e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) std::this_thread::yield();
@@ -799,8 +946,12 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
   if (cancel_futures) {
     for (uint32_t s = 0; s < options.slot_count; ++s) {
       ipc::SlotHeader& h = slot(s);
-      uint32_t expected = uint32_t(ipc::SlotState::kQueued);
-      if (h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kCancelled))) {
+      uint64_t word = h.state.load(std::memory_order_acquire);
+      bool cancelled = false;
+      while (ipc::word_state(word) == ipc::SlotState::kQueued && !cancelled) {
+        cancelled = h.state.compare_exchange_weak(word, ipc::slot_word(ipc::word_ticket(word), ipc::SlotState::kCancelled));
+      }
+      if (cancelled) {
         std::lock_guard lock(drain_hook_->mu);  // pending_ is the collector's
         if (pending_[s].state) {
           pending_[s].state->fail(std::make_exception_ptr(Cancelled("brine: cancelled by shutdown(cancel_futures)")));
@@ -818,7 +969,7 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
   }
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) {
-    std::lock_guard lock(w->submit_mu);
+    std::lock_guard lock(sched_mu_);
     if (!w->alive.load(std::memory_order_acquire)) continue;
     if (!wait || broken() || !w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
       w->killed_by_shutdown.store(true);
@@ -832,6 +983,12 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
   {
     std::lock_guard lock(drain_hook_->mu);
     drain_hook_->drain = nullptr;  // futures outliving the pool no longer reach into it
+  }
+  {
+    std::lock_guard lock(sched_mu_);
+    backlog_.clear();
+    for (auto& w : workers_) w->assigned.clear();
+    assigned_total_ = 0;
   }
   // Anything still pending (shutdown without wait) fails now.
   for (uint32_t s = 0; s < options.slot_count; ++s) {
@@ -857,6 +1014,7 @@ PoolStats PoolCore::stats() const {
   s.submitted = header->tasks_submitted.load();
   s.completed = header->tasks_completed.load();
   s.workers_crashed = header->workers_crashed.load();
+  s.tasks_moved = tasks_stolen_.load();
   s.arena_used = arena->used();
   s.arena_capacity = arena->capacity();
   s.arena_blocks = arena->live_blocks();

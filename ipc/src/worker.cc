@@ -54,8 +54,8 @@ class Worker final : public BufferSink {
         continue;
       }
       if (ipc::message_kind(m) == ipc::Message::kStop) exit_with(ipc::ExitReason::kStopped, kWorkerExitOk);
-      if (ipc::message_kind(m) == ipc::Message::kTask && ipc::message_arg(m) < header_.slot_count) {
-        run(ipc::message_arg(m));
+      if (ipc::message_kind(m) == ipc::Message::kTask && ipc::message_arg(m) < header_.slot_count &&
+          take(ipc::message_arg(m), ipc::message_ticket(m))) {
         if (config_.max_tasks != 0 && ++done >= config_.max_tasks) exit_with(ipc::ExitReason::kRetired, kWorkerExitOk);
       }
     }
@@ -154,13 +154,28 @@ class Worker final : public BufferSink {
     return view_.resolve(fb::BufferRef(id, b.generation.load(std::memory_order_acquire), 0, size));
   }
 
-  void run(uint32_t s) {
+  // Claims the task of slot `s` with the ticket its message carried and runs it. The claim is
+  // the CAS (ticket, kQueued) -> (ticket, kRunning): before it the task is the parent's to move
+  // or requeue, after it this worker's to finish (or fail by dying). Returns true if it ran.
+  bool take(uint32_t s, uint32_t ticket) {
     ipc::SlotHeader& h = slot_header(s);
-    uint32_t expected = uint32_t(ipc::SlotState::kQueued);
-    if (!h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kRunning), std::memory_order_acq_rel)) {
-      push_completion(ipc::make_message(ipc::Message::kDone, s));  // cancelled: hand the slot back
-      return;
+    if (stop_before_claim_ != 0 && --stop_before_claim_ == 0) raise(SIGSTOP);  // test hook, see below
+    uint64_t expected = ipc::slot_word(ticket, ipc::SlotState::kQueued);
+    if (!h.state.compare_exchange_strong(expected, ipc::slot_word(ticket, ipc::SlotState::kRunning),
+                                         std::memory_order_acq_rel)) {
+      // Cancelled while still ours: hand the slot back. Any other ticket: the parent gave the
+      // task to another worker (or the slot to another task); this message is stale.
+      if (expected == ipc::slot_word(ticket, ipc::SlotState::kCancelled)) {
+        push_completion(ipc::make_message(ipc::Message::kDone, s));
+      }
+      return false;
     }
+    if (stop_after_claim_ != 0 && --stop_after_claim_ == 0) raise(SIGSTOP);
+    run(h, s, ticket);
+    return true;
+  }
+
+  void run(ipc::SlotHeader& h, uint32_t s, uint32_t ticket) {
     slot_ = &h;
     slot_index_ = s;
     const uint64_t start = ipc::monotonic_ns();
@@ -186,10 +201,12 @@ class Worker final : public BufferSink {
     h.result_copied = e.bytes_copied() + h.envelope_size;
     slot_ = nullptr;
 
-    control_.busy_ns.fetch_add(ipc::monotonic_ns() - start, std::memory_order_relaxed);
+    const uint64_t ran = ipc::monotonic_ns() - start;
+    h.run_ns = ran;
+    control_.busy_ns.fetch_add(ran, std::memory_order_relaxed);
     control_.tasks_done.fetch_add(1, std::memory_order_relaxed);
     control_.current_slot.store(0, std::memory_order_relaxed);
-    h.state.store(uint32_t(ipc::SlotState::kDone), std::memory_order_release);
+    h.state.store(ipc::slot_word(ticket, ipc::SlotState::kDone), std::memory_order_release);
     push_completion(ipc::make_message(ipc::Message::kDone, s));
   }
 
@@ -230,6 +247,16 @@ class Worker final : public BufferSink {
   flatbuffers::FlatBufferBuilder fbb_;
   ipc::SlotHeader* slot_ = nullptr;
   uint32_t slot_index_ = 0;
+  // Test hooks for the scheduler's crash tests (tests/ipc/scheduler_test.cc): the worker stops
+  // itself (SIGSTOP) just before / just after claiming its n-th task message, so that a test can
+  // SIGKILL it exactly there. Set from BRINE_TEST_STOP_BEFORE_CLAIM / _AFTER_CLAIM = n; 0: off.
+  uint32_t stop_before_claim_ = env_count("BRINE_TEST_STOP_BEFORE_CLAIM");
+  uint32_t stop_after_claim_ = env_count("BRINE_TEST_STOP_AFTER_CLAIM");
+
+  static uint32_t env_count(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? static_cast<uint32_t>(std::strtoul(v, nullptr, 10)) : 0;
+  }
 };
 
 // A task that calls exit(n): flush stdio and leave with n at once. The exit handlers

@@ -69,7 +69,7 @@ struct PoolOptions {
   Backpressure backpressure = Backpressure::kBlock;
   std::size_t arena_bytes = std::size_t{1} << 30;  // virtual: pages cost memory only once touched
   std::size_t reference_threshold = kDefaultReferenceThreshold;
-  uint32_t ring_capacity = 256;   // tasks queued per worker (a power of two)
+  uint32_t ring_capacity = 256;   // tasks queued or running per worker (a power of two)
   uint32_t slot_count = 1024;     // tasks in flight in the whole pool
   uint32_t slot_bytes = 4096;     // envelope bytes held inline per slot; larger ones use the arena
   uint32_t max_blocks = 4096;     // arena blocks alive at once
@@ -96,6 +96,7 @@ struct PoolStats {
   uint64_t submitted = 0;
   uint64_t completed = 0;
   uint64_t workers_crashed = 0;
+  uint64_t tasks_moved = 0;  // tasks prefetched by a busy worker that an idle one took instead
   std::size_t arena_used = 0;
   std::size_t arena_capacity = 0;
   std::size_t arena_blocks = 0;
