@@ -156,6 +156,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   header->config.initializer_id = initializer != nullptr ? initializer->id : 0;
   header->config.idle_timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(options.idle_timeout).count());
   header->config.spin_ns = options.worker_wait.spin_ns;
+  header->config.max_spin_ns = options.worker_wait.max_spin_ns;
   header->config.sleep = options.worker_wait.sleep ? 1 : 0;
   header->config.pin = options.pin_workers ? 1 : 0;
   header->config.max_tasks = options.max_tasks_per_child;
@@ -186,6 +187,15 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   std::atomic_ref<uint64_t>(header->magic).store(ipc::kSegmentMagic, std::memory_order_release);
 
   drain_hook_->drain = [this] { return drain(); };
+  drain_hook_->doorbell = &header->doorbell;
+  drain_hook_->work_waiting = [this] {
+    if (deaths_.load(std::memory_order_acquire)) return true;
+    for (auto& w : workers_) {
+      if (!w->complete.empty()) return true;
+    }
+    return false;
+  };
+  drain_hook_->outstanding = [this] { return inflight_total_.load(std::memory_order_acquire) != 0; };
   control_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (control_fd_ < 0) throw SegmentError(std::string("brine: eventfd failed: ") + std::strerror(errno));
   // The monitor starts first: a fork server must be forked before the collector thread runs.
@@ -278,7 +288,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   pending_[s] = std::move(rec);
   state->cancel_hook = [this, s, task_id, raw = state.get()] { return cancel(s, task_id, *raw); };
   state->drain_hook = drain_hook_;
-  inflight_total_.fetch_add(1, std::memory_order_relaxed);
+  inflight_total_.fetch_add(1, std::memory_order_seq_cst);
+  drain_hook_->wake_collector_if_alone();  // nobody may be waiting for this one: the collector must be
   header->tasks_submitted.fetch_add(1, std::memory_order_relaxed);
   if (timeout_ns != 0 && timed_inflight_.fetch_add(1, std::memory_order_relaxed) == 0) {
     request_monitor(kNoWorker);  // start checking deadlines
@@ -519,15 +530,18 @@ void PoolCore::collector_loop() {
       for (auto& w : workers_) any_alive = any_alive || w->alive.load() || w->dead.load();
       if (!any_alive && !deaths_.load()) break;
     }
-    // The collector always ends up asleep: with spinning futures the waiters collect their own
-    // results, and a third spinner on a 2-CPU machine would starve the worker.
-    if (drain_hook_->spinners.load(std::memory_order_relaxed) != 0 && !stopping_.load()) {
-      // A pure-spinning waiter collects for everyone; nap on a timer rather than have every
-      // completion pay for a futex wake (a bounded 1 ms lag for callbacks in that mode only).
-      ipc::futex_wait(&drain_hook_->spinners, drain_hook_->spinners.load(), std::chrono::milliseconds(1));
+    // The collector always ends up asleep: waiters collect their own results, and a third
+    // spinner on a 2-CPU machine would starve the worker. While a waiter collects (spinning or
+    // asleep on the doorbell), nap on the count of collectors rather than have every completion
+    // pay for a futex wake; the last collector out wakes us if tasks remain (future.h).
+    if (drain_hook_->collectors.load(std::memory_order_seq_cst) != 0 && !stopping_.load()) {
+      drain_hook_->collector_napping.store(1, std::memory_order_seq_cst);
+      const uint32_t c = drain_hook_->collectors.load(std::memory_order_seq_cst);
+      if (c != 0) ipc::futex_wait(&drain_hook_->collectors, c, std::chrono::milliseconds(100));
+      drain_hook_->collector_napping.store(0, std::memory_order_seq_cst);
       continue;
     }
-    const ipc::WaitPolicy policy{std::min<uint32_t>(options.parent_wait.spin_ns, 2000), true};
+    const ipc::WaitPolicy policy{.spin_ns = std::min<uint32_t>(options.parent_wait.spin_ns, 2000), .sleep = true};
     if (!header->doorbell.wait(work_waiting, policy, std::chrono::milliseconds(stopping_.load() ? 10 : 1000))) {
       std::lock_guard lock(sched_mu_);
       pump();  // the safety net of invariant 4: a push that failed on a ring full of stale messages
@@ -984,6 +998,8 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
     std::lock_guard lock(drain_hook_->mu);
     drain_hook_->drain = nullptr;  // futures outliving the pool no longer reach into it
   }
+  // Threads asleep on the doorbell (Future::wait) leave before the segment goes: every pending
+  // future is failed below and each completion wakes them; closing the hook lets them out.
   {
     std::lock_guard lock(sched_mu_);
     backlog_.clear();
@@ -996,6 +1012,11 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
       pending_[s].state->fail(std::make_exception_ptr(PoolClosed("brine: the pool shut down before the task finished")));
     }
     pending_[s] = Pending{};
+  }
+  drain_hook_->open.store(false, std::memory_order_seq_cst);
+  while (drain_hook_->collectors.load(std::memory_order_seq_cst) > collecting_on_this_thread()) {
+    header->doorbell.wake();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   if (control_fd_ >= 0) close(control_fd_);
   control_fd_ = -1;

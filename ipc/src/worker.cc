@@ -40,7 +40,7 @@ class Worker final : public BufferSink {
     tls_worker = this;
     control_.pid.store(getpid(), std::memory_order_relaxed);
     run_initializer();
-    const ipc::WaitPolicy policy{config_.spin_ns, config_.sleep != 0};
+    const ipc::WaitPolicy policy{.spin_ns = config_.spin_ns, .sleep = config_.sleep != 0, .max_spin_ns = config_.max_spin_ns};
     const auto idle = config_.idle_timeout_ns != 0 ? std::chrono::nanoseconds(config_.idle_timeout_ns)
                                                    : std::chrono::nanoseconds::max();
     uint64_t done = 0;
@@ -48,7 +48,7 @@ class Worker final : public BufferSink {
       uint64_t m = 0;
       if (!submit_.try_pop(m)) {
         control_.state.store(uint32_t(ipc::WorkerState::kIdle), std::memory_order_relaxed);
-        if (!submit_.consumer_wake().wait([this] { return !submit_.empty(); }, policy, idle)) {
+        if (!submit_.consumer_wake().wait([this] { return !submit_.empty(); }, policy, idle, &learner_)) {
           exit_with(ipc::ExitReason::kIdle, kWorkerExitOk);
         }
         continue;
@@ -137,7 +137,7 @@ class Worker final : public BufferSink {
 
   void push_completion(uint64_t m) {
     while (!complete_.try_push(m)) {
-      complete_.producer_wake().wait([this] { return complete_.size() < complete_.capacity(); }, ipc::WaitPolicy{});
+      complete_.producer_wake().wait([this] { return complete_.size() < complete_.capacity(); }, ipc::WaitPolicy{.spin_ns = 2000});
     }
     header_.doorbell.notify();
   }
@@ -245,6 +245,7 @@ class Worker final : public BufferSink {
   ipc::SpscRing submit_;
   ipc::SpscRing complete_;
   flatbuffers::FlatBufferBuilder fbb_;
+  ipc::SpinLearner learner_;  // how this worker spins for its next task
   ipc::SlotHeader* slot_ = nullptr;
   uint32_t slot_index_ = 0;
   // Test hooks for the scheduler's crash tests (tests/ipc/scheduler_test.cc): the worker stops

@@ -78,7 +78,8 @@ struct WorkerConfig {
   uint64_t reference_threshold = 0;
   uint64_t initializer_id = 0;  // registered function run once at start; 0: none
   uint64_t idle_timeout_ns = 0;  // exit after this long without a task; 0: never
-  uint32_t spin_ns = 0;
+  uint32_t spin_ns = 0;      // WaitPolicy::spin_ns (kAdaptive: learned)
+  uint32_t max_spin_ns = 0;  // WaitPolicy::max_spin_ns
   uint32_t sleep = 1;
   uint32_t pin = 0;
   uint32_t max_tasks = 0;  // exit after this many tasks (max_tasks_per_child); 0: never
