@@ -4,6 +4,12 @@
 //                                      spin: worker pinned to CPU 0, this thread to another,
 //                                      nobody sleeps; sleep: brine's defaults. Reports the
 //                                      median and p99 of single round trips.
+//   BM_PoolRoundTrip/rare              brine's defaults, with a 2 ms pause before each round
+//                                      trip (tasks that come rarely), against
+//   BM_RawPingPong/futex_rare          a bare futex ping-pong between two unpinned processes
+//                                      with the same pauses: the floor for a sleeping wait.
+//   BM_PoolRoundTrip/same_cpu          brine's defaults, worker and caller pinned to one CPU,
+//                                      against BM_RawPingPong/eventfd_same_cpu.
 //   BM_PoolMap/<tasks>/<method>        a map of trivial tasks over 2 workers.
 //   BM_PoolArraySum/<n>MiB/<method>    a worker sums a float64 array: sent by copy
 //                                      (brine::copy), by reference (brine::ref: one copy into
@@ -24,6 +30,12 @@
 // one, so that a spinning pool never steals CPU from the next benchmark.
 //   brine_pool_bench [--quick] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -85,7 +97,7 @@ bool quick = false;
 
 // --- pools --------------------------------------------------------------------------------
 
-enum class Config { kSpin1, kWarm1, kSleep1, kSleep2 };
+enum class Config { kSpin1, kWarm1, kSleep1, kSleep2, kSameCpu1 };
 
 const char* config_name(Config c) {
   switch (c) {
@@ -93,6 +105,7 @@ const char* config_name(Config c) {
     case Config::kWarm1: return "worker spins, parent default";
     case Config::kSleep1: return "sleep";
     case Config::kSleep2: return "sleep, 2 workers";
+    case Config::kSameCpu1: return "defaults, worker and caller on CPU 0";
   }
   return "?";
 }
@@ -109,6 +122,7 @@ PoolOptions options_for(Config c) {
       return {.workers = 1, .arena_bytes = arena, .worker_wait = kSpin, .pin_workers = true};
     case Config::kSleep1: return {.workers = 1, .arena_bytes = arena};
     case Config::kSleep2: return {.workers = 2, .arena_bytes = arena};
+    case Config::kSameCpu1: return {.workers = 1, .arena_bytes = arena, .pin_workers = true};
   }
   return {};
 }
@@ -213,6 +227,96 @@ void round_trip(benchmark::State& state, Config c) {
     return true;
   });
   state.SetLabel(config_name(c));
+}
+
+// Tasks that come rarely: a pause before each timed round trip.
+constexpr auto kRarePause = std::chrono::milliseconds(2);
+
+void rare_round_trip(benchmark::State& state) {
+  Pool& pool = pool_for(Config::kSleep1);
+  for (int i = 0; i < 20; ++i) pool.submit(empty_task).get();
+  std::vector<double> ns;
+  for (auto _ : state) {
+    std::this_thread::sleep_for(kRarePause);
+    const auto start = std::chrono::steady_clock::now();
+    pool.submit(empty_task).get();
+    ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+  }
+  state.counters["median_ns"] = percentile(ns, 0.5);
+  state.counters["p99_ns"] = percentile(ns, 0.99);
+}
+
+void same_cpu_round_trip(benchmark::State& state) {
+  Pool& pool = pool_for(Config::kSameCpu1);
+  ScopedPin pin(0);  // worker 0 is pinned to CPU 0 too
+  for (int i = 0; i < 100; ++i) pool.submit(empty_task).get();
+  timed_loop(state, [&] {
+    pool.submit(empty_task).get();
+    return true;
+  });
+  state.SetLabel(config_name(Config::kSameCpu1));
+}
+
+// Bare ping-pongs between this process and a forked child: the floors of the two rows above.
+long futex_op(std::atomic<uint32_t>* word, int op, uint32_t value) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr, nullptr, 0);
+}
+
+void futex_wait_for(std::atomic<uint32_t>& word, uint32_t want) {
+  for (uint32_t v; (v = word.load(std::memory_order_acquire)) != want;) futex_op(&word, FUTEX_WAIT, v);
+}
+
+void futex_rare_ping_pong(benchmark::State& state) {
+  resources().pool(Config::kSpin1);  // no other pool's threads around: one pool at a time
+  void* mem = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  auto* words = new (mem) std::atomic<uint32_t>[2]{};
+  std::atomic<uint32_t>& ping = words[0];
+  std::atomic<uint32_t>& pong = words[1];
+  const pid_t child = fork();
+  if (child == 0) {
+    for (uint32_t i = 1;; ++i) {
+      futex_wait_for(ping, i);
+      if (i == UINT32_MAX) _exit(0);
+      pong.store(i, std::memory_order_release);
+      futex_op(&pong, FUTEX_WAKE, 1);
+    }
+  }
+  std::vector<double> ns;
+  uint32_t i = 0;
+  for (auto _ : state) {
+    std::this_thread::sleep_for(kRarePause);
+    const auto start = std::chrono::steady_clock::now();
+    ping.store(++i, std::memory_order_release);
+    futex_op(&ping, FUTEX_WAKE, 1);
+    futex_wait_for(pong, i);
+    ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+  }
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  munmap(mem, 4096);
+  state.counters["median_ns"] = percentile(ns, 0.5);
+  state.counters["p99_ns"] = percentile(ns, 0.99);
+}
+
+void eventfd_same_cpu_ping_pong(benchmark::State& state) {
+  resources().pool(Config::kSpin1);
+  const int to_child = eventfd(0, EFD_CLOEXEC), to_parent = eventfd(0, EFD_CLOEXEC);
+  ScopedPin pin(0);
+  const pid_t child = fork();  // inherits the pin
+  if (child == 0) {
+    for (uint64_t v;;) {
+      if (read(to_child, &v, sizeof v) != sizeof v) _exit(1);
+      if (write(to_parent, &v, sizeof v) != sizeof v) _exit(1);
+    }
+  }
+  uint64_t one = 1, v = 0;
+  timed_loop(state, [&] {
+    return write(to_child, &one, sizeof one) == sizeof one && read(to_parent, &v, sizeof v) == sizeof v;
+  });
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  close(to_child);
+  close(to_parent);
 }
 
 // --- (b) map of trivial tasks -----------------------------------------------------------------
@@ -425,6 +529,11 @@ std::vector<std::size_t> sweep_sizes() {
 void register_all() {
   add("BM_PoolRoundTrip/spin", round_trip, Config::kSpin1);
   add("BM_PoolRoundTrip/sleep", round_trip, Config::kSleep1);
+  // Interleaved: each pair runs back to back, so the VM's wake-up state is the same for both.
+  add("BM_RawPingPong/futex_rare", futex_rare_ping_pong)->Iterations(quick ? 10 : 400);
+  add("BM_PoolRoundTrip/rare", rare_round_trip)->Iterations(quick ? 10 : 400);
+  add("BM_RawPingPong/eventfd_same_cpu", eventfd_same_cpu_ping_pong);
+  add("BM_PoolRoundTrip/same_cpu", same_cpu_round_trip);
   for (std::size_t bytes : sweep_sizes()) {
     for (Send how : {Send::kCopy, Send::kRef, Send::kShared}) {
       add("BM_PoolSweep/" + std::to_string(bytes) + "/" + send_name(how), sweep_bench, bytes, how)

@@ -14,7 +14,9 @@ void TaskStateBase::complete(TaskStatus status) noexcept {
   ready_.notify();
   // Waiters of other futures may sleep on the pool's doorbell while this one was drained for
   // them (only while the pool lives: completions come from its drain, fail() or shutdown).
-  if (drain_hook && drain_hook->doorbell != nullptr && drain_hook->open.load(std::memory_order_acquire)) {
+  // (A process-local count first: the doorbell's own line belongs to the workers' hot path.)
+  if (drain_hook && drain_hook->doorbell_sleepers.load(std::memory_order_seq_cst) != 0 &&
+      drain_hook->open.load(std::memory_order_acquire)) {
     drain_hook->doorbell->wake_if_sleepers();
   }
   for (auto& cb : callbacks) {
@@ -84,6 +86,7 @@ void TaskStateBase::collect(DrainHook& hook, const ipc::WaitPolicy& policy) cons
   // Sleep phase: on the doorbell, woken by the worker's completion itself; drain, repeat.
   const ipc::WaitPolicy sleep_now{.spin_ns = 0, .sleep = true};
   bool first = true;
+  hook.doorbell_sleepers.fetch_add(1, std::memory_order_seq_cst);
   while (!done() && hook.open.load(std::memory_order_seq_cst)) {
     hook.doorbell->wait(
         [&] { return done() || !hook.open.load(std::memory_order_seq_cst) || hook.work_waiting(); }, sleep_now,
@@ -91,6 +94,7 @@ void TaskStateBase::collect(DrainHook& hook, const ipc::WaitPolicy& policy) cons
     first = false;
     if (!hook.try_drain() && !done()) std::this_thread::yield();  // another thread drains: let it
   }
+  hook.doorbell_sleepers.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) const noexcept {

@@ -54,6 +54,7 @@ struct DrainHook {
   std::atomic<bool> open{true};
   std::atomic<uint32_t> collectors{0};
   std::atomic<uint32_t> collector_napping{0};
+  std::atomic<uint32_t> doorbell_sleepers{0};  // collectors asleep on the doorbell (this process)
   ipc::SpinLearner learner;  // how this pool's waiters spin
   // Drains once if no other thread is draining; false if the lock was busy or the pool gone.
   bool try_drain() {
