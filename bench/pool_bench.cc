@@ -375,6 +375,7 @@ void map_bench(benchmark::State& state, const std::function<std::int64_t(Pool&, 
 #ifdef BRINE_BENCH_WITH_POOL_MAP
   state.counters["auto_chunksize"] = static_cast<double>(pool.default_chunksize(tasks));
 #endif
+  state.counters["tasks_moved"] = static_cast<double>(pool.stats().tasks_moved);
   state.counters["items_per_second"] =
       benchmark::Counter(static_cast<double>(tasks) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }

@@ -363,6 +363,9 @@ namespace {
 // Prefetched work per worker, in time: about what a refill costs when the parent has to be
 // woken up for it on a slow VM (tens of microseconds), with room to spare.
 constexpr uint64_t kPrefetchCoverNs = 100'000;
+// The least time a worker's current task must have run before an idle worker takes back what
+// was prefetched behind it.
+constexpr uint64_t kMinStealWaitNs = 200'000;
 }  // namespace
 
 uint32_t PoolCore::prefetch_depth() const noexcept {
@@ -389,7 +392,7 @@ void PoolCore::schedule(uint32_t s) {
         request_monitor(w);  // a worker that exited when idle is needed again
       }
     }
-    bool any_eligible = false;
+    bool any_eligible = false, queued = false;
     {
       std::lock_guard lock(sched_mu_);
       if (broken()) throw broken_error();
@@ -402,8 +405,12 @@ void PoolCore::schedule(uint32_t s) {
       if (backlog_.size() + assigned_total_ < room) {
         backlog_.push_back(s);
         pump();
-        return;
+        queued = true;
       }
+    }
+    if (queued) {
+      wake_pushed();
+      return;
     }
     if (options.backpressure == Backpressure::kFail && any_eligible) {
       refuse_full("every worker has ring_capacity tasks queued or running");
@@ -416,13 +423,22 @@ bool PoolCore::push_to(uint32_t w, uint32_t s) {
   WorkerEntry& e = *workers_[w];
   const uint32_t ticket = ipc::word_ticket(slot(s).state.load(std::memory_order_acquire));
   slot_owner_[s].store(w, std::memory_order_release);  // before the worker can speak of it
-  if (!e.submit.push_and_notify(ipc::make_task_message(s, ticket))) {
+  if (!e.submit.try_push(ipc::make_task_message(s, ticket))) {
     slot_owner_[s].store(kNoWorker, std::memory_order_release);
     return false;
   }
   e.assigned.push_back(s);
   ++assigned_total_;
+  e.needs_wake.store(true, std::memory_order_release);  // woken by wake_pushed(), after the lock
   return true;
+}
+
+void PoolCore::wake_pushed() noexcept {
+  for (auto& e : workers_) {
+    if (e->needs_wake.load(std::memory_order_relaxed) && e->needs_wake.exchange(false, std::memory_order_acq_rel)) {
+      e->submit.consumer_wake().notify();
+    }
+  }
 }
 
 void PoolCore::pump() {
@@ -451,15 +467,27 @@ void PoolCore::pump() {
 }
 
 void PoolCore::steal_for_idle() {
+  const uint64_t now = ipc::monotonic_ns();
+  // A victim's queue is taken from only once its current task has run for several average
+  // tasks: a worker streaming short tasks empties its own queue sooner than a move would pay.
+  const uint64_t patience = std::max<uint64_t>(4 * run_ewma_ns_.load(std::memory_order_relaxed), kMinStealWaitNs);
   for (uint32_t w = 0; w < workers_.size(); ++w) {
     WorkerEntry& thief = *workers_[w];
     if (!thief.assigned.empty() || !eligible(thief) || push_failed_[w] != 0) continue;
     WorkerEntry* victim = nullptr;
     for (auto& e : workers_) {
-      if (e.get() != &thief && e->alive.load(std::memory_order_acquire) && e->assigned.size() >= 2 &&
-          (victim == nullptr || e->assigned.size() > victim->assigned.size())) {
-        victim = e.get();
+      if (e.get() == &thief || !e->alive.load(std::memory_order_acquire) || e->assigned.size() < 2) continue;
+      const uint64_t started = e->control->task_started_ns.load(std::memory_order_relaxed);
+      if (e->control->current_slot.load(std::memory_order_acquire) == 0 || started > now) continue;
+      if (now - started < patience) {
+        // Not yet: the collector pumps again when it would be time.
+        const uint64_t at = started + patience;
+        uint64_t cur = steal_retry_at_ns_.load(std::memory_order_relaxed);
+        while ((cur == 0 || at < cur) && !steal_retry_at_ns_.compare_exchange_weak(cur, at)) {
+        }
+        continue;
       }
+      if (victim == nullptr || e->assigned.size() > victim->assigned.size()) victim = e.get();
     }
     if (victim == nullptr) return;
     // Half of what waits behind the victim's head (which it runs, or is about to), oldest first.
@@ -515,6 +543,24 @@ bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
 
 // ---- the collector --------------------------------------------------------------------------
 
+std::chrono::nanoseconds PoolCore::next_pump_in(std::chrono::nanoseconds longest) const noexcept {
+  const uint64_t at = steal_retry_at_ns_.load(std::memory_order_relaxed);
+  if (at == 0) return longest;
+  const uint64_t now = ipc::monotonic_ns();
+  return std::min<std::chrono::nanoseconds>(longest, std::chrono::nanoseconds(at > now ? at - now : 0));
+}
+
+void PoolCore::pump_if_due() {
+  const uint64_t at = steal_retry_at_ns_.load(std::memory_order_relaxed);
+  if (at == 0 || ipc::monotonic_ns() < at) return;
+  {
+    std::lock_guard lock(sched_mu_);
+    steal_retry_at_ns_.store(0, std::memory_order_relaxed);
+    pump();
+  }
+  wake_pushed();
+}
+
 void PoolCore::collector_loop() {
   auto work_waiting = [this] {
     if (deaths_.load(std::memory_order_acquire) || stopping_.load(std::memory_order_acquire)) return true;
@@ -537,15 +583,21 @@ void PoolCore::collector_loop() {
     if (drain_hook_->collectors.load(std::memory_order_seq_cst) != 0 && !stopping_.load()) {
       drain_hook_->collector_napping.store(1, std::memory_order_seq_cst);
       const uint32_t c = drain_hook_->collectors.load(std::memory_order_seq_cst);
-      if (c != 0) ipc::futex_wait(&drain_hook_->collectors, c, std::chrono::milliseconds(100));
+      if (c != 0) ipc::futex_wait(&drain_hook_->collectors, c, next_pump_in(std::chrono::milliseconds(100)));
       drain_hook_->collector_napping.store(0, std::memory_order_seq_cst);
+      pump_if_due();
       continue;
     }
     const ipc::WaitPolicy policy{.spin_ns = std::min<uint32_t>(options.parent_wait.spin_ns, 2000), .sleep = true};
-    if (!header->doorbell.wait(work_waiting, policy, std::chrono::milliseconds(stopping_.load() ? 10 : 1000))) {
-      std::lock_guard lock(sched_mu_);
-      pump();  // the safety net of invariant 4: a push that failed on a ring full of stale messages
+    if (!header->doorbell.wait(work_waiting, policy, next_pump_in(std::chrono::milliseconds(stopping_.load() ? 10 : 1000)))) {
+      {
+        std::lock_guard lock(sched_mu_);
+        steal_retry_at_ns_.store(0, std::memory_order_relaxed);
+        pump();  // the safety net of invariant 4: a push that failed on a ring full of stale messages
+      }
+      wake_pushed();
     }
+    pump_if_due();
   }
   drain_locked();
 }
@@ -633,6 +685,7 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
     unassign(w, s);
     pump();  // refill this worker, or let it take over work queued behind a busy one
   }
+  wake_pushed();
   header->tasks_completed.fetch_add(1, std::memory_order_relaxed);
   // Counted down before the slot is released: release_slot() is what wakes shutdown(), which
   // must then see the count already lowered.
@@ -664,6 +717,7 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
     unassign(w, s);
     pump();
   }
+  wake_pushed();
   inflight_total_.fetch_sub(1, std::memory_order_release);  // before the wake (see finish)
   release_slot(s);
   if (rec.state && !rec.state->done()) rec.state->fail(std::move(error));
@@ -779,6 +833,7 @@ void PoolCore::handle_death(uint32_t w) {
       pump();
     }
   }
+  wake_pushed();
   for (const uint32_t s : orphans) fail_slot(kNoWorker, s, std::make_exception_ptr(broken_error()));
 }
 
@@ -828,6 +883,7 @@ void PoolCore::start_worker(uint32_t w) {
       pump();  // the backlog, and work prefetched by busy workers, is its to take
     }
   }
+  wake_pushed();
   slots_released_.fetch_add(1, std::memory_order_release);  // wake submitters waiting for a worker
   slots_released_.notify_all();
 }

@@ -28,7 +28,8 @@
 //  - Whenever a worker's load drops (a completion, a death, a start) the backlog is pumped to
 //    the least-loaded eligible worker below depth. When the backlog is empty and a worker has
 //    nothing, it takes back half of the tasks prefetched behind the head of the most loaded
-//    worker: "revoke then give".
+//    worker whose current task has run for 4 average run times (at least 200 µs): "revoke then
+//    give". Until then the collector thread wakes at that deadline and pumps again.
 //  - Every slot carries a state word (ticket << 32 | SlotState). A kTask message carries the
 //    ticket it was sent with. A worker claims by CAS (ticket, kQueued) -> (ticket, kRunning);
 //    the parent revokes by CAS (ticket, kQueued) -> (ticket + 1, kQueued) and then sends the
@@ -88,6 +89,7 @@ struct WorkerEntry {
   ipc::SpscRing submit;  // producer side guarded by PoolCore::sched_mu_
   ipc::SpscRing complete;
   std::deque<uint32_t> assigned;  // slots given to this worker, oldest first (sched_mu_)
+  std::atomic<bool> needs_wake{false};  // pushed to under sched_mu_, not notified yet
   std::atomic<bool> alive{false};     // running and eligible for new tasks
   std::atomic<bool> dead{false};      // reaped by the monitor, not yet cleaned up by the collector
   std::atomic<bool> retiring{false};  // told to stop (resize down): no new tasks
@@ -132,11 +134,14 @@ class PoolCore {
   void schedule(uint32_t slot);
   void pump();
   bool push_to(uint32_t worker, uint32_t slot);
+  void wake_pushed() noexcept;  // notifies the workers push_to() pushed to; call without sched_mu_
   void steal_for_idle();
   void unassign(uint32_t worker, uint32_t slot);
   uint32_t prefetch_depth() const noexcept;
   bool eligible(const WorkerEntry& e) const noexcept;
   void record_run_time(uint64_t ns) noexcept;
+  std::chrono::nanoseconds next_pump_in(std::chrono::nanoseconds longest) const noexcept;
+  void pump_if_due();
   bool cancel(uint32_t slot, uint64_t task_id, TaskStateBase& state);
   void wait_for_room(uint32_t seen);
   [[noreturn]] void refuse_full(const char* what);
@@ -165,6 +170,7 @@ class PoolCore {
   std::vector<uint8_t> push_failed_;  // per worker, during one pump (sched_mu_)
   std::atomic<uint64_t> run_ewma_ns_{0};  // moving average of task run times; 0: none yet
   std::atomic<uint64_t> tasks_stolen_{0};
+  std::atomic<uint64_t> steal_retry_at_ns_{0};  // when a declined steal is due again; 0: none
   std::vector<Pending> pending_;                        // by slot
   std::unique_ptr<std::atomic<uint32_t>[]> slot_owner_;  // worker a slot was pushed to, by slot
   std::atomic<uint64_t> next_task_id_{1};
