@@ -676,7 +676,7 @@ def targets13_section(rows):
         r = row.ns / ideal if row and ideal else None
         names = (["process_pool_executor", "mp_pool"] if kind == "Uneven"
                  else ["process_pool_executor", "mp_pool_map_chunksize_1", "mp_pool_map"])
-        detail = (f"{r:.2f}× the ideal ({fmt_time(row.ns)} vs {fmt_time(ideal)})" + python_beside("Py" + kind, names)
+        detail = (f"{r:.2f}× the ideal ({fmt_time(row.ns)} vs {fmt_time(ideal)})" + python_beside(kind, names)
                   if r else "")
         if limit is None:
             target(text + " (ideal = max(longest, sum / workers), a lower bound; no fixed target)", r, True, detail)
