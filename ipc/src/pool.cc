@@ -342,15 +342,23 @@ std::size_t PoolCore::drain_locked() {
   return drain();
 }
 
-void PoolCore::release_slot(uint32_t s) noexcept {
+void PoolCore::free_slot(uint32_t s) noexcept {
   if (slot(s).timeout_ns.exchange(0, std::memory_order_relaxed) != 0) timed_inflight_.fetch_sub(1, std::memory_order_relaxed);
   ipc::SlotHeader& h = slot(s);
   h.state.store(ipc::slot_word(ipc::word_ticket(h.state.load(std::memory_order_relaxed)), ipc::SlotState::kFree),
                 std::memory_order_relaxed);
   slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
   header->free_slots.push(slot_links(), s);
+}
+
+void PoolCore::announce_room() noexcept {
   slots_released_.fetch_add(1, std::memory_order_release);
   slots_released_.notify_all();
+}
+
+void PoolCore::release_slot(uint32_t s) noexcept {
+  free_slot(s);
+  announce_room();
 }
 
 // ---- scheduling (protocol and invariants: pool_core.h) ---------------------------------------
@@ -609,6 +617,9 @@ std::size_t PoolCore::drain() {
   } depth;
   std::size_t n = 0;
   uint64_t m = 0;
+  // Completions are settled one by one (decoded into their futures) and retired together: one
+  // sched_mu_ section and one pump for the whole drain, one wake of the submitters.
+  std::vector<Settled> batch;
   for (uint32_t w = 0; w < workers_.size(); ++w) {
     WorkerEntry& e = *workers_[w];
     // A ring never holds more than its capacity: a worker whose ring says so is corrupt or
@@ -618,10 +629,12 @@ std::size_t PoolCore::drain() {
       continue;
     }
     for (uint32_t k = e.complete.capacity(); k != 0 && e.complete.pop_and_notify(m); --k) {
-      handle_message(w, m);
+      handle_message(w, m, batch);
       ++n;
     }
   }
+  // Before any death is handled: handle_death() must not find these slots on a worker's list.
+  retire(batch);
   if (deaths_.exchange(false, std::memory_order_acq_rel)) {
     for (uint32_t w = 0; w < workers_.size(); ++w) {
       if (workers_[w]->dead.load(std::memory_order_acquire)) {
@@ -633,7 +646,7 @@ std::size_t PoolCore::drain() {
   return n;
 }
 
-void PoolCore::handle_message(uint32_t w, uint64_t m) {
+void PoolCore::handle_message(uint32_t w, uint64_t m, std::vector<Settled>& batch) {
   const uint32_t s = ipc::message_arg(m);
   // A worker may only speak of slots the parent gave it: anything else is ignored.
   if (s >= options.slot_count || slot_owner_[s].load(std::memory_order_acquire) != w) return;
@@ -642,15 +655,17 @@ void PoolCore::handle_message(uint32_t w, uint64_t m) {
     case ipc::Message::kDone:
       // Only a slot the worker marked done (or that was cancelled): a premature report would
       // free a slot it is still writing.
-      if (state == ipc::SlotState::kDone || state == ipc::SlotState::kCancelled) finish(w, s);
+      if (state == ipc::SlotState::kDone || state == ipc::SlotState::kCancelled) settle(w, s, batch);
       break;
     case ipc::Message::kAllocRequest: grant(s); break;
     default: break;
   }
 }
 
-void PoolCore::finish(uint32_t w, uint32_t s) {
+void PoolCore::settle(uint32_t w, uint32_t s, std::vector<Settled>& batch) {
   ipc::SlotHeader& h = slot(s);
+  // No further message may speak of it (a hostile worker's second kDone would free it twice).
+  slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
   Pending rec = std::move(pending_[s]);
   pending_[s] = Pending{};
   const bool cancelled = ipc::word_state(h.state.load(std::memory_order_acquire)) == ipc::SlotState::kCancelled;
@@ -680,18 +695,33 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
   }
   rec.blocks.clear();
   if (!cancelled) record_run_time(h.run_ns);
+  batch.push_back(Settled{w, s, cancelled ? nullptr : std::move(rec.state)});
+}
+
+void PoolCore::retire(std::vector<Settled>& batch) {
+  if (batch.empty()) return;
   {
     std::lock_guard lock(sched_mu_);
-    unassign(w, s);
-    pump();  // refill this worker, or let it take over work queued behind a busy one
+    for (const Settled& t : batch) unassign(t.worker, t.slot);
+    pump();  // refill these workers, or let them take over work queued behind a busy one
   }
   wake_pushed();
-  header->tasks_completed.fetch_add(1, std::memory_order_relaxed);
-  // Counted down before the slot is released: release_slot() is what wakes shutdown(), which
-  // must then see the count already lowered.
-  inflight_total_.fetch_sub(1, std::memory_order_release);
-  release_slot(s);
-  if (rec.state && !cancelled) rec.state->finish();
+  header->tasks_completed.fetch_add(batch.size(), std::memory_order_relaxed);
+  // Counted down before the slots are released: announce_room() is what wakes shutdown(),
+  // which must then see the count already lowered.
+  inflight_total_.fetch_sub(batch.size(), std::memory_order_release);
+  for (const Settled& t : batch) free_slot(t.slot);
+  announce_room();
+  for (Settled& t : batch) {
+    if (t.state) t.state->finish();
+  }
+  batch.clear();
+}
+
+void PoolCore::finish(uint32_t w, uint32_t s) {
+  std::vector<Settled> one;
+  settle(w, s, one);
+  retire(one);
 }
 
 void PoolCore::grant(uint32_t s) {
@@ -741,7 +771,11 @@ void PoolCore::handle_death(uint32_t w) {
   uint64_t m = 0;
   // A ring holding more than its capacity was garbled by the worker: nothing in it is trusted.
   const bool garbled = e.complete.size() > e.complete.capacity();
-  while (!garbled && e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
+  {
+    std::vector<Settled> delivered;  // results it delivered before dying, retired before the scan below
+    while (!garbled && e.complete.try_pop(m)) handle_message(w, m, delivered);
+    retire(delivered);
+  }
 
   const auto reason = ipc::ExitReason(e.control->exit_reason.load(std::memory_order_acquire));
   // A worker only exits on purpose between tasks, so a task still marked running when its

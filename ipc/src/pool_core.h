@@ -41,7 +41,7 @@
 // Invariants (sched_mu_ guards the backlog, every `assigned` list, assigned_total_ and the
 // producer side of every submission ring):
 //  1. A submitted, unfinished task is in exactly one place: the backlog, or one worker's
-//     `assigned` list (slot_owner_ names that worker). Its slot is free only after finish() or
+//     `assigned` list (slot_owner_ names that worker). Its slot is free only after retire() or
 //     fail_slot() took it out of the place.
 //  2. A task in state kQueued may be claimed only by the worker that holds its current ticket
 //     in a ring message; a task in kRunning/kDone belongs to the worker that claimed it.
@@ -129,7 +129,9 @@ class PoolCore {
   std::atomic<uint32_t>* slot_links() const noexcept;
 
   uint32_t acquire_slot();
-  void release_slot(uint32_t slot) noexcept;
+  void free_slot(uint32_t slot) noexcept;  // back on the free list, nobody told yet
+  void announce_room() noexcept;           // wakes whoever waits for a slot or for room
+  void release_slot(uint32_t slot) noexcept;  // free_slot + announce_room
   // Scheduling (see the top of this file). schedule() takes sched_mu_; the others need it held.
   void schedule(uint32_t slot);
   void pump();
@@ -149,8 +151,17 @@ class PoolCore {
   void collector_loop();
   std::size_t drain();  // caller holds drain_hook_->mu
   std::size_t drain_locked();
-  void handle_message(uint32_t worker, uint64_t message);
-  void finish(uint32_t worker, uint32_t slot);
+  // A completed task, decoded into its future (settle) but still on its worker's list and
+  // holding its slot until retire() takes a whole batch out with one lock and one pump.
+  struct Settled {
+    uint32_t worker;
+    uint32_t slot;
+    std::shared_ptr<TaskStateBase> state;  // finished by retire(); null if cancelled or failed
+  };
+  void handle_message(uint32_t worker, uint64_t message, std::vector<Settled>& batch);
+  void settle(uint32_t worker, uint32_t slot, std::vector<Settled>& batch);
+  void retire(std::vector<Settled>& batch);
+  void finish(uint32_t worker, uint32_t slot);  // settle + retire of one task
   void grant(uint32_t slot);
   void handle_death(uint32_t worker);
   void fail_slot(uint32_t worker, uint32_t slot, std::exception_ptr error);

@@ -1,12 +1,17 @@
 // Waiting across processes: spin briefly, then sleep on a futex in shared memory.
 //
 // EventCount is the sleeping half (after Dmitry Vyukov's eventcount, as used in Eigen and
-// Folly): a waiter announces itself in `sleepers`, re-checks its condition and sleeps on `seq`;
-// a notifier that changed the condition makes the wake syscall only when a sleeper is
-// recorded. Both sides read-modify-write `sleepers` (acq_rel) between "publish" and "check the
-// other side": the two RMWs are ordered, so either the waiter's RMW reads the notifier's and
-// then sees the new state, or the notifier's reads the waiter's and wakes it (Dekker without
-// fences, which ThreadSanitizer cannot model).
+// Folly): a waiter reads `seq`, then arms the count (`armed` = 1), re-checks its condition and
+// sleeps on `seq` with the value it read; a notifier that changed the condition disarms it and,
+// only if it was armed, bumps `seq` and makes the wake syscall. Both sides read-modify-write
+// `armed` between "publish" and "check the other side": the two RMWs are ordered, so either
+// the waiter's RMW reads the notifier's and then sees the new state, or the notifier's reads
+// the waiter's arm (or a later one) and wakes it (Dekker without fences, which ThreadSanitizer
+// cannot model). A notifier that finds the count disarmed knows a wake-up is already under
+// way for every sleeper armed before it: the disarming notifier bumped `seq` after those
+// sleepers read it, so their futex wait returns. A stream of notifies to a sleeper that has
+// not run yet therefore costs one syscall, not one per notify (on a loaded VM the woken side
+// can take tens of microseconds to run, and the notifier used to wake it again on every push).
 //
 // Lives in shared memory: standard layout, lock-free atomics, no pointers.
 //
@@ -77,18 +82,18 @@ class SpinLearner {
 
 struct EventCount {
   std::atomic<uint32_t> seq{0};
-  std::atomic<uint32_t> sleepers{0};
+  std::atomic<uint32_t> armed{0};  // 1: a waiter may sleep on the current seq (see above)
   std::atomic<int32_t> notifier_cpu{-1};  // where the last notify() ran
   std::atomic<uint64_t> wake_ns{0};       // CLOCK_MONOTONIC of the last wake()
 
   // Call after publishing the state a waiter may be sleeping on.
   void notify() noexcept {
     notifier_cpu.store(current_cpu(), std::memory_order_relaxed);
-    if (sleepers.fetch_add(0, std::memory_order_acq_rel) != 0) wake();
+    wake_if_sleepers();
   }
   // Wakes the sleepers, if any, without claiming to be the counterpart (no notifier_cpu).
   void wake_if_sleepers() noexcept {
-    if (sleepers.fetch_add(0, std::memory_order_acq_rel) != 0) wake();
+    if (armed.exchange(0, std::memory_order_seq_cst) != 0) wake();
   }
   // Wakes every sleeper whatever the recorded state (shutdown, death notices).
   void wake() noexcept {
@@ -122,11 +127,13 @@ struct EventCount {
       if ((i & 63) == 0) now = monotonic_ns();
       if (now >= limit) return false;
     }
-    sleepers.fetch_add(1, std::memory_order_acq_rel);
     bool ok = true;
     const uint64_t slept_at = monotonic_ns();
     for (;;) {
+      // seq first, then arm: a notifier that disarms after our arm bumps seq after we read
+      // it, so the futex wait below cannot sleep through its wake-up.
       const uint32_t s = seq.load(std::memory_order_seq_cst);
+      armed.exchange(1, std::memory_order_seq_cst);
       if (ready()) break;
       now = monotonic_ns();
       if (now >= limit) {
@@ -135,7 +142,6 @@ struct EventCount {
       }
       futex_wait(&seq, s, std::chrono::nanoseconds(limit == UINT64_MAX ? INT64_MAX : int64_t(limit - now)));
     }
-    sleepers.fetch_sub(1, std::memory_order_relaxed);
     if (ok && learner != nullptr) {
       // Woken by a notify after we slept: the event happened at its stamp, and we ran that late.
       const uint64_t stamp = wake_ns.load(std::memory_order_relaxed);
