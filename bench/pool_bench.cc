@@ -17,6 +17,9 @@
 //   BM_PoolSweep/<bytes>/<method>      issue 3's sweep: submit + complete of a task that takes
 //                                      an array and only looks at its length, 8 B to 1 GiB,
 //                                      copy vs ref vs shared_vector, worker awake.
+//   BM_PoolArraySum/<n>MiB/ref_first  issue 13: the first send of an array by reference to a
+//                                      fresh pool (cold arena pages), against
+//                                      BM_PyArraySum/<n>MiB/joblib_parallel_memmap_first.
 //   BM_PoolUneven/brine                issue 13: 2 workers, one 2 s task then 100 tasks of 5 ms
 //                                      (sleeps); time until the last short task is done, with
 //                                      the ideal schedule (100 x one 5 ms sleep, measured here)
@@ -146,6 +149,10 @@ class Resources {
       config_ = c;
     }
     return *pool_;
+  }
+  void clear() {  // frees the arrays and the pool (their memory) before a row that needs its own
+    arrays_.reset();
+    pool_.reset();
   }
   const Arrays& arrays(Config c, std::size_t bytes) {
     Pool& p = pool(c);
@@ -423,6 +430,27 @@ void array_sum_bench(benchmark::State& state, std::size_t bytes, std::optional<S
   state.counters["bytes_copied"] = static_cast<double>(copied);
 }
 
+// The first send of an array to a fresh pool (issue 13, item 3): every arena page is touched
+// for the first time, by the parent's copy and by the worker's sum. Manual time: the pool's
+// start and shutdown are not counted.
+void array_sum_first_bench(benchmark::State& state, std::size_t bytes) {
+  resources().clear();
+  const std::vector<double> v(std::max<std::size_t>(1, bytes / sizeof(double)), 1.0);
+  const auto expected = static_cast<double>(v.size());
+  std::vector<double> times;
+  for (auto _ : state) {
+    Pool pool(options_for(Config::kSleep2));
+    const auto start = std::chrono::steady_clock::now();
+    const double sum = pool.submit(array_sum, brine::ref(v)).get();
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(ns / 1e9);
+    times.push_back(ns);
+    if (sum != expected) state.SkipWithError("wrong result");
+  }
+  state.counters["median_ns"] = percentile(times, 0.5);
+  set_bytes(state, bytes);
+}
+
 // The sweep's pool keeps its worker awake (pinned, spinning) and the parent on brine's default
 // wait. On a fully sleeping pool each task's cost flips between ~2 µs and ~15 µs with whether
 // the worker was still spinning when it arrived; on the fully spinning one the pool's collector
@@ -571,6 +599,10 @@ void register_all() {
     for (Send how : {Send::kShared, Send::kRef, Send::kCopy}) {
       add(prefix + send_name(how), array_sum_bench, m * kMiB, std::optional<Send>(how))->Unit(benchmark::kMillisecond);
     }
+    benchmark::RegisterBenchmark((prefix + "ref_first").c_str(), array_sum_first_bench, m * kMiB)
+        ->UseManualTime()
+        ->Iterations(quick ? 1 : 3)
+        ->Unit(benchmark::kMillisecond);
   }
 }
 

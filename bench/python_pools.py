@@ -124,6 +124,15 @@ def bench_array_sums(pools, sizes, np):
     rows += measure("loky", lambda a: pools["loky"]().submit(array_sum, a).result())
     pools["loky"]().shutdown(wait=True)
     with Parallel(n_jobs=WORKERS, max_nbytes="1M", mmap_mode="r") as parallel:
+        # The first send of each array alone (a fresh array: nothing of it dumped or mapped yet).
+        for size in sizes:
+            fresh = np.ones(size // 8, dtype=np.float64)
+            start = time.perf_counter()
+            parallel(delayed(array_sum)(fresh) for _ in range(1))
+            seconds = time.perf_counter() - start
+            rows.append(row(f"BM_PyArraySum/{size // MIB}MiB/joblib_parallel_memmap_first", seconds, unit="ms",
+                            payload_bytes=size, bytes_per_second=size / seconds))
+            del fresh
         rows += measure("joblib_parallel_memmap", lambda a: parallel(delayed(array_sum)(a) for _ in range(1)))
     return rows
 
@@ -183,7 +192,8 @@ def main():
     parser.add_argument("--tasks", type=int, default=1_000_000, help="tasks in the map benchmark")
     parser.add_argument("--max-mib", type=int, default=1024,
                         help="largest array to sum, in MiB: sizes 1, 64 and 1024 are run up to it (default 1024)")
-    parser.add_argument("--only", choices=["uneven"], help="run only the uneven-work rows (issue 13)")
+    parser.add_argument("--only", choices=["uneven", "arrays"],
+                        help="run only the uneven-work rows, or only the array sums (issue 13)")
     parser.add_argument("--out", help="JSON file to write (default: stdout)")
     args = parser.parse_args()
 
@@ -208,10 +218,11 @@ def main():
         if args.only is None:
             rows += bench_round_trips(pools, repeats)
             rows += bench_maps(pools, tasks)
-        rows += bench_uneven(pools, 10 if args.quick else 100, 200_000 if args.quick else 2_000_000,
-                             1 if args.quick else 3)
-        rows += bench_heavy_tail(pools, 20 if args.quick else 200, 1 if args.quick else 3)
-        if args.only is None:
+        if args.only in (None, "uneven"):
+            rows += bench_uneven(pools, 10 if args.quick else 100, 200_000 if args.quick else 2_000_000,
+                                 1 if args.quick else 3)
+            rows += bench_heavy_tail(pools, 20 if args.quick else 200, 1 if args.quick else 3)
+        if args.only in (None, "arrays"):
             rows += bench_array_sums(pools, sizes, np)
 
     report = {

@@ -51,6 +51,7 @@ class TaskSink final : public BufferSink {
   }
   fb::BufferRef place(const void* data, std::size_t size, std::size_t align) override {
     ipc::BlockHandle h = arena_.allocate(size, std::max<std::size_t>(align, 64));
+    arena_.populate(h.data(), size, true);  // one madvise, not a fault per page of the copy
     if (size != 0) std::memcpy(h.data(), data, size);
     fb::BufferRef ref = h.ref(0, size);
     blocks_.push_back(std::move(h));
@@ -268,6 +269,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   const uint32_t s = acquire_slot();
   ipc::SlotHeader& h = slot(s);
   if (envelope_block) {
+    arena->populate(envelope_block.data(), n, true);
     std::memcpy(envelope_block.data(), fbb.GetBufferPointer(), n);
     h.envelope_block = envelope_block.id() + 1;
     rec.blocks.push_back(std::move(envelope_block));

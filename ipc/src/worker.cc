@@ -71,6 +71,7 @@ class Worker final : public BufferSink {
                            " bytes of shared arena and the parent could not grant them; raise "
                            "PoolOptions::arena_bytes or return less data");
     }
+    view_.populate(dst, size, true);
     if (size != 0) std::memcpy(dst, data, size);
     return fb::BufferRef(slot_->grant_block, slot_->grant_generation, 0, size);
   }

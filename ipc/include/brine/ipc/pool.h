@@ -198,6 +198,7 @@ class Pool {
   SharedVector<T> shared_vector(std::size_t n) {
     auto block = std::make_shared<ipc::BlockHandle>(arena().allocate(n * sizeof(T), alignof(T) > 64 ? alignof(T) : 64));
     T* data = reinterpret_cast<T*>(block->data());
+    arena().populate(data, n * sizeof(T), true);  // the caller fills it next
     return SharedVector<T>(std::move(block), data, n);
   }
 
