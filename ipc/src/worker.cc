@@ -329,13 +329,19 @@ class Worker final : public BufferSink {
   uint64_t rss_baseline_ = 0;  // private resident bytes when it started serving (max_rss)
   // Test hooks for the scheduler's crash tests (tests/ipc/scheduler_test.cc): the worker stops
   // itself (SIGSTOP) just before / just after claiming its n-th task message, so that a test can
-  // SIGKILL it exactly there. Set from BRINE_TEST_STOP_BEFORE_CLAIM / _AFTER_CLAIM = n; 0: off.
+  // SIGKILL it exactly there. Set from BRINE_TEST_STOP_BEFORE_CLAIM / _AFTER_CLAIM = "n" or
+  // "n:token"; 0: off. With a token (a file), only the worker process that removes the file arms
+  // the hook: replacements forked by a fork server (or spawned) inherit the variable too.
   uint32_t stop_before_claim_ = env_count("BRINE_TEST_STOP_BEFORE_CLAIM");
   uint32_t stop_after_claim_ = env_count("BRINE_TEST_STOP_AFTER_CLAIM");
 
   static uint32_t env_count(const char* name) {
     const char* v = std::getenv(name);
-    return v != nullptr ? static_cast<uint32_t>(std::strtoul(v, nullptr, 10)) : 0;
+    if (v == nullptr) return 0;
+    char* rest = nullptr;
+    const auto n = static_cast<uint32_t>(std::strtoul(v, &rest, 10));
+    if (rest != nullptr && *rest == ':' && unlink(rest + 1) != 0) return 0;  // another worker took it
+    return n;
   }
 };
 

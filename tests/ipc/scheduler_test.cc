@@ -164,7 +164,12 @@ TEST(SchedulerTest, AWorkerKilledBetweenPoppingATaskAndClaimingItLosesNothing) {
   const std::string log = dir.file("log");
   std::optional<brine::Pool> pool;
   {
-    ScopedEnv stop("BRINE_TEST_STOP_BEFORE_CLAIM", "1");  // the first worker only
+    // One-shot: the first worker takes the token; its replacement (forked by the fork server,
+    // which inherited the variable) runs normally.
+    const std::string token = dir.file("hook");
+    std::ofstream(token).put('x');
+    const std::string spec = "1:" + token;
+    ScopedEnv stop("BRINE_TEST_STOP_BEFORE_CLAIM", spec.c_str());
     pool.emplace(brine::PoolOptions{.workers = 1});
   }
   const pid_t first = pool->worker_pids().at(0);
@@ -186,7 +191,12 @@ TEST(SchedulerTest, AWorkerKilledJustAfterClaimingFailsThatTaskOnceAndThePoolGoe
   const std::string log = dir.file("log");
   std::optional<brine::Pool> pool;
   {
-    ScopedEnv stop("BRINE_TEST_STOP_AFTER_CLAIM", "1");
+    // One-shot: the first worker takes the token; its replacement (forked by the fork server,
+    // which inherited the variable) runs normally.
+    const std::string token = dir.file("hook");
+    std::ofstream(token).put('x');
+    const std::string spec = "1:" + token;
+    ScopedEnv stop("BRINE_TEST_STOP_AFTER_CLAIM", spec.c_str());
     pool.emplace(brine::PoolOptions{.workers = 1});
   }
   const pid_t first = pool->worker_pids().at(0);
