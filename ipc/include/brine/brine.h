@@ -10,6 +10,7 @@
 #include "brine/core/error.h"
 #include "brine/core/function_registry.h"
 #include "brine/core/reducer.h"
+#include "brine/core/schema.h"
 #include "brine/core/serialize.h"
 #include "brine/ipc/arena.h"
 #include "brine/ipc/future.h"
