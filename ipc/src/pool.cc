@@ -943,6 +943,10 @@ void PoolCore::handle_death(uint32_t w) {
   e.retiring.store(false, std::memory_order_release);
   if (wanted && reason == ipc::ExitReason::kIdle && requeue.empty()) {
     e.parked.store(true, std::memory_order_release);  // restarted by the next submit that needs it
+    // A submitter may already be waiting for a worker (it saw this one dead before it was
+    // parked): wake it, so that it sees the parked worker and restarts it.
+    slots_released_.fetch_add(1, std::memory_order_release);
+    slots_released_.notify_all();
   } else if (wanted) {
     request_monitor(w);
   }
