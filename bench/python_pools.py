@@ -7,7 +7,10 @@ Measures, with 2 workers started by fork:
   * a map of N trivial tasks: Pool.map with its default chunksize, loky with
     a chunksize that gives each worker a few chunks;
   * sending a float64 array to a worker that sums it: Pool.apply (pickle),
-    loky (pickle), joblib.Parallel reused across calls (automatic memmapping).
+    loky (pickle), joblib.Parallel reused across calls (automatic memmapping);
+  * uneven work (issue 13): one 2 s sleep then 100 sleeps of 5 ms, time until
+    the last short one is done; and a map of 200 sleeps of heavy-tailed
+    durations (the same numbers as bench/pool_bench.cc), total time.
 
 Writes Google Benchmark-shaped JSON ({"benchmarks": [{"name", "real_time",
 "time_unit", ...}]}) so that the report reads one format. Run it with
@@ -38,6 +41,22 @@ def identity(x):
 
 def array_sum(a):
     return float(a.sum())
+
+
+def sleep_us(us):
+    time.sleep(us / 1e6)
+    return us
+
+
+def heavy_tail_durations_us(n):
+    """Pareto law (shape 1.2, scale 1 ms) capped at 1 s, from a fixed sequence: the same
+    durations as heavy_tail_durations_us() in bench/pool_bench.cc."""
+    out = []
+    for i in range(n):
+        h = ((i + 1) * 2654435761) & 0xFFFFFFFF
+        u = (h + 1.0) / 4294967297.0
+        out.append(int(min(1000.0 / u ** (1.0 / 1.2), 1_000_000.0)))
+    return out
 
 
 def median_seconds(call, repeats):
@@ -105,7 +124,65 @@ def bench_array_sums(pools, sizes, np):
     rows += measure("loky", lambda a: pools["loky"]().submit(array_sum, a).result())
     pools["loky"]().shutdown(wait=True)
     with Parallel(n_jobs=WORKERS, max_nbytes="1M", mmap_mode="r") as parallel:
+        # The first send of each array alone (a fresh array: nothing of it dumped or mapped yet).
+        for size in sizes:
+            fresh = np.ones(size // 8, dtype=np.float64)
+            start = time.perf_counter()
+            parallel(delayed(array_sum)(fresh) for _ in range(1))
+            seconds = time.perf_counter() - start
+            rows.append(row(f"BM_PyArraySum/{size // MIB}MiB/joblib_parallel_memmap_first", seconds, unit="ms",
+                            payload_bytes=size, bytes_per_second=size / seconds))
+            del fresh
         rows += measure("joblib_parallel_memmap", lambda a: parallel(delayed(array_sum)(a) for _ in range(1)))
+    return rows
+
+
+def bench_uneven(pools, shorts, long_us, repeats):
+    """One long task, then `shorts` tasks of 5 ms: when is the last short one done?"""
+    short_us = 5000
+    submitters = {
+        "process_pool_executor": lambda us: pools["ppe"].submit(sleep_us, us).result,
+        "mp_pool": lambda us: pools["mp"].apply_async(sleep_us, (us,)).get,
+    }
+    sleeps = []
+    for _ in range(20):
+        start = time.perf_counter()
+        time.sleep(short_us / 1e6)
+        sleeps.append(time.perf_counter() - start)
+    ideal = shorts * statistics.median(sleeps)
+    rows = []
+    for name, submit in submitters.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            long_result = submit(long_us)
+            results = [submit(short_us) for _ in range(shorts)]
+            for r in results:
+                r()
+            times.append(time.perf_counter() - start)
+            long_result()
+        rows.append(row(f"BM_PyUneven/{name}", statistics.median(times), unit="ms", iterations=repeats,
+                        ideal_ns=ideal * 1e9))
+    return rows
+
+
+def bench_heavy_tail(pools, n, repeats):
+    durations = heavy_tail_durations_us(n)
+    ideal = max(max(durations), sum(durations) / WORKERS) / 1e6
+    mappers = {
+        "process_pool_executor": lambda: list(pools["ppe"].map(sleep_us, durations)),
+        "mp_pool_map_chunksize_1": lambda: pools["mp"].map(sleep_us, durations, chunksize=1),
+        "mp_pool_map": lambda: pools["mp"].map(sleep_us, durations),
+    }
+    rows = []
+    for name, call in mappers.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        rows.append(row(f"BM_PyHeavyTail/{name}", statistics.median(times), unit="ms", iterations=repeats,
+                        ideal_ns=ideal * 1e9))
     return rows
 
 
@@ -115,6 +192,8 @@ def main():
     parser.add_argument("--tasks", type=int, default=1_000_000, help="tasks in the map benchmark")
     parser.add_argument("--max-mib", type=int, default=1024,
                         help="largest array to sum, in MiB: sizes 1, 64 and 1024 are run up to it (default 1024)")
+    parser.add_argument("--only", choices=["uneven", "arrays"],
+                        help="run only the uneven-work rows, or only the array sums (issue 13)")
     parser.add_argument("--out", help="JSON file to write (default: stdout)")
     args = parser.parse_args()
 
@@ -135,9 +214,16 @@ def main():
     with context.Pool(WORKERS) as mp_pool, \
             concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=context) as ppe:
         pools = {"mp": mp_pool, "ppe": ppe, "loky": lambda: get_reusable_executor(max_workers=WORKERS)}
-        rows = bench_round_trips(pools, repeats)
-        rows += bench_maps(pools, tasks)
-        rows += bench_array_sums(pools, sizes, np)
+        rows = []
+        if args.only is None:
+            rows += bench_round_trips(pools, repeats)
+            rows += bench_maps(pools, tasks)
+        if args.only in (None, "uneven"):
+            rows += bench_uneven(pools, 10 if args.quick else 100, 200_000 if args.quick else 2_000_000,
+                                 1 if args.quick else 3)
+            rows += bench_heavy_tail(pools, 20 if args.quick else 200, 1 if args.quick else 3)
+        if args.only in (None, "arrays"):
+            rows += bench_array_sums(pools, sizes, np)
 
     report = {
         "context": {

@@ -793,8 +793,73 @@ def serialization_targets(cells):
     return "\n".join(lines), verdicts
 
 
+# --- targets (issue 13) --------------------------------------------------------
+
+def targets13_section(rows):
+    """Issue 13's rows: scheduling of uneven work and adaptive waiting, as same-run ratios; (text, verdicts)."""
+    pool = by_name(rows, "BM_Pool")
+    raw = by_name(rows, "BM_RawPingPong/")
+    py = by_name(rows, "BM_Py")
+    out, verdicts = [], []
+
+    def ns(row):
+        return row.ns if row else None
+
+    def target(text, ratio, ok, detail, why_miss=None):
+        if ratio is None:
+            out.append(f"- **NOT MEASURED** — {text}: a row is missing")
+            return
+        verdicts.append(("PASS" if ok else "MISS", text, detail))
+        line = f"- **{'PASS' if ok else 'MISS'}** — {text}: {detail}"
+        if not ok and why_miss:
+            line += f" *Likely reason:* {why_miss}"
+        out.append(line)
+
+    def python_beside(kind, names):
+        parts = []
+        for name in names:
+            r = py.get(f"{kind}/{name}")
+            if r:
+                parts.append(f"`{name}` {fmt_time(r.ns)}")
+        return ("; Python: " + ", ".join(parts)) if parts else ""
+
+    for kind, text, limit in (("Uneven", "one 2 s task then 100 of 5 ms on 2 workers: last short task done", 1.1),
+                              ("HeavyTail", "map (chunksize 1) of 200 heavy-tailed sleeps on 2 workers: total", None)):
+        row = pool.get(f"{kind}/brine")
+        ideal = row.counter("ideal_ns") if row else None
+        r = row.ns / ideal if row and ideal else None
+        names = (["process_pool_executor", "mp_pool"] if kind == "Uneven"
+                 else ["process_pool_executor", "mp_pool_map_chunksize_1", "mp_pool_map"])
+        detail = (f"{r:.2f}× the ideal ({fmt_time(row.ns)} vs {fmt_time(ideal)})" + python_beside(kind, names)
+                  if r else "")
+        if limit is None:
+            target(text + " (ideal = max(longest, sum / workers), a lower bound; no fixed target)", r, True, detail)
+        else:
+            target(f"{text} within {limit}× of the ideal", r, r is not None and r <= limit, detail)
+
+    spin, default = ns(pool.get("RoundTrip/spin")), ns(pool.get("RoundTrip/sleep"))
+    r = default / spin if spin and default else None
+    target("default round trip, tasks back to back, ≤ 2× the spinning round trip", r, r is not None and r <= 2,
+           f"{r:.2f}× ({fmt_time(default)} vs {fmt_time(spin)})" if r else "",
+           "unpinned, the parent and the worker often share a CPU or the machine is oversubscribed (other "
+           "builds): the adaptive wait then sleeps rather than spin, by design.")
+    rare, futex = ns(pool.get("RoundTrip/rare")), ns(raw.get("futex_rare"))
+    r = rare / futex if rare and futex else None
+    target("default round trip, tasks 2 ms apart, ≤ 1.2× a bare futex ping-pong with the same pauses", r,
+           r is not None and r <= 1.2, f"{r:.2f}× ({fmt_time(rare)} vs {fmt_time(futex)})" if r else "",
+           "a task still costs two wake-ups of sleeping processes (worker, then caller) plus the envelope "
+           "work, against one pair of wake-ups in the bare ping-pong's round trip.")
+    same, efd = ns(pool.get("RoundTrip/same_cpu")), ns(raw.get("eventfd_same_cpu"))
+    r = same / efd if same and efd else None
+    target("default round trip, worker and caller on one CPU, ≤ 1.2× an eventfd ping-pong there", r,
+           r is not None and r <= 1.2, f"{r:.2f}× ({fmt_time(same)} vs {fmt_time(efd)})" if r else "",
+           "the envelope encode/verify/decode on top of the two context switches.")
+    lines = ["## Targets (issue 13)", "", "Same-run ratios: scheduling of uneven work and adaptive waiting."]
+    return "\n".join(lines + [""] + out), verdicts
+
+
 def other_section(rows):
-    known = ("BM_Serialization", "BM_Transport", "BM_Py", "BM_Pool")
+    known = ("BM_Serialization", "BM_Transport", "BM_Py", "BM_Pool", "BM_RawPingPong")
     rest = [r for r in rows if not r.parts[0].startswith(known)]
     if not rest:
         return None
@@ -824,7 +889,9 @@ def main():
                 "", machine_section(facts, contexts, args.mode, args.load_start)]
     end_to_end, crossover_line = end_to_end_section(rows, out_dir)
     targets, verdicts = targets_section(rows, crossover_line)
-    for text in (targets, glance_section(rows, out_dir), serialization_section(rows, out_dir),
+    targets13, verdicts13 = targets13_section(rows)
+    verdicts += verdicts13
+    for text in (targets, targets13, glance_section(rows, out_dir), serialization_section(rows, out_dir),
                  transport_section(rows), end_to_end, other_section(rows)):
         if text:
             sections += ["", text]

@@ -1,7 +1,11 @@
 #include "brine/ipc/arena.h"
 
+#include <sys/mman.h>
+
 #include <boost/interprocess/managed_external_buffer.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <string>
 
 #include "brine/core/error.h"
@@ -40,6 +44,56 @@ fb::BufferRef BlockHandle::ref(uint64_t offset, uint64_t length) const noexcept 
 
 // ---- ArenaView ------------------------------------------------------------------------------
 
+ArenaView::ArenaView(std::byte* base, SegmentHeader* header) noexcept : base_(base), header_(header) {
+  try {
+    const std::size_t chunks = (header->arena_size + kPopulateChunk - 1) / kPopulateChunk;
+    warm_ = std::shared_ptr<std::atomic<uint64_t>[]>(new std::atomic<uint64_t>[(chunks + 63) / 64]());
+  } catch (...) {
+    warm_ = nullptr;
+  }
+}
+
+namespace {
+std::atomic<bool> populate_unsupported{false};  // the kernel predates MADV_POPULATE_* (5.14)
+}  // namespace
+
+void ArenaView::populate(const void* data, std::size_t size, bool write) const noexcept {
+#if defined(MADV_POPULATE_WRITE) && defined(MADV_POPULATE_READ)
+  if (size < kPopulateMinBytes || base_ == nullptr || populate_unsupported.load(std::memory_order_relaxed)) return;
+  std::byte* const arena = base_ + header_->arena_offset;
+  const std::size_t arena_size = header_->arena_size;
+  const auto* p = static_cast<const std::byte*>(data);
+  if (p < arena || p >= arena + arena_size) return;
+  const std::size_t first = static_cast<std::size_t>(p - arena) / kPopulateChunk;
+  const std::size_t end = std::min(static_cast<std::size_t>(p - arena) + size, arena_size);
+  const std::size_t last = (end - 1) / kPopulateChunk;
+  // Runs of cold chunks, one madvise each.
+  for (std::size_t c = first; c <= last;) {
+    if (warm_ && (warm_[c / 64].load(std::memory_order_relaxed) >> (c % 64) & 1) != 0) {
+      ++c;
+      continue;
+    }
+    std::size_t stop = c + 1;
+    while (stop <= last && !(warm_ && (warm_[stop / 64].load(std::memory_order_relaxed) >> (stop % 64) & 1) != 0)) ++stop;
+    std::byte* from = arena + c * kPopulateChunk;
+    const std::size_t bytes = std::min(stop * kPopulateChunk, arena_size) - c * kPopulateChunk;
+    // The arena starts page-aligned; chunk boundaries are 2 MiB multiples from there.
+    if (madvise(from, bytes, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0) {
+      if (errno == EINVAL) populate_unsupported.store(true, std::memory_order_relaxed);
+      return;  // ENOMEM, EFAULT, EINTR...: the pages fault in as they are touched
+    }
+    if (warm_) {
+      for (std::size_t k = c; k < stop; ++k) warm_[k / 64].fetch_or(uint64_t{1} << (k % 64), std::memory_order_relaxed);
+    }
+    c = stop;
+  }
+#else
+  (void)data;
+  (void)size;
+  (void)write;
+#endif
+}
+
 std::span<const std::byte> ArenaView::resolve(const fb::BufferRef& ref) const {
   if (ref.block() >= header_->max_blocks) {
     throw DecodeError("brine: a reference names arena block " + std::to_string(ref.block()) + " of " +
@@ -61,6 +115,7 @@ std::span<const std::byte> ArenaView::resolve(const fb::BufferRef& ref) const {
       offset - header_->arena_offset > header_->arena_size - size) {
     throw DecodeError("brine: arena block " + std::to_string(ref.block()) + " lies outside the arena");
   }
+  populate(base_ + offset + ref.offset(), static_cast<std::size_t>(ref.length()), false);
   return {base_ + offset + ref.offset(), static_cast<std::size_t>(ref.length())};
 }
 
@@ -79,6 +134,7 @@ std::span<const std::byte> Arena::resolve(const fb::BufferRef& ref) const {
                       std::to_string(ref.length()) + ") lies outside its arena block of " + std::to_string(x.size) +
                       " bytes");
   }
+  populate(base_ + x.offset + ref.offset(), static_cast<std::size_t>(ref.length()), false);
   return {base_ + x.offset + ref.offset(), static_cast<std::size_t>(ref.length())};
 }
 

@@ -1,5 +1,7 @@
 #include "brine/ipc/future.h"
 
+#include <thread>
+
 namespace brine::detail {
 
 void TaskStateBase::complete(TaskStatus status) noexcept {
@@ -10,6 +12,13 @@ void TaskStateBase::complete(TaskStatus status) noexcept {
     callbacks.swap(callbacks_);
   }
   ready_.notify();
+  // Waiters of other futures may sleep on the pool's doorbell while this one was drained for
+  // them (only while the pool lives: completions come from its drain, fail() or shutdown).
+  // (A process-local count first: the doorbell's own line belongs to the workers' hot path.)
+  if (drain_hook && drain_hook->doorbell_sleepers.load(std::memory_order_seq_cst) != 0 &&
+      drain_hook->open.load(std::memory_order_acquire)) {
+    drain_hook->doorbell->wake_if_sleepers();
+  }
   for (auto& cb : callbacks) {
     try {
       cb();
@@ -30,27 +39,62 @@ void TaskStateBase::finish() noexcept {
   complete(error_ ? TaskStatus::kFailed : TaskStatus::kDone);
 }
 
+namespace {
+thread_local uint32_t tls_collecting = 0;
+}  // namespace
+
+uint32_t collecting_on_this_thread() noexcept { return tls_collecting; }
+
 void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
   if (done()) return;
-  // Spin phase: collect completions ourselves, so the result does not wait for the collector
-  // thread to be scheduled. Then sleep; the collector completes us.
+  DrainHook* hook = drain_hook.get();
+  if (hook != nullptr) {
+    hook->collectors.fetch_add(1, std::memory_order_seq_cst);
+    ++tls_collecting;
+    if (hook->open.load(std::memory_order_seq_cst)) collect(*hook, policy);
+    --tls_collecting;
+    if (hook->collectors.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        hook->collector_napping.load(std::memory_order_seq_cst) != 0 && hook->open.load() && hook->outstanding()) {
+      ipc::futex_wake_all(&hook->collectors);  // others' tasks are in flight: the collector takes over
+    }
+  }
+  // No pool (any more): whoever completes the task wakes us here.
+  ready_.wait([this] { return done(); }, ipc::WaitPolicy{.spin_ns = 0, .sleep = true});
+}
+
+void TaskStateBase::collect(DrainHook& hook, const ipc::WaitPolicy& policy) const noexcept {
   if (!policy.sleep) {
     // Pure spinning (pinned processes): this thread is the collector until its result is in.
-    if (drain_hook) drain_hook->spinners.fetch_add(1, std::memory_order_relaxed);
-    while (!done()) {
-      if (drain_hook) drain_hook->try_drain();
+    while (!done() && hook.open.load(std::memory_order_relaxed)) {
+      hook.try_drain();
       ipc::cpu_relax();
     }
-    if (drain_hook) drain_hook->spinners.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  const uint64_t until = ipc::monotonic_ns() + policy.spin_ns;
-  for (uint32_t i = 0; (i & 15) != 0 || ipc::monotonic_ns() < until; ++i) {
-    if (drain_hook) drain_hook->try_drain();
-    if (done()) return;
+  // Spin phase: collect completions ourselves, so the result does not wait for a wake-up.
+  const uint64_t start = ipc::monotonic_ns();
+  const uint64_t budget = hook.learner.budget(*hook.doorbell, policy);
+  for (uint32_t i = 0;; ++i) {
+    hook.try_drain();
+    if (done()) {
+      hook.learner.record(ipc::monotonic_ns() - start, 0);
+      return;
+    }
+    if ((i & 15) == 0 && ipc::monotonic_ns() - start >= budget) break;
     ipc::cpu_relax();
   }
-  ready_.wait([this] { return done(); }, ipc::WaitPolicy{.spin_ns = 0, .sleep = true});
+  // Sleep phase: on the doorbell, woken by the worker's completion itself; drain, repeat.
+  const ipc::WaitPolicy sleep_now{.spin_ns = 0, .sleep = true};
+  bool first = true;
+  hook.doorbell_sleepers.fetch_add(1, std::memory_order_seq_cst);
+  while (!done() && hook.open.load(std::memory_order_seq_cst)) {
+    hook.doorbell->wait(
+        [&] { return done() || !hook.open.load(std::memory_order_seq_cst) || hook.work_waiting(); }, sleep_now,
+        std::chrono::nanoseconds::max(), first ? &hook.learner : nullptr);
+    first = false;
+    if (!hook.try_drain() && !done()) std::this_thread::yield();  // another thread drains: let it
+  }
+  hook.doorbell_sleepers.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) const noexcept {

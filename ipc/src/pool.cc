@@ -51,6 +51,7 @@ class TaskSink final : public BufferSink {
   }
   fb::BufferRef place(const void* data, std::size_t size, std::size_t align) override {
     ipc::BlockHandle h = arena_.allocate(size, std::max<std::size_t>(align, 64));
+    arena_.populate(h.data(), size, true);  // one madvise, not a fault per page of the copy
     if (size != 0) std::memcpy(h.data(), data, size);
     fb::BufferRef ref = h.ref(0, size);
     blocks_.push_back(std::move(h));
@@ -138,6 +139,11 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   }
   if (options.slot_count < options.workers) options.slot_count = options.workers;
   options.slot_bytes = static_cast<uint32_t>(align_up(std::max<uint32_t>(options.slot_bytes, 256), ipc::kCacheLineSize));
+  if (options.slot_count > ipc::kMaxSlots) {
+    throw std::invalid_argument("brine: PoolOptions::slot_count (" + std::to_string(options.slot_count) +
+                                ") is above the most a ring message can name (" + std::to_string(ipc::kMaxSlots) +
+                                "); lower it");
+  }
   const uint32_t max_workers = options.max_workers;
   const std::size_t slot_bytes = options.slot_bytes;
   const std::size_t page = ipc::kPageSize;
@@ -194,6 +200,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   header->config.initializer_id = initializer != nullptr ? initializer->id : 0;
   header->config.idle_timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(options.idle_timeout).count());
   header->config.spin_ns = options.worker_wait.spin_ns;
+  header->config.max_spin_ns = options.worker_wait.max_spin_ns;
   header->config.sleep = options.worker_wait.sleep ? 1 : 0;
   header->config.pin = options.pin_workers ? 1 : 0;
   header->config.max_tasks = options.max_tasks_per_child;
@@ -220,10 +227,20 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
     entry->complete = ipc::SpscRing::create(rings, done_cap);
     workers_.push_back(std::move(entry));
   }
+  push_failed_.assign(max_workers, 0);
   // Published last: a tool that sees the magic sees a formatted segment.
   std::atomic_ref<uint64_t>(header->magic).store(ipc::kSegmentMagic, std::memory_order_release);
 
   drain_hook_->drain = [this] { return drain(); };
+  drain_hook_->doorbell = &header->doorbell;
+  drain_hook_->work_waiting = [this] {
+    if (deaths_.load(std::memory_order_acquire)) return true;
+    for (auto& w : workers_) {
+      if (!w->complete.empty()) return true;
+    }
+    return false;
+  };
+  drain_hook_->outstanding = [this] { return inflight_total_.load(std::memory_order_acquire) != 0; };
   control_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (control_fd_ < 0) throw SegmentError(std::string("brine: eventfd failed: ") + std::strerror(errno));
   // The monitor starts first: a fork server must be forked before the collector thread runs.
@@ -303,6 +320,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   const uint32_t s = acquire_slot();
   ipc::SlotHeader& h = slot(s);
   if (envelope_block) {
+    arena->populate(envelope_block.data(), n, true);
     std::memcpy(envelope_block.data(), fbb.GetBufferPointer(), n);
     h.envelope_block = envelope_block.id() + 1;
     rec.blocks.push_back(std::move(envelope_block));
@@ -315,20 +333,22 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   const auto timeout = opts.timeout.count() != 0 ? opts.timeout : options.task_timeout;
   const auto timeout_ns = static_cast<uint64_t>(std::chrono::nanoseconds(timeout).count());
   h.timeout_ns.store(timeout_ns, std::memory_order_relaxed);
-  h.state.store(uint32_t(ipc::SlotState::kQueued), std::memory_order_relaxed);
+  h.state.store(ipc::slot_word(ipc::word_ticket(h.state.load(std::memory_order_relaxed)), ipc::SlotState::kQueued),
+                std::memory_order_relaxed);
   state->bytes_copied = e.bytes_copied() + n;
   const uint64_t task_id = rec.task_id;
   rec.state = state;
   pending_[s] = std::move(rec);
   state->cancel_hook = [this, s, task_id, raw = state.get()] { return cancel(s, task_id, *raw); };
   state->drain_hook = drain_hook_;
-  inflight_total_.fetch_add(1, std::memory_order_relaxed);
+  inflight_total_.fetch_add(1, std::memory_order_seq_cst);
+  drain_hook_->wake_collector_if_alone();  // nobody may be waiting for this one: the collector must be
   header->tasks_submitted.fetch_add(1, std::memory_order_relaxed);
   if (timeout_ns != 0 && timed_inflight_.fetch_add(1, std::memory_order_relaxed) == 0) {
     request_monitor(kNoWorker);  // start checking deadlines
   }
   try {
-    dispatch(s);
+    schedule(s);
   } catch (...) {
     Pending undo = std::move(pending_[s]);
     pending_[s] = Pending{};
@@ -375,51 +395,196 @@ std::size_t PoolCore::drain_locked() {
   return drain();
 }
 
-void PoolCore::release_slot(uint32_t s) noexcept {
+void PoolCore::free_slot(uint32_t s) noexcept {
   if (slot(s).timeout_ns.exchange(0, std::memory_order_relaxed) != 0) timed_inflight_.fetch_sub(1, std::memory_order_relaxed);
-  slot(s).state.store(uint32_t(ipc::SlotState::kFree), std::memory_order_relaxed);
+  ipc::SlotHeader& h = slot(s);
+  h.state.store(ipc::slot_word(ipc::word_ticket(h.state.load(std::memory_order_relaxed)), ipc::SlotState::kFree),
+                std::memory_order_relaxed);
   slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
   header->free_slots.push(slot_links(), s);
+}
+
+void PoolCore::announce_room() noexcept {
   slots_released_.fetch_add(1, std::memory_order_release);
   slots_released_.notify_all();
 }
 
-void PoolCore::dispatch(uint32_t s) {
-  const uint32_t cap = header->ring_capacity;
+void PoolCore::release_slot(uint32_t s) noexcept {
+  free_slot(s);
+  announce_room();
+}
+
+// ---- scheduling (protocol and invariants: pool_core.h) ---------------------------------------
+
+bool PoolCore::eligible(const WorkerEntry& e) const noexcept {
+  return e.alive.load(std::memory_order_acquire) && !e.retiring.load(std::memory_order_acquire);
+}
+
+namespace {
+// Prefetched work per worker, in time: about what a refill costs when the parent has to be
+// woken up for it on a slow VM (tens of microseconds), with room to spare.
+constexpr uint64_t kPrefetchCoverNs = 100'000;
+// The least time a worker's current task must have run before an idle worker takes back what
+// was prefetched behind it.
+constexpr uint64_t kMinStealWaitNs = 200'000;
+}  // namespace
+
+uint32_t PoolCore::prefetch_depth() const noexcept {
+  const uint64_t cap = header->ring_capacity;
+  const uint64_t floor = std::min<uint64_t>(2, cap);
+  const uint64_t t = run_ewma_ns_.load(std::memory_order_relaxed);
+  if (t == 0) return static_cast<uint32_t>(floor);
+  return static_cast<uint32_t>(std::clamp<uint64_t>(1 + (kPrefetchCoverNs + t - 1) / t, floor, cap));
+}
+
+void PoolCore::record_run_time(uint64_t ns) noexcept {
+  // Written by the worker, so bounded before use; an average over about the last 8 tasks.
+  ns = std::clamp<uint64_t>(ns, 1, uint64_t{60} * 1'000'000'000);
+  const uint64_t old = run_ewma_ns_.load(std::memory_order_relaxed);
+  run_ewma_ns_.store(old == 0 ? ns : old - old / 8 + ns / 8, std::memory_order_relaxed);
+}
+
+void PoolCore::schedule(uint32_t s) {
   for (;;) {
     const uint32_t seen = slots_released_.load(std::memory_order_acquire);
-    WorkerEntry* best = nullptr;
-    uint32_t best_index = 0;
-    bool any_eligible = false;
     for (uint32_t w = 0; w < workers_.size(); ++w) {
       WorkerEntry& e = *workers_[w];
       if (e.parked.load(std::memory_order_acquire) && e.parked.exchange(false)) {
         request_monitor(w);  // a worker that exited when idle is needed again
       }
-      if (!e.alive.load(std::memory_order_acquire) || e.retiring.load(std::memory_order_acquire)) continue;
-      any_eligible = true;
-      const uint32_t load = e.inflight.load(std::memory_order_relaxed);
-      if (load < cap && (best == nullptr || load < best->inflight.load(std::memory_order_relaxed))) {
-        best = &e;
-        best_index = w;
+    }
+    bool any_eligible = false, queued = false;
+    {
+      std::lock_guard lock(sched_mu_);
+      if (broken()) throw broken_error();
+      if (stopping_.load(std::memory_order_acquire)) {
+        throw PoolClosed("brine: the pool shut down before the task could be queued");
+      }
+      for (auto& e : workers_) any_eligible = any_eligible || eligible(*e);
+      // The pool queues ring_capacity tasks (running or waiting) per worker it aims to run.
+      const std::size_t room = std::size_t{header->ring_capacity} * std::max(1u, target_workers_.load());
+      if (backlog_.size() + assigned_total_ < room) {
+        backlog_.push_back(s);
+        pump();
+        queued = true;
       }
     }
-    if (best != nullptr) {
-      std::lock_guard lock(best->submit_mu);
-      if (best->alive.load(std::memory_order_acquire) && !best->retiring.load(std::memory_order_acquire) &&
-          best->inflight.load(std::memory_order_relaxed) < cap) {
-        best->inflight.fetch_add(1, std::memory_order_relaxed);
-        slot_owner_[s].store(best_index, std::memory_order_release);
-        best->submit.push_and_notify(ipc::make_message(ipc::Message::kTask, s));
-        return;
+    if (queued) {
+      wake_pushed();
+      return;
+    }
+    if (options.backpressure == Backpressure::kFail && any_eligible) {
+      refuse_full("every worker has ring_capacity tasks queued or running");
+    }
+    wait_for_room(seen);
+  }
+}
+
+bool PoolCore::push_to(uint32_t w, uint32_t s) {
+  WorkerEntry& e = *workers_[w];
+  const uint32_t ticket = ipc::word_ticket(slot(s).state.load(std::memory_order_acquire));
+  slot_owner_[s].store(w, std::memory_order_release);  // before the worker can speak of it
+  if (!e.submit.try_push(ipc::make_task_message(s, ticket))) {
+    slot_owner_[s].store(kNoWorker, std::memory_order_release);
+    return false;
+  }
+  e.assigned.push_back(s);
+  ++assigned_total_;
+  e.needs_wake.store(true, std::memory_order_release);  // woken by wake_pushed(), after the lock
+  return true;
+}
+
+void PoolCore::wake_pushed() noexcept {
+  for (auto& e : workers_) {
+    if (e->needs_wake.load(std::memory_order_relaxed) && e->needs_wake.exchange(false, std::memory_order_acq_rel)) {
+      e->submit.consumer_wake().notify();
+    }
+  }
+}
+
+void PoolCore::pump() {
+  if (stopping_.load(std::memory_order_acquire) || broken()) return;
+  const uint32_t depth = prefetch_depth();
+  std::fill(push_failed_.begin(), push_failed_.end(), 0);
+  while (!backlog_.empty()) {
+    WorkerEntry* best = nullptr;
+    uint32_t best_w = 0;
+    for (uint32_t w = 0; w < workers_.size(); ++w) {
+      WorkerEntry& e = *workers_[w];
+      if (push_failed_[w] != 0 || !eligible(e) || e.assigned.size() >= depth) continue;
+      if (best == nullptr || e.assigned.size() < best->assigned.size()) {
+        best = &e;
+        best_w = w;
       }
+    }
+    if (best == nullptr) return;
+    if (!push_to(best_w, backlog_.front())) {
+      push_failed_[best_w] = 1;  // its ring is full of stale messages: it is busy anyway
       continue;
     }
-    // Every ring is full, or no worker runs right now (being replaced or restarted).
-    if (broken()) throw broken_error();
-    if (stopping_.load(std::memory_order_acquire)) throw PoolClosed("brine: the pool shut down before the task could be queued");
-    if (options.backpressure == Backpressure::kFail && any_eligible) refuse_full("every worker's ring is full");
-    wait_for_room(seen);
+    backlog_.pop_front();
+  }
+  steal_for_idle();
+}
+
+void PoolCore::steal_for_idle() {
+  const uint64_t now = ipc::monotonic_ns();
+  // A victim's queue is taken from only once its current task has run for several average
+  // tasks: a worker streaming short tasks empties its own queue sooner than a move would pay.
+  const uint64_t patience = std::max<uint64_t>(4 * run_ewma_ns_.load(std::memory_order_relaxed), kMinStealWaitNs);
+  for (uint32_t w = 0; w < workers_.size(); ++w) {
+    WorkerEntry& thief = *workers_[w];
+    if (!thief.assigned.empty() || !eligible(thief) || push_failed_[w] != 0) continue;
+    WorkerEntry* victim = nullptr;
+    for (auto& e : workers_) {
+      if (e.get() == &thief || !e->alive.load(std::memory_order_acquire) || e->assigned.size() < 2) continue;
+      const uint64_t started = e->control->task_started_ns.load(std::memory_order_relaxed);
+      if (e->control->current_slot.load(std::memory_order_acquire) == 0 || started > now) continue;
+      if (now - started < patience) {
+        // Not yet: the collector pumps again when it would be time.
+        const uint64_t at = started + patience;
+        uint64_t cur = steal_retry_at_ns_.load(std::memory_order_relaxed);
+        while ((cur == 0 || at < cur) && !steal_retry_at_ns_.compare_exchange_weak(cur, at)) {
+        }
+        continue;
+      }
+      if (victim == nullptr || e->assigned.size() > victim->assigned.size()) victim = e.get();
+    }
+    if (victim == nullptr) return;
+    // Half of what waits behind the victim's head (which it runs, or is about to), oldest first.
+    const std::size_t want = victim->assigned.size() / 2;
+    std::size_t moved = 0;
+    for (auto it = victim->assigned.begin() + 1; it != victim->assigned.end() && moved < want;) {
+      const uint32_t s = *it;
+      uint64_t word = slot(s).state.load(std::memory_order_acquire);
+      if (ipc::word_state(word) != ipc::SlotState::kQueued ||
+          !slot(s).state.compare_exchange_strong(
+              word, ipc::slot_word(ipc::word_ticket(word) + 1, ipc::SlotState::kQueued), std::memory_order_acq_rel)) {
+        ++it;  // claimed (or cancelled) by now: it stays where it is
+        continue;
+      }
+      // Revoked: the victim's message for it is stale from here on.
+      it = victim->assigned.erase(it);
+      --assigned_total_;
+      slot_owner_[s].store(kNoWorker, std::memory_order_release);
+      tasks_stolen_.fetch_add(1, std::memory_order_relaxed);
+      if (!push_to(w, s)) {
+        backlog_.push_front(s);
+        push_failed_[w] = 1;
+        break;
+      }
+      ++moved;
+    }
+  }
+}
+
+void PoolCore::unassign(uint32_t w, uint32_t s) {
+  if (w == kNoWorker) return;
+  auto& a = workers_[w]->assigned;
+  const auto it = std::find(a.begin(), a.end(), s);
+  if (it != a.end()) {
+    a.erase(it);
+    --assigned_total_;
   }
 }
 
@@ -432,8 +597,11 @@ bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
   if (state.done()) return false;
   ipc::SlotHeader& h = slot(s);
   if (h.task_id != task_id) return false;
-  uint32_t expected = uint32_t(ipc::SlotState::kQueued);
-  if (!h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kCancelled))) return false;
+  uint64_t word = h.state.load(std::memory_order_acquire);
+  do {
+    if (ipc::word_state(word) != ipc::SlotState::kQueued) return false;
+  } while (!h.state.compare_exchange_weak(word, ipc::slot_word(ipc::word_ticket(word), ipc::SlotState::kCancelled),
+                                          std::memory_order_acq_rel));
   // The worker will skip it and hand the slot back; the collector then leaves the future
   // alone. It fails now.
   state.fail(std::make_exception_ptr(Cancelled("brine: the task was cancelled before a worker started it")));
@@ -441,6 +609,24 @@ bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
 }
 
 // ---- the collector --------------------------------------------------------------------------
+
+std::chrono::nanoseconds PoolCore::next_pump_in(std::chrono::nanoseconds longest) const noexcept {
+  const uint64_t at = steal_retry_at_ns_.load(std::memory_order_relaxed);
+  if (at == 0) return longest;
+  const uint64_t now = ipc::monotonic_ns();
+  return std::min<std::chrono::nanoseconds>(longest, std::chrono::nanoseconds(at > now ? at - now : 0));
+}
+
+void PoolCore::pump_if_due() {
+  const uint64_t at = steal_retry_at_ns_.load(std::memory_order_relaxed);
+  if (at == 0 || ipc::monotonic_ns() < at) return;
+  {
+    std::lock_guard lock(sched_mu_);
+    steal_retry_at_ns_.store(0, std::memory_order_relaxed);
+    pump();
+  }
+  wake_pushed();
+}
 
 void PoolCore::collector_loop() {
   auto work_waiting = [this] {
@@ -457,16 +643,28 @@ void PoolCore::collector_loop() {
       for (auto& w : workers_) any_alive = any_alive || w->alive.load() || w->dead.load();
       if (!any_alive && !deaths_.load()) break;
     }
-    // The collector always ends up asleep: with spinning futures the waiters collect their own
-    // results, and a third spinner on a 2-CPU machine would starve the worker.
-    if (drain_hook_->spinners.load(std::memory_order_relaxed) != 0 && !stopping_.load()) {
-      // A pure-spinning waiter collects for everyone; nap on a timer rather than have every
-      // completion pay for a futex wake (a bounded 1 ms lag for callbacks in that mode only).
-      ipc::futex_wait(&drain_hook_->spinners, drain_hook_->spinners.load(), std::chrono::milliseconds(1));
+    // The collector always ends up asleep: waiters collect their own results, and a third
+    // spinner on a 2-CPU machine would starve the worker. While a waiter collects (spinning or
+    // asleep on the doorbell), nap on the count of collectors rather than have every completion
+    // pay for a futex wake; the last collector out wakes us if tasks remain (future.h).
+    if (drain_hook_->collectors.load(std::memory_order_seq_cst) != 0 && !stopping_.load()) {
+      drain_hook_->collector_napping.store(1, std::memory_order_seq_cst);
+      const uint32_t c = drain_hook_->collectors.load(std::memory_order_seq_cst);
+      if (c != 0) ipc::futex_wait(&drain_hook_->collectors, c, next_pump_in(std::chrono::milliseconds(100)));
+      drain_hook_->collector_napping.store(0, std::memory_order_seq_cst);
+      pump_if_due();
       continue;
     }
-    const ipc::WaitPolicy policy{std::min<uint32_t>(options.parent_wait.spin_ns, 2000), true};
-    header->doorbell.wait(work_waiting, policy, std::chrono::milliseconds(stopping_.load() ? 10 : 1000));
+    const ipc::WaitPolicy policy{.spin_ns = std::min<uint32_t>(options.parent_wait.spin_ns, 2000), .sleep = true};
+    if (!header->doorbell.wait(work_waiting, policy, next_pump_in(std::chrono::milliseconds(stopping_.load() ? 10 : 1000)))) {
+      {
+        std::lock_guard lock(sched_mu_);
+        steal_retry_at_ns_.store(0, std::memory_order_relaxed);
+        pump();  // the safety net of invariant 4: a push that failed on a ring full of stale messages
+      }
+      wake_pushed();
+    }
+    pump_if_due();
   }
   drain_locked();
 }
@@ -478,6 +676,9 @@ std::size_t PoolCore::drain() {
   } depth;
   std::size_t n = 0;
   uint64_t m = 0;
+  // Completions are settled one by one (decoded into their futures) and retired together: one
+  // sched_mu_ section and one pump for the whole drain, one wake of the submitters.
+  std::vector<Settled> batch;
   for (uint32_t w = 0; w < workers_.size(); ++w) {
     WorkerEntry& e = *workers_[w];
     // A ring never holds more than its capacity: a worker whose ring says so is corrupt or
@@ -487,10 +688,12 @@ std::size_t PoolCore::drain() {
       continue;
     }
     for (uint32_t k = e.complete.capacity(); k != 0 && e.complete.pop_and_notify(m); --k) {
-      handle_message(w, m);
+      handle_message(w, m, batch);
       ++n;
     }
   }
+  // Before any death is handled: handle_death() must not find these slots on a worker's list.
+  retire(batch);
   if (deaths_.exchange(false, std::memory_order_acq_rel)) {
     for (uint32_t w = 0; w < workers_.size(); ++w) {
       if (workers_[w]->dead.load(std::memory_order_acquire)) {
@@ -502,27 +705,29 @@ std::size_t PoolCore::drain() {
   return n;
 }
 
-void PoolCore::handle_message(uint32_t w, uint64_t m) {
+void PoolCore::handle_message(uint32_t w, uint64_t m, std::vector<Settled>& batch) {
   const uint32_t s = ipc::message_arg(m);
   // A worker may only speak of slots the parent gave it: anything else is ignored.
   if (s >= options.slot_count || slot_owner_[s].load(std::memory_order_acquire) != w) return;
-  const auto state = ipc::SlotState(slot(s).state.load(std::memory_order_acquire));
+  const auto state = ipc::word_state(slot(s).state.load(std::memory_order_acquire));
   switch (ipc::message_kind(m)) {
     case ipc::Message::kDone:
       // Only a slot the worker marked done (or that was cancelled): a premature report would
       // free a slot it is still writing.
-      if (state == ipc::SlotState::kDone || state == ipc::SlotState::kCancelled) finish(w, s);
+      if (state == ipc::SlotState::kDone || state == ipc::SlotState::kCancelled) settle(w, s, batch);
       break;
     case ipc::Message::kAllocRequest: grant(s); break;
     default: break;
   }
 }
 
-void PoolCore::finish(uint32_t w, uint32_t s) {
+void PoolCore::settle(uint32_t w, uint32_t s, std::vector<Settled>& batch) {
   ipc::SlotHeader& h = slot(s);
+  // No further message may speak of it (a hostile worker's second kDone would free it twice).
+  slot_owner_[s].store(kNoWorker, std::memory_order_relaxed);
   Pending rec = std::move(pending_[s]);
   pending_[s] = Pending{};
-  const bool cancelled = h.state.load(std::memory_order_acquire) == uint32_t(ipc::SlotState::kCancelled);
+  const bool cancelled = ipc::word_state(h.state.load(std::memory_order_acquire)) == ipc::SlotState::kCancelled;
   if (!cancelled && rec.state) {
     try {
       std::span<const std::byte> envelope;
@@ -549,18 +754,38 @@ void PoolCore::finish(uint32_t w, uint32_t s) {
     }
   }
   rec.blocks.clear();
-  workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
-  header->tasks_completed.fetch_add(1, std::memory_order_relaxed);
-  // Counted down before the slot is released: release_slot() is what wakes shutdown(), which
-  // must then see the count already lowered.
-  inflight_total_.fetch_sub(1, std::memory_order_release);
-  release_slot(s);
-  // The caller may wake, drop its future and read stats() before this thread lets go of the
-  // task's state (and the blocks its value holds): stats() waits for completing_ to drain.
+  if (!cancelled) record_run_time(h.run_ns);
+  batch.push_back(Settled{w, s, cancelled ? nullptr : std::move(rec.state)});
+}
+
+void PoolCore::retire(std::vector<Settled>& batch) {
+  if (batch.empty()) return;
+  {
+    std::lock_guard lock(sched_mu_);
+    for (const Settled& t : batch) unassign(t.worker, t.slot);
+    pump();  // refill these workers, or let them take over work queued behind a busy one
+  }
+  wake_pushed();
+  header->tasks_completed.fetch_add(batch.size(), std::memory_order_relaxed);
+  // Counted down before the slots are released: announce_room() is what wakes shutdown(),
+  // which must then see the count already lowered.
+  inflight_total_.fetch_sub(batch.size(), std::memory_order_release);
+  for (const Settled& t : batch) free_slot(t.slot);
+  announce_room();
+  // The callers may wake, drop their futures and read stats() before this thread lets go of
+  // the tasks' states (and the blocks their values hold): stats() waits for completing_ to drain.
   completing_.fetch_add(1, std::memory_order_relaxed);
-  if (rec.state && !cancelled) rec.state->finish();
-  rec = Pending{};
+  for (Settled& t : batch) {
+    if (t.state) t.state->finish();
+  }
+  batch.clear();
   completing_done();
+}
+
+void PoolCore::finish(uint32_t w, uint32_t s) {
+  std::vector<Settled> one;
+  settle(w, s, one);
+  retire(one);
 }
 
 void PoolCore::completing_done() noexcept {
@@ -590,7 +815,12 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   Pending rec = std::move(pending_[s]);
   pending_[s] = Pending{};
   rec.blocks.clear();
-  if (w != kNoWorker) workers_[w]->inflight.fetch_sub(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(sched_mu_);
+    unassign(w, s);
+    pump();
+  }
+  wake_pushed();
   inflight_total_.fetch_sub(1, std::memory_order_release);  // before the wake (see finish)
   release_slot(s);
   completing_.fetch_add(1, std::memory_order_relaxed);  // as in finish()
@@ -614,13 +844,14 @@ void PoolCore::break_pool(const std::string& why) {
 void PoolCore::handle_death(uint32_t w) {
   WorkerEntry& e = *workers_[w];
   e.dead.store(false, std::memory_order_release);
-  // Barrier: a submitter that saw the worker eligible finishes its push before we look; after
-  // this nobody pushes to it until it is started again.
-  { std::lock_guard barrier(e.submit_mu); }
   uint64_t m = 0;
   // A ring holding more than its capacity was garbled by the worker: nothing in it is trusted.
   const bool garbled = e.complete.size() > e.complete.capacity();
-  while (!garbled && e.complete.try_pop(m)) handle_message(w, m);  // results it delivered before dying
+  {
+    std::vector<Settled> delivered;  // results it delivered before dying, retired before the scan below
+    while (!garbled && e.complete.try_pop(m)) handle_message(w, m, delivered);
+    retire(delivered);
+  }
 
   const auto reason = ipc::ExitReason(e.control->exit_reason.load(std::memory_order_acquire));
   // A worker only exits on purpose between tasks, so a task still marked running when its
@@ -639,20 +870,34 @@ void PoolCore::handle_death(uint32_t w) {
   };
   std::vector<Requeue> requeue;
   bool cut_short = false;  // a task of this worker was running when it died
-  for (uint32_t s = 0; s < options.slot_count; ++s) {
-    if (slot_owner_[s].load(std::memory_order_acquire) != w) continue;
+  std::vector<uint32_t> claimed;  // tasks it claimed (or that were cancelled while it held them)
+  {
+    std::lock_guard lock(sched_mu_);
+    // Nobody pushes to it any more (it is not alive); a task it never claimed goes back to the
+    // backlog (invariant 3), taken off its list here so that nothing else can find it twice.
+    for (auto it = e.assigned.begin(); it != e.assigned.end();) {
+      const uint32_t s = *it;
+      if (ipc::word_state(slot(s).state.load(std::memory_order_acquire)) == ipc::SlotState::kQueued && !stopping &&
+          !broken()) {
+        slot_owner_[s].store(kNoWorker, std::memory_order_release);
+        requeue.push_back({slot(s).task_id, s});
+        it = e.assigned.erase(it);
+        --assigned_total_;
+      } else {
+        claimed.push_back(s);
+        ++it;
+      }
+    }
+    e.submit.reset();
+  }
+  for (const uint32_t s : claimed) {
     ipc::SlotHeader& h = slot(s);
-    const auto st = ipc::SlotState(h.state.load(std::memory_order_acquire));
+    const auto st = ipc::word_state(h.state.load(std::memory_order_acquire));
     const std::string fn = pending_[s].fn != nullptr ? pending_[s].fn->name : "?";
     if (st == ipc::SlotState::kDone || st == ipc::SlotState::kCancelled) {
       finish(w, s);  // its result (or cancellation) was written; only the message was lost
     } else if (broken()) {
       fail_slot(w, s, std::make_exception_ptr(broken_error()));
-    } else if (st == ipc::SlotState::kQueued && !stopping) {
-      // Disowned at once: a dispatch below may drain, and a nested handle_death() of this
-      // worker's next incarnation must not find (and requeue) these slots a second time.
-      slot_owner_[s].store(kNoWorker, std::memory_order_release);
-      requeue.push_back({h.task_id, s});
     } else if (st == ipc::SlotState::kQueued) {
       fail_slot(w, s, std::make_exception_ptr(PoolClosed("brine: the pool shut down before '" + fn + "' ran")));
     } else if (killed_by_shutdown && shutdown_timed_out_after_.count() != 0) {
@@ -685,12 +930,11 @@ void PoolCore::handle_death(uint32_t w) {
   }
   if (reason == ipc::ExitReason::kMemory) header->workers_recycled.fetch_add(1, std::memory_order_relaxed);
   if (reason == ipc::ExitReason::kNone && !cut_short && !killed_by_shutdown && timed_out == kNoWorker && !stopping) {
-    // Died between tasks (killed from outside, OOM): nothing failed, but it is counted.
+    // Died between tasks (killed from outside, OOM), or with prefetched tasks it never claimed
+    // (requeued above): nothing failed, but it is counted.
     header->idle_workers_crashed.fetch_add(1, std::memory_order_relaxed);
   }
-  e.submit.reset();
   e.complete.reset();
-  e.inflight.store(0, std::memory_order_relaxed);
   e.control->current_slot.store(0, std::memory_order_relaxed);
   e.control->state.store(uint32_t(ipc::WorkerState::kExited), std::memory_order_relaxed);
   e.control->exit_reason.store(uint32_t(ipc::ExitReason::kNone), std::memory_order_relaxed);
@@ -706,15 +950,22 @@ void PoolCore::handle_death(uint32_t w) {
   } else if (wanted) {
     request_monitor(w);
   }
-  // Tasks queued behind the dead worker run elsewhere (or on its replacement), in order.
-  std::sort(requeue.begin(), requeue.end(), [](const Requeue& a, const Requeue& b) { return a.task_id < b.task_id; });
-  for (const Requeue& r : requeue) {
-    try {
-      dispatch(r.slot);
-    } catch (...) {
-      fail_slot(kNoWorker, r.slot, std::current_exception());  // counted on no worker any more
+  // Tasks it never started go first in the backlog, in submission order, to run on another
+  // worker or on its replacement.
+  std::sort(requeue.begin(), requeue.end(), [](const Requeue& a, const Requeue& b) { return a.task_id > b.task_id; });
+  std::vector<uint32_t> orphans;  // a broken pool runs nothing more: what waits fails
+  {
+    std::lock_guard lock(sched_mu_);
+    for (const Requeue& r : requeue) backlog_.push_front(r.slot);
+    if (broken()) {
+      orphans.assign(backlog_.begin(), backlog_.end());
+      backlog_.clear();
+    } else {
+      pump();
     }
   }
+  wake_pushed();
+  for (const uint32_t s : orphans) fail_slot(kNoWorker, s, std::make_exception_ptr(broken_error()));
 }
 
 // ---- the monitor: starting, reaping, deadlines -----------------------------------------------
@@ -758,16 +1009,18 @@ void PoolCore::start_worker(uint32_t w) {
   e.control->pid.store(pid, std::memory_order_relaxed);
   header->live_workers.fetch_add(1, std::memory_order_relaxed);
   {
-    // Under submit_mu, as shutdown() looks at each worker: a worker that came alive after
+    // Under sched_mu_, as shutdown() looks at each worker: a worker that came alive after
     // shutdown() passed it (a respawn racing the shutdown) is stopped here, not left serving
     // forever while the monitor waits for it to exit.
-    std::lock_guard lock(e.submit_mu);
+    std::lock_guard lock(sched_mu_);
     e.alive.store(true, std::memory_order_release);
-    if (stopping_.load(std::memory_order_acquire) &&
-        !e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
-      kill(pid, SIGKILL);
+    if (stopping_.load(std::memory_order_acquire)) {
+      if (!e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) kill(pid, SIGKILL);
+    } else {
+      pump();  // the backlog, and work prefetched by busy workers, is its to take
     }
   }
+  wake_pushed();
   slots_released_.fetch_add(1, std::memory_order_release);  // wake submitters waiting for a worker
   slots_released_.notify_all();
   if (already_gone) reap(w);
@@ -887,7 +1140,7 @@ void PoolCore::resize(unsigned n) {
   for (uint32_t w = n; w < old; ++w) {
     WorkerEntry& e = *workers_[w];
     e.parked.store(false);
-    std::lock_guard lock(e.submit_mu);
+    std::lock_guard lock(sched_mu_);
     e.retiring.store(true, std::memory_order_release);  // no new tasks; the queued ones finish
     if (e.alive.load()) {
       while (!e.submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) std::this_thread::yield();
@@ -903,8 +1156,12 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
   if (cancel_futures) {
     for (uint32_t s = 0; s < options.slot_count; ++s) {
       ipc::SlotHeader& h = slot(s);
-      uint32_t expected = uint32_t(ipc::SlotState::kQueued);
-      if (h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kCancelled))) {
+      uint64_t word = h.state.load(std::memory_order_acquire);
+      bool cancelled = false;
+      while (ipc::word_state(word) == ipc::SlotState::kQueued && !cancelled) {
+        cancelled = h.state.compare_exchange_weak(word, ipc::slot_word(ipc::word_ticket(word), ipc::SlotState::kCancelled));
+      }
+      if (cancelled) {
         std::lock_guard lock(drain_hook_->mu);  // pending_ is the collector's
         if (pending_[s].state) {
           pending_[s].state->fail(std::make_exception_ptr(Cancelled("brine: cancelled by shutdown(cancel_futures)")));
@@ -939,7 +1196,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
     kill(w.pid, SIGKILL);
   };
   for (auto& w : workers_) {
-    std::lock_guard lock(w->submit_mu);
+    std::lock_guard lock(sched_mu_);
     if (!w->alive.load(std::memory_order_acquire)) continue;
     if (!wait || broken() || !in_time || !w->submit.push_and_notify(ipc::make_message(ipc::Message::kStop, 0))) {
       kill_worker(*w);
@@ -954,7 +1211,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
     if (!all_left) {  // no task is cut short here: every one had finished
       shutdown_timed_out_after_ = timeout;
       for (auto& w : workers_) {
-        std::lock_guard lock(w->submit_mu);
+        std::lock_guard lock(sched_mu_);
         if (w->alive.load(std::memory_order_acquire)) kill_worker(*w);
       }
     }
@@ -968,12 +1225,25 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
     std::lock_guard lock(drain_hook_->mu);
     drain_hook_->drain = nullptr;  // futures outliving the pool no longer reach into it
   }
+  // Threads asleep on the doorbell (Future::wait) leave before the segment goes: every pending
+  // future is failed below and each completion wakes them; closing the hook lets them out.
+  {
+    std::lock_guard lock(sched_mu_);
+    backlog_.clear();
+    for (auto& w : workers_) w->assigned.clear();
+    assigned_total_ = 0;
+  }
   // Anything still pending (shutdown without wait) fails now.
   for (uint32_t s = 0; s < options.slot_count; ++s) {
     if (pending_[s].state) {
       pending_[s].state->fail(std::make_exception_ptr(PoolClosed("brine: the pool shut down before the task finished")));
     }
     pending_[s] = Pending{};
+  }
+  drain_hook_->open.store(false, std::memory_order_seq_cst);
+  while (drain_hook_->collectors.load(std::memory_order_seq_cst) > collecting_on_this_thread()) {
+    header->doorbell.wake();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   if (control_fd_ >= 0) close(control_fd_);
   control_fd_ = -1;
@@ -1001,6 +1271,7 @@ PoolStats PoolCore::stats() const {
   s.workers_crashed = header->workers_crashed.load();
   s.idle_workers_crashed = header->idle_workers_crashed.load();
   s.workers_recycled_for_memory = header->workers_recycled.load();
+  s.tasks_moved = tasks_stolen_.load();
   s.arena_used = arena->used();
   s.arena_capacity = arena->capacity();
   s.arena_blocks = arena->live_blocks();

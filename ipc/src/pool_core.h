@@ -3,14 +3,56 @@
 //
 // Threads of the parent:
 //  - callers of submit(): encode into a thread-local builder, take a free slot, copy the
-//    envelope in and push the slot index to the least-loaded worker's submission ring (one
-//    mutex per ring serializes its producers: SPSC);
+//    envelope in and hand the slot to the scheduler (below);
 //  - the collector: drains every completion ring, completes futures, answers workers' arena
 //    requests and cleans up after dead workers; sleeps on the segment's doorbell when idle.
 //    A thread waiting on a future drains too while it spins (DrainHook);
 //  - the monitor: starts workers (fork, forkserver or exec) so their parent-death signal is
 //    tied to a thread that lives as long as the pool, learns of deaths at once from pidfds in
 //    poll(), and enforces task timeouts.
+//
+// ---- Scheduling: a task waits for the first free worker ----------------------------------------
+//
+// Algorithm: late binding with a bounded prefetch (the task is bound to a worker only when
+// that worker is about to be free, as in Sparrow, Ousterhout et al., SOSP 2013, and in
+// ProcessPoolExecutor's call queue of workers + 1), plus work stealing of prefetched tasks
+// (Blumofe & Leiserson, JACM 1999) performed by the parent, whose one decision is a CAS on a
+// ticketed state word (an ABA tag, as in Treiber's stack, IBM RJ 5118, 1986).
+//
+//  - The parent holds the backlog: slots of submitted tasks that no worker has been given yet,
+//    oldest first, in its own memory. A worker is given (its ring gets a kTask message) at most
+//    `depth` tasks at a time, running + prefetched. depth = 1 + ceil(kPrefetchCoverNs / t),
+//    t = moving average of measured run times, at least 2 and at most ring_capacity: enough
+//    prefetched work to cover the time the parent takes to refill a ring, so short tasks
+//    stream at full speed while long ones strand at most one task behind them.
+//  - Whenever a worker's load drops (a completion, a death, a start) the backlog is pumped to
+//    the least-loaded eligible worker below depth. When the backlog is empty and a worker has
+//    nothing, it takes back half of the tasks prefetched behind the head of the most loaded
+//    worker whose current task has run for 4 average run times (at least 200 µs): "revoke then
+//    give". Until then the collector thread wakes at that deadline and pumps again.
+//  - Every slot carries a state word (ticket << 32 | SlotState). A kTask message carries the
+//    ticket it was sent with. A worker claims by CAS (ticket, kQueued) -> (ticket, kRunning);
+//    the parent revokes by CAS (ticket, kQueued) -> (ticket + 1, kQueued) and then sends the
+//    slot with ticket + 1 to the thief. Exactly one of the two CASes succeeds. A worker whose
+//    CAS fails on a different ticket drops its message (stale); on (ticket, kCancelled) it hands
+//    the slot back (kDone), as before. Tickets only grow, so a stale message never matches a
+//    later dispatch of the same slot (2^32 revocations of one slot would be needed).
+//
+// Invariants (sched_mu_ guards the backlog, every `assigned` list, assigned_total_ and the
+// producer side of every submission ring):
+//  1. A submitted, unfinished task is in exactly one place: the backlog, or one worker's
+//     `assigned` list (slot_owner_ names that worker). Its slot is free only after retire() or
+//     fail_slot() took it out of the place.
+//  2. A task in state kQueued may be claimed only by the worker that holds its current ticket
+//     in a ring message; a task in kRunning/kDone belongs to the worker that claimed it.
+//  3. A worker never takes a lock and writes only its own claimed slots: killed at any
+//     instruction, it leaves each of its tasks either kQueued (never claimed: requeued at the
+//     front of the backlog, in submission order, by handle_death) or kRunning (failed with
+//     WorkerCrashed, exactly once) or kDone (its result is delivered). A kill between its ring
+//     pop and its CAS is the first case; nothing is lost, run twice, or left wedged.
+//  4. A worker only pops its own ring; a revoked task's message stays there until its owner
+//     pops and drops it, so a ring may hold stale messages: a failed push leaves the task in
+//     the backlog, retried at the next pump (the collector pumps at least once a second).
 #pragma once
 
 #include <sys/types.h>
@@ -45,10 +87,10 @@ struct Pending {
 
 struct WorkerEntry {
   ipc::WorkerControl* control = nullptr;
-  ipc::SpscRing submit;
+  ipc::SpscRing submit;  // producer side guarded by PoolCore::sched_mu_
   ipc::SpscRing complete;
-  std::mutex submit_mu;  // producers of `submit`
-  std::atomic<uint32_t> inflight{0};
+  std::deque<uint32_t> assigned;  // slots given to this worker, oldest first (sched_mu_)
+  std::atomic<bool> needs_wake{false};  // pushed to under sched_mu_, not notified yet
   std::atomic<bool> alive{false};     // running and eligible for new tasks
   std::atomic<bool> dead{false};      // reaped by the monitor, not yet cleaned up by the collector
   std::atomic<bool> retiring{false};  // told to stop (resize down): no new tasks
@@ -97,8 +139,21 @@ class PoolCore {
   std::atomic<uint32_t>* slot_links() const noexcept;
 
   uint32_t acquire_slot();
-  void release_slot(uint32_t slot) noexcept;
-  void dispatch(uint32_t slot);
+  void free_slot(uint32_t slot) noexcept;  // back on the free list, nobody told yet
+  void announce_room() noexcept;           // wakes whoever waits for a slot or for room
+  void release_slot(uint32_t slot) noexcept;  // free_slot + announce_room
+  // Scheduling (see the top of this file). schedule() takes sched_mu_; the others need it held.
+  void schedule(uint32_t slot);
+  void pump();
+  bool push_to(uint32_t worker, uint32_t slot);
+  void wake_pushed() noexcept;  // notifies the workers push_to() pushed to; call without sched_mu_
+  void steal_for_idle();
+  void unassign(uint32_t worker, uint32_t slot);
+  uint32_t prefetch_depth() const noexcept;
+  bool eligible(const WorkerEntry& e) const noexcept;
+  void record_run_time(uint64_t ns) noexcept;
+  std::chrono::nanoseconds next_pump_in(std::chrono::nanoseconds longest) const noexcept;
+  void pump_if_due();
   bool cancel(uint32_t slot, uint64_t task_id, TaskStateBase& state);
   void wait_for_room(uint32_t seen);
   [[noreturn]] void refuse_full(const char* what);
@@ -106,8 +161,17 @@ class PoolCore {
   void collector_loop();
   std::size_t drain();  // caller holds drain_hook_->mu
   std::size_t drain_locked();
-  void handle_message(uint32_t worker, uint64_t message);
-  void finish(uint32_t worker, uint32_t slot);
+  // A completed task, decoded into its future (settle) but still on its worker's list and
+  // holding its slot until retire() takes a whole batch out with one lock and one pump.
+  struct Settled {
+    uint32_t worker;
+    uint32_t slot;
+    std::shared_ptr<TaskStateBase> state;  // finished by retire(); null if cancelled or failed
+  };
+  void handle_message(uint32_t worker, uint64_t message, std::vector<Settled>& batch);
+  void settle(uint32_t worker, uint32_t slot, std::vector<Settled>& batch);
+  void retire(std::vector<Settled>& batch);
+  void finish(uint32_t worker, uint32_t slot);  // settle + retire of one task
   void grant(uint32_t slot);
   void handle_death(uint32_t worker);
   void fail_slot(uint32_t worker, uint32_t slot, std::exception_ptr error);
@@ -122,6 +186,13 @@ class PoolCore {
   void request_monitor(uint32_t respawn_worker);
 
   std::vector<std::unique_ptr<WorkerEntry>> workers_;
+  std::mutex sched_mu_;
+  std::deque<uint32_t> backlog_;      // slots no worker was given yet, oldest first (sched_mu_)
+  std::size_t assigned_total_ = 0;    // sum of every worker's assigned.size() (sched_mu_)
+  std::vector<uint8_t> push_failed_;  // per worker, during one pump (sched_mu_)
+  std::atomic<uint64_t> run_ewma_ns_{0};  // moving average of task run times; 0: none yet
+  std::atomic<uint64_t> tasks_stolen_{0};
+  std::atomic<uint64_t> steal_retry_at_ns_{0};  // when a declined steal is due again; 0: none
   std::vector<Pending> pending_;                        // by slot
   std::unique_ptr<std::atomic<uint32_t>[]> slot_owner_;  // worker a slot was pushed to, by slot
   std::atomic<uint64_t> next_task_id_{1};

@@ -51,7 +51,7 @@ class Worker final : public BufferSink {
       rss_baseline_ = private_resident_bytes();
       control_.rss_bytes.store(rss_baseline_, std::memory_order_relaxed);
     }
-    const ipc::WaitPolicy policy{config_.spin_ns, config_.sleep != 0};
+    const ipc::WaitPolicy policy{.spin_ns = config_.spin_ns, .sleep = config_.sleep != 0, .max_spin_ns = config_.max_spin_ns};
     const auto idle = config_.idle_timeout_ns != 0 ? std::chrono::nanoseconds(config_.idle_timeout_ns)
                                                    : std::chrono::nanoseconds::max();
     uint64_t done = 0;
@@ -59,14 +59,14 @@ class Worker final : public BufferSink {
       uint64_t m = 0;
       if (!submit_.try_pop(m)) {
         control_.state.store(uint32_t(ipc::WorkerState::kIdle), std::memory_order_relaxed);
-        if (!submit_.consumer_wake().wait([this] { return !submit_.empty(); }, policy, idle)) {
+        if (!submit_.consumer_wake().wait([this] { return !submit_.empty(); }, policy, idle, &learner_)) {
           exit_with(ipc::ExitReason::kIdle, kWorkerExitOk);
         }
         continue;
       }
       if (ipc::message_kind(m) == ipc::Message::kStop) exit_with(ipc::ExitReason::kStopped, kWorkerExitOk);
-      if (ipc::message_kind(m) == ipc::Message::kTask && ipc::message_arg(m) < header_.slot_count) {
-        run(ipc::message_arg(m));
+      if (ipc::message_kind(m) == ipc::Message::kTask && ipc::message_arg(m) < header_.slot_count &&
+          take(ipc::message_arg(m), ipc::message_ticket(m))) {
         if (config_.max_tasks != 0 && ++done >= config_.max_tasks) exit_with(ipc::ExitReason::kRetired, kWorkerExitOk);
         if (config_.max_rss != 0) check_memory();
       }
@@ -83,6 +83,7 @@ class Worker final : public BufferSink {
                            " bytes of shared arena and the parent could not grant them; raise "
                            "PoolOptions::arena_bytes or return less data");
     }
+    populate_for_write(dst, size);
     if (size != 0) std::memcpy(dst, data, size);
     return fb::BufferRef(slot_->grant_block, slot_->grant_generation, 0, size);
   }
@@ -180,6 +181,21 @@ class Worker final : public BufferSink {
     return true;
   }
 
+  // Populates the pages of a granted block before the copy (issue 13). Mapped read-only but
+  // for its granted blocks (issue 17), a protected worker populates exactly the block's pages:
+  // the view's 2 MiB chunks would reach read-only pages, where MADV_POPULATE_WRITE fails.
+  void populate_for_write(std::byte* dst, std::size_t size) noexcept {
+    if (!protected_) {
+      view_.populate(dst, size, true);
+      return;
+    }
+#ifdef MADV_POPULATE_WRITE
+    if (size < ipc::ArenaView::kPopulateMinBytes) return;
+    const std::size_t bytes = (size + ipc::kPageSize - 1) / ipc::kPageSize * ipc::kPageSize;
+    (void)madvise(dst, bytes, MADV_POPULATE_WRITE);  // on failure the pages fault in as they are touched
+#endif
+  }
+
   void release_writable() noexcept {
     for (const auto& [p, size] : writable_) mprotect(p, size, PROT_READ);
     writable_.clear();
@@ -187,7 +203,7 @@ class Worker final : public BufferSink {
 
   void push_completion(uint64_t m) {
     while (!complete_.try_push(m)) {
-      complete_.producer_wake().wait([this] { return complete_.size() < complete_.capacity(); }, ipc::WaitPolicy{});
+      complete_.producer_wake().wait([this] { return complete_.size() < complete_.capacity(); }, ipc::WaitPolicy{.spin_ns = 2000});
     }
     header_.doorbell.notify();
   }
@@ -204,13 +220,28 @@ class Worker final : public BufferSink {
     return view_.resolve(fb::BufferRef(id, b.generation.load(std::memory_order_acquire), 0, size));
   }
 
-  void run(uint32_t s) {
+  // Claims the task of slot `s` with the ticket its message carried and runs it. The claim is
+  // the CAS (ticket, kQueued) -> (ticket, kRunning): before it the task is the parent's to move
+  // or requeue, after it this worker's to finish (or fail by dying). Returns true if it ran.
+  bool take(uint32_t s, uint32_t ticket) {
     ipc::SlotHeader& h = slot_header(s);
-    uint32_t expected = uint32_t(ipc::SlotState::kQueued);
-    if (!h.state.compare_exchange_strong(expected, uint32_t(ipc::SlotState::kRunning), std::memory_order_acq_rel)) {
-      push_completion(ipc::make_message(ipc::Message::kDone, s));  // cancelled: hand the slot back
-      return;
+    if (stop_before_claim_ != 0 && --stop_before_claim_ == 0) raise(SIGSTOP);  // test hook, see below
+    uint64_t expected = ipc::slot_word(ticket, ipc::SlotState::kQueued);
+    if (!h.state.compare_exchange_strong(expected, ipc::slot_word(ticket, ipc::SlotState::kRunning),
+                                         std::memory_order_acq_rel)) {
+      // Cancelled while still ours: hand the slot back. Any other ticket: the parent gave the
+      // task to another worker (or the slot to another task); this message is stale.
+      if (expected == ipc::slot_word(ticket, ipc::SlotState::kCancelled)) {
+        push_completion(ipc::make_message(ipc::Message::kDone, s));
+      }
+      return false;
     }
+    if (stop_after_claim_ != 0 && --stop_after_claim_ == 0) raise(SIGSTOP);
+    run(h, s, ticket);
+    return true;
+  }
+
+  void run(ipc::SlotHeader& h, uint32_t s, uint32_t ticket) {
     slot_ = &h;
     slot_index_ = s;
     const uint64_t start = ipc::monotonic_ns();
@@ -245,10 +276,12 @@ class Worker final : public BufferSink {
     // bookkeeping lives in freed blocks).
     release_writable();
 
-    control_.busy_ns.fetch_add(ipc::monotonic_ns() - start, std::memory_order_relaxed);
+    const uint64_t ran = ipc::monotonic_ns() - start;
+    h.run_ns = ran;
+    control_.busy_ns.fetch_add(ran, std::memory_order_relaxed);
     control_.tasks_done.fetch_add(1, std::memory_order_relaxed);
     control_.current_slot.store(0, std::memory_order_relaxed);
-    h.state.store(uint32_t(ipc::SlotState::kDone), std::memory_order_release);
+    h.state.store(ipc::slot_word(ticket, ipc::SlotState::kDone), std::memory_order_release);
     push_completion(ipc::make_message(ipc::Message::kDone, s));
     keep.clear();
   }
@@ -288,11 +321,28 @@ class Worker final : public BufferSink {
   ipc::SpscRing submit_;
   ipc::SpscRing complete_;
   flatbuffers::FlatBufferBuilder fbb_;
+  ipc::SpinLearner learner_;  // how this worker spins for its next task
   ipc::SlotHeader* slot_ = nullptr;
   uint32_t slot_index_ = 0;
   const bool protected_;
   std::vector<std::pair<std::byte*, std::size_t>> writable_;  // granted blocks open for writing
   uint64_t rss_baseline_ = 0;  // private resident bytes when it started serving (max_rss)
+  // Test hooks for the scheduler's crash tests (tests/ipc/scheduler_test.cc): the worker stops
+  // itself (SIGSTOP) just before / just after claiming its n-th task message, so that a test can
+  // SIGKILL it exactly there. Set from BRINE_TEST_STOP_BEFORE_CLAIM / _AFTER_CLAIM = "n" or
+  // "n:token"; 0: off. With a token (a file), only the worker process that removes the file arms
+  // the hook: replacements forked by a fork server (or spawned) inherit the variable too.
+  uint32_t stop_before_claim_ = env_count("BRINE_TEST_STOP_BEFORE_CLAIM");
+  uint32_t stop_after_claim_ = env_count("BRINE_TEST_STOP_AFTER_CLAIM");
+
+  static uint32_t env_count(const char* name) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return 0;
+    char* rest = nullptr;
+    const auto n = static_cast<uint32_t>(std::strtoul(v, &rest, 10));
+    if (rest != nullptr && *rest == ':' && unlink(rest + 1) != 0) return 0;  // another worker took it
+    return n;
+  }
 };
 
 // A task that calls exit(n): flush stdio and leave with n at once. The exit handlers

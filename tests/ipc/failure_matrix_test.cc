@@ -187,7 +187,7 @@ int corrupt_queued(int how) {
   while (corrupted == 0 && std::chrono::steady_clock::now() < deadline) {
     for (uint32_t s = 0; s < header->slot_count; ++s) {
       auto* slot = reinterpret_cast<brine::ipc::SlotHeader*>(base + header->slots_offset + std::size_t{s} * header->slot_size);
-      if (slot->state.load() != uint32_t(brine::ipc::SlotState::kQueued)) continue;
+      if (brine::ipc::word_state(slot->state.load()) != brine::ipc::SlotState::kQueued) continue;
       auto* data = reinterpret_cast<char*>(base + header->task_data_offset + std::size_t{s} * header->slot_bytes);
       switch (how) {
         case kShorterThanHeader: slot->envelope_size = 5; break;

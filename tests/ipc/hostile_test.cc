@@ -97,7 +97,7 @@ void write_ref_result(const Inside& in, const fb::BufferRef& ref) {
 // Reports the slot done with whatever it now holds and vanishes, so the worker's own honest
 // result never overwrites the garbage.
 [[noreturn]] void deliver_and_vanish(const Inside& in) {
-  in.slot->state.store(uint32_t(ipc::SlotState::kDone), std::memory_order_release);
+  in.slot->state.store(ipc::slot_word(ipc::word_ticket(in.slot->state.load()), ipc::SlotState::kDone), std::memory_order_release);
   while (!in.complete.try_push(ipc::make_message(ipc::Message::kDone, in.slot_index))) {
   }
   in.header->doorbell.notify();
@@ -119,7 +119,7 @@ std::vector<double> hostile(int mode, std::span<const double> xs) {
       in.complete.try_push((uint64_t{0x7f} << 56) | in.slot_index);
       in.header->doorbell.notify();
       // Give the parent time to act on the premature "done" (it must not free the slot).
-      for (int i = 0; i < 200 && in.slot->state.load() == uint32_t(ipc::SlotState::kRunning); ++i) usleep(1000);
+      for (int i = 0; i < 200 && ipc::word_state(in.slot->state.load()) == ipc::SlotState::kRunning; ++i) usleep(1000);
       return {1.0, 2.0};
     }
     case kSizePastSlot:

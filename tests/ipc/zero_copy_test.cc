@@ -2,6 +2,7 @@
 // arena blocks live.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -54,6 +55,45 @@ namespace {
 
 using namespace zero_copy_test;
 constexpr std::size_t k256MiB = std::size_t{256} << 20;
+
+// Pages of [data, data + bytes) that are backed by memory (mincore), for a shared mapping.
+std::size_t resident_pages(const void* data, std::size_t bytes) {
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(data) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes + page - 1) / page * page;
+  std::vector<unsigned char> in((end - begin) / page);
+  if (mincore(reinterpret_cast<void*>(begin), end - begin, in.data()) != 0) return 0;
+  std::size_t n = 0;
+  for (unsigned char c : in) n += c & 1;
+  return n;
+}
+
+bool kernel_populates() {  // MADV_POPULATE_WRITE: Linux 5.14
+#ifdef MADV_POPULATE_WRITE
+  void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const bool ok = p != MAP_FAILED && madvise(p, 4096, MADV_POPULATE_WRITE) == 0;
+  if (p != MAP_FAILED) munmap(p, 4096);
+  return ok;
+#else
+  return false;
+#endif
+}
+
+// The arena's fresh pages are populated in bulk before the caller fills them (one madvise, not
+// a fault per page), and what the caller then writes is what a worker reads.
+TEST(ZeroCopyTest, AFreshSharedVectorIsBackedByMemoryBeforeItIsTouched) {
+  if (!kernel_populates()) GTEST_SKIP() << "this kernel has no MADV_POPULATE_WRITE (< 5.14): pages fault in as touched";
+  brine::Pool pool({.workers = 1, .arena_bytes = 64 << 20});
+  const std::size_t n = (std::size_t{8} << 20) / sizeof(double);
+  brine::SharedVector<double> xs = pool.shared_vector<double>(n);
+  const std::size_t pages = (n * sizeof(double) + 4095) / 4096;
+  EXPECT_GE(resident_pages(xs.data(), n * sizeof(double)), pages - 1) << "the memfd pages were not allocated";
+  for (std::size_t i = 0; i < n; ++i) xs[i] = 2.0;
+  EXPECT_EQ(pool.submit(probe, xs).get().sum, 2.0 * static_cast<double>(n));
+  // A vector sent by reference is copied into the arena the same way, and read by the worker.
+  const std::vector<double> ys(n, 3.0);
+  EXPECT_EQ(pool.submit(probe, brine::ref(ys)).get().sum, 3.0 * static_cast<double>(n));
+}
 
 TEST(ZeroCopyTest, A256MiBArgumentReachesTheWorkerWithoutACopy) {
   brine::Pool pool({.workers = 1});

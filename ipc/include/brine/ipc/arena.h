@@ -11,6 +11,7 @@
 // only resolves references and is read-only.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -54,8 +55,20 @@ class BlockHandle {
 class ArenaView : public BufferSource {
  public:
   ArenaView() = default;
-  ArenaView(std::byte* base, SegmentHeader* header) noexcept : base_(base), header_(header) {}
+  ArenaView(std::byte* base, SegmentHeader* header) noexcept;
+  // Resolves a reference; a large buffer is populated for reading first (populate below).
   std::span<const std::byte> resolve(const fb::BufferRef& ref) const override;
+
+  // Maps the arena pages under [data, data + size) into this process's page tables with one
+  // madvise (MADV_POPULATE_WRITE or _READ, Linux >= 5.14) instead of one page fault per 4 KiB
+  // page as they are first touched, which on a VM costs a trap each. Works in 2 MiB chunks of
+  // the arena and remembers which ones this process populated (pages are never given back to
+  // the kernel while the pool lives, so a chunk stays warm): repeated sends through the same
+  // arena pages cost nothing. A no-op below kPopulateMinBytes, outside the arena, and on older
+  // kernels (the fallback: the pages fault in one by one, as before).
+  static constexpr std::size_t kPopulateMinBytes = std::size_t{256} << 10;
+  static constexpr std::size_t kPopulateChunk = std::size_t{2} << 20;
+  void populate(const void* data, std::size_t size, bool write) const noexcept;
   // The block containing [data, data+size), with the offset inside it, if any.
   std::optional<fb::BufferRef> locate(const void* data, std::size_t size) const noexcept;
 
@@ -66,6 +79,9 @@ class ArenaView : public BufferSource {
  protected:
   std::byte* base_ = nullptr;
   SegmentHeader* header_ = nullptr;
+  // One bit per kPopulateChunk of the arena: populated in this process (per process: a forked
+  // worker builds its own view). Null if it could not be allocated: every call populates.
+  std::shared_ptr<std::atomic<uint64_t>[]> warm_;
 };
 
 class Arena : public ArenaView {

@@ -34,14 +34,28 @@ enum class TaskStatus : uint32_t { kPending = 0, kDone = 1, kFailed = 2 };
 
 // Lets a thread waiting on a future collect completions itself instead of waiting for the
 // pool's collector thread to do it (one thread hop less on the critical path). Shared by a
-// pool and its futures; `drain` is cleared when the pool shuts down. Recursive: a done-callback
-// that waits on another future may drain from inside a drain.
+// pool and its futures. Recursive: a done-callback that waits on another future may drain from
+// inside a drain.
+//
+// A waiter spins (ipc::SpinLearner decides how long) draining, then sleeps on the pool's
+// doorbell itself, so that the worker's completion wakes it directly. While any thread collects
+// this way (`collectors`), the collector thread naps on `collectors` instead of the doorbell: a
+// worker then makes no wake syscall for a sleeper nobody needs. The last collector to leave
+// wakes the collector if tasks are still in flight; a submit with nobody collecting wakes it
+// too. `doorbell`, `work_waiting` and `outstanding` are set once by the pool before any future
+// exists and used only by a thread counted in `collectors` while `open`; the pool's shutdown
+// closes the hook, wakes the doorbell and waits for `collectors` to drain before it unmaps.
 struct DrainHook {
   std::recursive_mutex mu;
   std::function<std::size_t()> drain;  // guarded by mu
-  // Threads spinning in Future::wait with a pure-spin policy: while there are any, they collect
-  // completions and the collector naps instead of asking workers for futex wakes.
-  std::atomic<uint32_t> spinners{0};
+  ipc::EventCount* doorbell = nullptr;
+  std::function<bool()> work_waiting;  // a completion or a death waits to be drained
+  std::function<bool()> outstanding;   // tasks are in flight
+  std::atomic<bool> open{true};
+  std::atomic<uint32_t> collectors{0};
+  std::atomic<uint32_t> collector_napping{0};
+  std::atomic<uint32_t> doorbell_sleepers{0};  // collectors asleep on the doorbell (this process)
+  ipc::SpinLearner learner;  // how this pool's waiters spin
   // Drains once if no other thread is draining; false if the lock was busy or the pool gone.
   bool try_drain() {
     std::unique_lock lock(mu, std::try_to_lock);
@@ -49,7 +63,16 @@ struct DrainHook {
     drain();
     return true;
   }
+  // The collector thread is napping and nobody collects: wake it.
+  void wake_collector_if_alone() noexcept {
+    if (collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0) {
+      ipc::futex_wake_all(&collectors);
+    }
+  }
 };
+
+// How many collectors (above) the calling thread is counted as, for shutdown from a callback.
+uint32_t collecting_on_this_thread() noexcept;
 
 class TaskStateBase {
  public:
@@ -63,6 +86,7 @@ class TaskStateBase {
   void finish() noexcept;                         // completes after decode() (first completion wins)
   bool done() const noexcept { return status_.load(std::memory_order_acquire) != uint32_t(TaskStatus::kPending); }
   void wait(const ipc::WaitPolicy& policy) const noexcept;
+  void collect(DrainHook& hook, const ipc::WaitPolicy& policy) const noexcept;
   bool wait_for(std::chrono::nanoseconds timeout) const noexcept;
   void add_done_callback(std::function<void()> callback);
   void rethrow_if_failed() const {

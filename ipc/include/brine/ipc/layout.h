@@ -17,7 +17,8 @@
 //  - the parent formats everything, owns slot and block allocation and the arena heap;
 //  - a worker owns the consumer side of its submission ring, the producer side of its
 //    completion ring, its WorkerControl counters, and the slot of the task it is running
-//    between popping it and pushing its completion;
+//    between claiming it (the CAS Queued -> Running on the slot's state word, with the ticket
+//    its task message carried) and pushing its completion;
 //  - a worker never takes a lock: if it dies at any instant, the parent's state stays
 //    consistent (a ring push is one release store; slot states are single CAS transitions).
 //
@@ -42,17 +43,25 @@
 namespace brine::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x31454e4952423a42ull;  // "B:BRINE1"
-inline constexpr uint32_t kLayoutVersion = 2;
+// 3: issue 11/17's layout (separate task/result envelope regions, page-aligned worker-writable
+// regions) merged with issue 13's (64-bit slot state word with a dispatch ticket, run_ns).
+inline constexpr uint32_t kLayoutVersion = 3;
 // The protection granule: regions a worker may write start and end on this boundary.
 inline constexpr std::size_t kPageSize = 4096;
 
-// Ring messages: kind in the top byte, argument (a slot index) below.
+// Ring messages: kind in the top byte, a slot index in the low 24 bits and, for kTask, the
+// slot's dispatch ticket in bits 24..55 (see SlotHeader::state).
 enum class Message : uint8_t { kTask = 1, kStop = 2, kDone = 3, kAllocRequest = 4 };
+inline constexpr uint32_t kMaxSlots = 1u << 24;
 inline constexpr uint64_t make_message(Message kind, uint32_t arg) noexcept {
-  return (uint64_t(kind) << 56) | arg;
+  return (uint64_t(kind) << 56) | (arg & (kMaxSlots - 1));
+}
+inline constexpr uint64_t make_task_message(uint32_t slot, uint32_t ticket) noexcept {
+  return make_message(Message::kTask, slot) | (uint64_t(ticket) << 24);
 }
 inline constexpr Message message_kind(uint64_t m) noexcept { return Message(m >> 56); }
-inline constexpr uint32_t message_arg(uint64_t m) noexcept { return uint32_t(m); }
+inline constexpr uint32_t message_arg(uint64_t m) noexcept { return uint32_t(m) & (kMaxSlots - 1); }
+inline constexpr uint32_t message_ticket(uint64_t m) noexcept { return uint32_t(m >> 24); }
 
 // A lock-free stack of indices (Treiber stack with a 32-bit ABA tag in the head word), used
 // as the free list of slots and arena blocks. Links live in a separate array of the segment.
@@ -92,7 +101,8 @@ struct WorkerConfig {
   uint64_t reference_threshold = 0;
   uint64_t initializer_id = 0;  // registered function run once at start; 0: none
   uint64_t idle_timeout_ns = 0;  // exit after this long without a task; 0: never
-  uint32_t spin_ns = 0;
+  uint32_t spin_ns = 0;      // WaitPolicy::spin_ns (kAdaptive: learned)
+  uint32_t max_spin_ns = 0;  // WaitPolicy::max_spin_ns
   uint32_t sleep = 1;
   uint32_t pin = 0;
   uint32_t max_tasks = 0;  // exit after this many tasks (max_tasks_per_child); 0: never
@@ -118,11 +128,22 @@ struct alignas(kPageSize) WorkerControl {
 
 enum class SlotState : uint32_t { kFree = 0, kQueued, kRunning, kDone, kCancelled };
 
+// A slot's state word: the SlotState in the low half, the dispatch ticket in the high half.
+// The parent raises the ticket when it takes a queued task back from one worker to give it to
+// another (pool.cc, "Scheduling"); a worker claims a task only with the ticket its message
+// carried, so a message left behind in the first worker's ring can never claim the task.
+// The word lives in the SlotHeader array, which workers map writable (they claim by CAS).
+inline constexpr uint64_t slot_word(uint32_t ticket, SlotState s) noexcept { return (uint64_t(ticket) << 32) | uint32_t(s); }
+inline constexpr SlotState word_state(uint64_t w) noexcept { return SlotState(uint32_t(w)); }
+inline constexpr uint32_t word_ticket(uint64_t w) noexcept { return uint32_t(w >> 32); }
+
 // A task slot's header. Its task envelope is written by the parent into the slot's row of the
 // task-envelope region (read-only to workers), or into an arena block; the worker writes the
 // result envelope into the slot's row of the result region, or into a block granted to it.
+// Workers write the state word, result fields and run_ns here (the slot header pages are
+// worker-writable); nothing the parent's allocator trusts lives in this header.
 struct alignas(kCacheLineSize) SlotHeader {
-  std::atomic<uint32_t> state{0};  // SlotState
+  std::atomic<uint64_t> state{0};  // slot_word(ticket, SlotState)
   std::atomic<uint32_t> grant{0};  // kAllocRequest handshake: 0 pending, 1 granted, 2 refused
   uint64_t task_id = 0;
   uint32_t envelope_block = 0;  // task (parent) then result (worker): 0 inline in its region; else block id + 1
@@ -132,6 +153,7 @@ struct alignas(kCacheLineSize) SlotHeader {
   uint32_t grant_generation = 0;
   std::atomic<uint64_t> timeout_ns{0};  // the task's run-time limit; 0: none (read by the monitor)
   uint64_t result_copied = 0;  // bytes the worker copied to send the result (byte-copy counter)
+  uint64_t run_ns = 0;         // how long the task ran, written by the worker before kDone
 };
 
 // An arena block. refs counts holders (tasks in flight, futures, views, SharedVectors); the

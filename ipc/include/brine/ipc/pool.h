@@ -86,7 +86,7 @@ struct PoolOptions {
   Backpressure backpressure = Backpressure::kBlock;
   std::size_t arena_bytes = std::size_t{1} << 30;  // virtual: pages cost memory only once touched
   std::size_t reference_threshold = kDefaultReferenceThreshold;
-  uint32_t ring_capacity = 256;   // tasks queued per worker (a power of two)
+  uint32_t ring_capacity = 256;   // tasks queued or running per worker (a power of two)
   uint32_t slot_count = 1024;     // tasks in flight in the whole pool
   uint32_t slot_bytes = 4096;     // envelope bytes held inline per slot; larger ones use the arena
   uint32_t max_blocks = 4096;     // arena blocks alive at once
@@ -125,6 +125,8 @@ struct PoolStats {
   // Workers replaced between tasks because their resident memory passed
   // PoolOptions::max_worker_rss. Nothing failed.
   uint64_t workers_recycled_for_memory = 0;
+  // Tasks prefetched by a busy worker that an idle one took instead (the scheduler's take-back).
+  uint64_t tasks_moved = 0;
   std::size_t arena_used = 0;      // bytes of the shared arena in live blocks
   std::size_t arena_capacity = 0;  // bytes of the shared arena in all (PoolOptions::arena_bytes)
   std::size_t arena_blocks = 0;    // live arena blocks: task arguments, results, SharedVectors
@@ -226,6 +228,7 @@ class Pool {
   SharedVector<T> shared_vector(std::size_t n) {
     auto block = std::make_shared<ipc::BlockHandle>(arena().allocate(n * sizeof(T), alignof(T) > 64 ? alignof(T) : 64));
     T* data = reinterpret_cast<T*>(block->data());
+    arena().populate(data, n * sizeof(T), true);  // the caller fills it next
     return SharedVector<T>(std::move(block), data, n);
   }
 
