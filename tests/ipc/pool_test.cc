@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -170,6 +171,20 @@ TEST(PoolTest, ABrineErrorThrownByATaskKeepsItsReadableNameInTheRemoteError) {
     EXPECT_EQ(std::string(e.what()).rfind("brine::RemoteError: brine::DecodeError in throws_brine_error: ", 0), 0u)
         << e.what();
   }
+}
+
+TEST(PoolTest, GetTakesTheErrorSoASecondGetSaysItWasAlreadyRetrieved) {
+  brine::Pool pool({.workers = 1});
+  auto f = pool.submit(divide, 1, 0);
+  EXPECT_THROW(f.get(), brine::RemoteError);
+  try {
+    f.get();
+    FAIL() << "expected std::future_error";
+  } catch (const std::future_error& e) {
+    EXPECT_EQ(e.code(), std::future_errc::future_already_retrieved);
+  }
+  EXPECT_THROW((void)f.value(), std::future_error);
+  EXPECT_EQ(pool.submit(divide, 8, 2).get(), 4);
 }
 
 TEST(PoolTest, AnUnregisteredFunctionIsRefusedAtSubmitWithItsSignature) {

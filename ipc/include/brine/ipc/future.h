@@ -17,9 +17,11 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "brine/core/call.h"
@@ -90,7 +92,19 @@ class TaskStateBase {
   bool wait_for(std::chrono::nanoseconds timeout) const noexcept;
   void add_done_callback(std::function<void()> callback);
   void rethrow_if_failed() const {
+    if (error_taken_) throw std::future_error(std::future_errc::future_already_retrieved);
     if (error_) std::rethrow_exception(error_);
+  }
+  // get(): the caller takes the error with it, so the exception object dies on the thread that
+  // handled it, not later on whichever thread drops the state last (the collector's). Its
+  // reference count lives in the uninstrumented runtime, and ThreadSanitizer would see the
+  // collector's delete race with the handler's reads. A second get() then throws
+  // std::future_error (future_already_retrieved) instead of reading a value that is not there.
+  void take_and_rethrow_if_failed() {
+    if (error_taken_) throw std::future_error(std::future_errc::future_already_retrieved);
+    if (!error_) return;
+    error_taken_ = true;
+    std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
   std::vector<ipc::BlockHandle> holds;  // arena blocks the value points into
@@ -102,6 +116,7 @@ class TaskStateBase {
   std::exception_ptr error_;
 
  private:
+  bool error_taken_ = false;  // get() took error_ (the future's owner only)
   void complete(TaskStatus status) noexcept;
   std::atomic<bool> claimed_{false};  // the first of fail()/finish() completes; later calls are no-ops
   std::atomic<uint32_t> status_{uint32_t(TaskStatus::kPending)};
@@ -191,7 +206,7 @@ class Future {
   // Waits, then returns the value (moved out: call once) or throws the task's error.
   R get() {
     wait();
-    state_->rethrow_if_failed();
+    state_->take_and_rethrow_if_failed();
     if constexpr (!std::is_void_v<R>) return std::move(**value_);
   }
   // Waits, then returns a reference to the value, or throws the task's error.
