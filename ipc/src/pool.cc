@@ -308,7 +308,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   rec.task_id = next_task_id_.fetch_add(1, std::memory_order_relaxed);
   TaskSink sink(*arena, rec.blocks);
   Encoder e(fbb, {options.reference_threshold, &sink, options.reducers});
-  // A failure completes the future after its handler has ended (see error_ptr below).
+  // A failure completes the future after its handler has ended (see error_ptr).
   std::exception_ptr error;
   try {
     const EncodedCall call = encode(e);
