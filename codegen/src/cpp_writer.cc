@@ -42,7 +42,7 @@ void write_reducer(std::string& out, const Struct& s, const std::string& identif
     // What a reader sees for an absent field: the C++ default member initializers, as the
     // schema declares them (brine leaves a field out when it holds its default).
     out += "  static const Defaults& defaults() {\n"
-           "    static const Defaults d = [] {\n"
+           "    static const Defaults kDefaults = [] {\n"
            "      Defaults d{};\n";
     for (std::size_t i = 0; i < s.fields.size(); ++i) {
       if (s.fields[i].default_cxx.empty()) continue;
@@ -52,7 +52,7 @@ void write_reducer(std::string& out, const Struct& s, const std::string& identif
     }
     out += "      return d;\n"
            "    }();\n"
-           "    return d;\n"
+           "    return kDefaults;\n"
            "  }\n";
   }
   bool placed = false;

@@ -5,6 +5,7 @@
 #include <clang-c/Index.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -460,8 +461,11 @@ class HeaderParser {
       if (clang_isExpression(clang_getCursorKind(child)) != 0) init = child;
     });
     if (clang_Cursor_isNull(init)) return true;  // none: zero
-    // `x{}`, `x{v}`, `x = {v}`: the braces' one element, if any.
-    while (clang_getCursorKind(init) == CXCursor_InitListExpr) {
+    // `x{}`, `x{v}`, `x = {v}`: the braces' one element, if any; for a class (a duration), its
+    // constructor's one argument.
+    const bool of_class = clang_getCanonicalType(clang_getCursorType(m)).kind == CXType_Record;
+    while (clang_getCursorKind(init) == CXCursor_InitListExpr ||
+           (of_class && clang_getCursorKind(init) == CXCursor_CallExpr)) {
       CXCursor element = clang_getNullCursor();
       int n = 0;
       for_each_child(init, [&](CXCursor child) {
@@ -615,8 +619,11 @@ class HeaderParser {
       r.kind = name == "vector" ? TypeRef::Kind::kVector
              : name == "array"  ? TypeRef::Kind::kArray
                                 : TypeRef::Kind::kOptional;
-      if (r.kind == TypeRef::Kind::kArray) {  // N itself: sizeof(std::array<T, 0>) is not 0
-        r.length = static_cast<std::size_t>(clang_Cursor_getTemplateArgumentUnsignedValue(clang_getTypeDeclaration(t), 1));
+      if (r.kind == TypeRef::Kind::kArray) {
+        // N as the type spells it ("std::array<float, 3>"): sizeof(std::array<T, 0>) is not 0,
+        // and libclang 14 gives no template argument values of a type.
+        const std::string text = spelling(t);
+        r.length = std::strtoull(text.c_str() + text.rfind(',') + 1, nullptr, 10);
       }
       r.element = std::make_shared<const TypeRef>(std::move(*element));
       return r;
