@@ -238,7 +238,7 @@ class HeaderParser {
     if (q.name.empty() || q.name.find('(') != std::string::npos || q.name.ends_with("::")) {
       error(c, "this " + std::string(clang_getCursorKind(c) == CXCursor_EnumDecl ? "enum" : "struct") +
                    " has no name the schema and the generated code can use; name it (or name it with a typedef: "
-                   "`typedef struct {...} Name;`)");
+                   "`typedef " + (clang_getCursorKind(c) == CXCursor_EnumDecl ? "enum" : "struct") + " {...} Name;`)");
       return false;
     }
     if (!in_anonymous_namespace(q)) return true;
