@@ -63,13 +63,7 @@ class CorpusTest : public ::testing::Test {
 };
 brine::Pool* CorpusTest::pool_ = nullptr;
 
-template <class FbT>
-const FbT* flatc_root(const brine::Bytes& bytes, const char* identifier) {
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  flatbuffers::Verifier v(data, bytes.size());
-  EXPECT_TRUE(v.VerifyBuffer<FbT>(identifier)) << "flatc's verifier refused the dump";
-  return flatbuffers::GetRoot<FbT>(data);
-}
+using brine::testing::flatc_root;
 
 std::string schema_text(const std::string& stem) {
   std::string text;

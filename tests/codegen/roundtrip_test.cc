@@ -42,14 +42,7 @@ T round_trip(const T& v) {
   return brine::loads<T>(bytes);
 }
 
-// A dump's bytes as flatc's generated code sees them: verified as a T (with `identifier`).
-template <class FbT>
-const FbT* flatc_root(const brine::Bytes& bytes, const char* identifier) {
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  flatbuffers::Verifier v(data, bytes.size());
-  EXPECT_TRUE(v.VerifyBuffer<FbT>(identifier)) << "flatc's verifier refused the dump";
-  return flatbuffers::GetRoot<FbT>(data);
-}
+using brine::testing::flatc_root;
 // A temporary dump: kept alive for the rest of the test binary, as the returned pointer reads it.
 template <class FbT>
 const FbT* flatc_root(brine::Bytes&& bytes, const char* identifier) {

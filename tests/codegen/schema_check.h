@@ -1,3 +1,5 @@
+// Checks shared by the codegen tests.
+// flatc_root<FbT>(bytes, id): a dump as flatc's generated code sees it, verified with `id`.
 // expect_same_bytes<T>(stem): brine::schema_of<T>() and the generated <stem>.fbs (in
 // CODEGEN_GENERATED_DIR) declare T's tables and structs alike, field by field (name, slot,
 // type, default, optional-ness), as flatc's parser reads both.
@@ -13,8 +15,17 @@
 
 #include "brine/core/reducer.h"
 #include "brine/core/schema.h"
+#include "brine/core/serialize.h"
 
 namespace brine::testing {
+
+template <class FbT>
+const FbT* flatc_root(const brine::Bytes& bytes, const char* identifier) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  flatbuffers::Verifier v(data, bytes.size());
+  EXPECT_TRUE(v.VerifyBuffer<FbT>(identifier)) << "flatc's verifier refused the dump";
+  return flatbuffers::GetRoot<FbT>(data);
+}
 
 // What flatc's parser makes of a schema text.
 inline std::unique_ptr<flatbuffers::Parser> parse(const std::string& text, const std::string& what) {
