@@ -167,7 +167,8 @@ TEST_F(CorpusTest, TradingOrdersAndQuotes) {
   expect_bits(book, through_pool(&trading::echo_book, book));
   expect_bits(trading::Book{}, through_pool(&trading::echo_book, trading::Book{}));
 
-  const auto* fb = flatc_root<trading::fb::Order>(brine::dumps(o), "TRAD");
+  const brine::Bytes bytes = brine::dumps(o);  // outlives the flatc pointer into it
+  const auto* fb = flatc_root<trading::fb::Order>(bytes, "TRAD");
   EXPECT_EQ(fb->flags(), trading::fb::Flags::kVenueSpecific);
   EXPECT_EQ(fb->price_ticks(), kInt64Min);
   EXPECT_EQ(fb->sent(), kInt64Min);  // a duration is its count
@@ -231,7 +232,8 @@ TEST_F(CorpusTest, GeoJsonFeatures) {
   ASSERT_TRUE(back.features[1].bbox.has_value());  // engaged and empty stays engaged
   EXPECT_TRUE(back.features[1].bbox->empty());
   EXPECT_FALSE(back.features[0].geometry->rings[0].positions[0].alt.has_value());
-  const auto* fb = flatc_root<geojson::fb::FeatureCollection>(brine::dumps(c), "GEOJ");
+  const brine::Bytes bytes = brine::dumps(c);
+  const auto* fb = flatc_root<geojson::fb::FeatureCollection>(bytes, "GEOJ");
   EXPECT_EQ(fb->features()->Get(1)->geometry()->type(), geojson::fb::GeometryType::kMultiPolygon);
   EXPECT_EQ(fb->features()->Get(0)->properties()->Get(0)->value()->str(), kWithNul);
 }
@@ -267,7 +269,8 @@ TEST_F(CorpusTest, MapTile) {
                            "  flags: [ubyte:4];", "  kind: ubyte (id: 7);", "reserved: [ubyte] (id: 5, brine_length: 0);"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
-  const auto* fb = flatc_root<map_tile::fb::Tile>(brine::dumps(t), "MAPT");
+  const brine::Bytes bytes = brine::dumps(t);
+  const auto* fb = flatc_root<map_tile::fb::Tile>(bytes, "MAPT");
   EXPECT_EQ(fb->header()->magic()->Get(2), -1);
   EXPECT_EQ(fb->detail()->paths(), 7u);
   EXPECT_EQ(fb->kind(), 0x81);
