@@ -837,39 +837,34 @@ def targets13_section(rows):
         else:
             target(f"{text} within {limit}× of the ideal", r, r is not None and r <= limit, detail)
 
-    spin, default = ns(pool.get("RoundTrip/spin")), ns(pool.get("RoundTrip/sleep"))
-    r = default / spin if spin and default else None
-    target("default round trip, tasks back to back, ≤ 2× the spinning round trip", r, r is not None and r <= 2,
-           f"{r:.2f}× ({fmt_time(default)} vs {fmt_time(spin)})" if r else "",
-           "unpinned, the parent and the worker often share a CPU or the machine is oversubscribed (other "
-           "builds): the adaptive wait then sleeps rather than spin, by design.")
-    rare, futex = ns(pool.get("RoundTrip/rare")), ns(raw.get("futex_rare"))
-    r = rare / futex if rare and futex else None
-    target("default round trip, tasks 2 ms apart, ≤ 1.2× a bare futex ping-pong with the same pauses", r,
-           r is not None and r <= 1.2, f"{r:.2f}× ({fmt_time(rare)} vs {fmt_time(futex)})" if r else "",
-           "a task still costs two wake-ups of sleeping processes (worker, then caller) plus the envelope "
-           "work, against one pair of wake-ups in the bare ping-pong's round trip.")
-    same, efd = ns(pool.get("RoundTrip/same_cpu")), ns(raw.get("eventfd_same_cpu"))
-    r = same / efd if same and efd else None
-    target("default round trip, worker and caller on one CPU, ≤ 1.2× an eventfd ping-pong there", r,
-           r is not None and r <= 1.2, f"{r:.2f}× ({fmt_time(same)} vs {fmt_time(efd)})" if r else "",
-           "the envelope encode/verify/decode on top of the two context switches.")
+    def time_ratio(text, mine, base, limit, why_miss):
+        """A target that brine's time `mine` is at most `limit` times `base`."""
+        r = mine / base if mine and base else None
+        target(text, r, r is not None and r <= limit, f"{r:.2f}× ({fmt_time(mine)} vs {fmt_time(base)})" if r else "",
+               why_miss)
+
+    time_ratio("default round trip, tasks back to back, ≤ 2× the spinning round trip",
+               ns(pool.get("RoundTrip/sleep")), ns(pool.get("RoundTrip/spin")), 2,
+               "unpinned, the parent and the worker often share a CPU or the machine is oversubscribed (other "
+               "builds): the adaptive wait then sleeps rather than spin, by design.")
+    time_ratio("default round trip, tasks 2 ms apart, ≤ 1.2× a bare futex ping-pong with the same pauses",
+               ns(pool.get("RoundTrip/rare")), ns(raw.get("futex_rare")), 1.2,
+               "a task still costs two wake-ups of sleeping processes (worker, then caller) plus the envelope "
+               "work, against one pair of wake-ups in the bare ping-pong's round trip.")
+    time_ratio("default round trip, worker and caller on one CPU, ≤ 1.2× an eventfd ping-pong there",
+               ns(pool.get("RoundTrip/same_cpu")), ns(raw.get("eventfd_same_cpu")), 1.2,
+               "the envelope encode/verify/decode on top of the two context switches.")
     # 3. Big data: repeated and first sends of 1 GiB, copy against reference below the threshold.
-    sums = {k: r for k, r in pool.items() if k.startswith("ArraySum/1024MiB/")}
-    ref_gib, local_gib = ns(sums.get("ArraySum/1024MiB/ref")), ns(sums.get("ArraySum/1024MiB/in_process"))
-    r = ref_gib / local_gib if ref_gib and local_gib else None
-    target("`brine::ref` of 1 GiB + sum in a worker, repeated sends, ≤ 2× the in-process sum", r,
-           r is not None and r <= 2, f"{r:.2f}× ({fmt_time(ref_gib)} vs {fmt_time(local_gib)})" if r else "",
-           "`brine::ref(std::vector)` copies the vector into the arena on every send (the sum itself is the "
-           "in-process one); a `SharedVector` is built in the arena and sent without a copy (its row is "
-           "beside it in the end-to-end section).")
-    first = ns(sums.get("ArraySum/1024MiB/ref_first"))
-    joblib_first = ns(py.get("ArraySum/1024MiB/joblib_parallel_memmap_first"))
-    r = first / joblib_first if first and joblib_first else None
-    target("first send of a fresh 1 GiB array by `brine::ref` + sum ≤ 1.2× joblib's memmapping", r,
-           r is not None and r <= 1.2, f"{r:.2f}× ({fmt_time(first)} vs {fmt_time(joblib_first)})" if r else "",
-           "the first send faults in 1 GiB of fresh shared memory in the parent (populated in bulk) and "
-           "copies into it; joblib writes the array to a file in /dev/shm and the worker maps it.")
+    time_ratio("`brine::ref` of 1 GiB + sum in a worker, repeated sends, ≤ 2× the in-process sum",
+               ns(pool.get("ArraySum/1024MiB/ref")), ns(pool.get("ArraySum/1024MiB/in_process")), 2,
+               "`brine::ref(std::vector)` copies the vector into the arena on every send (the sum itself is the "
+               "in-process one); a `SharedVector` is built in the arena and sent without a copy (its row is "
+               "beside it in the end-to-end section).")
+    time_ratio("first send of a fresh 1 GiB array by `brine::ref` + sum ≤ 1.2× joblib's memmapping",
+               ns(pool.get("ArraySum/1024MiB/ref_first")),
+               ns(py.get("ArraySum/1024MiB/joblib_parallel_memmap_first")), 1.2,
+               "the first send faults in 1 GiB of fresh shared memory in the parent (populated in bulk) and "
+               "copies into it; joblib writes the array to a file in /dev/shm and the worker maps it.")
     threshold = default_threshold()
     sweep = {m: dict(pts) for m, pts in sweep_series(rows).items()}
     copy_pts, ref_pts = sweep.get("copy", {}), sweep.get("ref", {})
