@@ -10,7 +10,9 @@ Measures, with 2 workers started by fork:
     loky (pickle), joblib.Parallel reused across calls (automatic memmapping);
   * uneven work (issue 13): one 2 s sleep then 100 sleeps of 5 ms, time until
     the last short one is done; and a map of 200 sleeps of heavy-tailed
-    durations (the same numbers as bench/pool_bench.cc), total time.
+    durations (the same numbers as bench/pool_bench.cc), total time;
+  * the start cost of ProcessPoolExecutor per start method (fork, forkserver,
+    spawn): constructor to the first result, then shutdown.
 
 Writes Google Benchmark-shaped JSON ({"benchmarks": [{"name", "real_time",
 "time_unit", ...}]}) so that the report reads one format. Run it with
@@ -86,6 +88,28 @@ def bench_round_trips(pools, repeats):
     }
     return [row(f"BM_PyRoundTrip/{name}", median_seconds(call, repeats), iterations=repeats)
             for name, call in submitters.items()]
+
+
+def bench_pool_starts(repeats):
+    """ProcessPoolExecutor with 2 workers per start method: constructor to the first result
+    (start_ms), then shutdown(wait=True) (stop_ms); the row's time is the whole cycle, as in
+    BM_PoolStart of bench/pool_bench.cc."""
+    rows = []
+    for method in ("fork", "forkserver", "spawn"):
+        context = multiprocessing.get_context(method)
+        starts, stops = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            ppe = concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=context)
+            ppe.submit(empty_task).result()
+            t1 = time.perf_counter()
+            ppe.shutdown(wait=True)
+            starts.append(t1 - t0)
+            stops.append(time.perf_counter() - t1)
+        start, stop = statistics.median(starts), statistics.median(stops)
+        rows.append(row(f"BM_PyPoolStart/process_pool_executor/{method}", start + stop, unit="ms",
+                        iterations=repeats, start_ms=start * 1e3, stop_ms=stop * 1e3))
+    return rows
 
 
 def bench_maps(pools, tasks):
@@ -218,6 +242,7 @@ def main():
         if args.only is None:
             rows += bench_round_trips(pools, repeats)
             rows += bench_maps(pools, tasks)
+            rows += bench_pool_starts(2 if args.quick else 10)
         if args.only in (None, "uneven"):
             rows += bench_uneven(pools, 10 if args.quick else 100, 200_000 if args.quick else 2_000_000,
                                  1 if args.quick else 3)

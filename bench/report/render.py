@@ -383,6 +383,32 @@ def map_section(rows):
     return "\n".join(lines + ["", table(header, body)])
 
 
+def start_section(rows):
+    brine = by_name(rows, "BM_PoolStart/")
+    py = by_name(rows, "BM_PyPoolStart/process_pool_executor/")
+    if not brine:
+        return None
+    lines = ["### Starting and stopping a pool, per start method", "",
+             "2 workers: the constructor to the first result of one empty task (start), then the "
+             "destructor (brine) or `shutdown(wait=True)` (Python's `ProcessPoolExecutor`), which "
+             "reaps every worker (stop). forkserver is brine's default, as in CPython 3.14; fork "
+             "from a multithreaded parent can deadlock a child on a lock another thread held (see the "
+             "README). brine: mean of a few cycles; Python: median of 10."]
+    header = ["start method", "brine start ms", "brine stop ms", "Python start ms", "Python stop ms",
+              "start: Python × brine", "stop: Python × brine"]
+    body = []
+    for method in ("fork", "forkserver", "spawn"):
+        b, p = brine.get(method), py.get(method)
+        if b is None:
+            continue
+        bs, bt = b.counter("start_ms"), b.counter("stop_ms")
+        ps, pt = (p.counter("start_ms"), p.counter("stop_ms")) if p else (None, None)
+        body.append([f"`{method}`", f"{bs:.1f}", f"{bt:.1f}", f"{ps:.1f}" if ps else "—",
+                     f"{pt:.1f}" if pt else "—", f"{ps / bs:.2f}×" if ps and bs else "—",
+                     f"{pt / bt:.2f}×" if pt and bt else "—"])
+    return "\n".join(lines + ["", table(header, body)])
+
+
 def size_key(label):
     return int(label.removesuffix("MiB"))
 
@@ -519,7 +545,7 @@ def python_only_note(rows):
 
 def end_to_end_section(rows, out_dir):
     sweep, crossover_line = sweep_section(rows, out_dir)
-    parts = [round_trip_section(rows), map_section(rows), array_sum_section(rows, out_dir), sweep,
+    parts = [round_trip_section(rows), map_section(rows), start_section(rows), array_sum_section(rows, out_dir), sweep,
              python_only_note(rows)]
     parts = [p for p in parts if p]
     if not parts:

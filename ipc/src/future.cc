@@ -41,30 +41,10 @@ void TaskStateBase::finish() noexcept {
 
 namespace {
 thread_local uint32_t tls_collecting = 0;
-}  // namespace
 
-uint32_t collecting_on_this_thread() noexcept { return tls_collecting; }
-
-void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
-  if (done()) return;
-  DrainHook* hook = drain_hook.get();
-  if (hook != nullptr) {
-    hook->collectors.fetch_add(1, std::memory_order_seq_cst);
-    ++tls_collecting;
-    if (hook->open.load(std::memory_order_seq_cst)) collect(*hook, policy);
-    --tls_collecting;
-    if (hook->collectors.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-        hook->collector_napping.load(std::memory_order_seq_cst) != 0 && hook->open.load() && hook->outstanding()) {
-      ipc::futex_wake_all(&hook->collectors);  // others' tasks are in flight: the collector takes over
-    }
-  }
-  // No pool (any more): whoever completes the task wakes us here.
-  ready_.wait([this] { return done(); }, ipc::WaitPolicy{.spin_ns = 0, .sleep = true});
-}
-
-void TaskStateBase::collect(DrainHook& hook, const ipc::WaitPolicy& policy) const noexcept {
+void collect(DrainHook& hook, const ipc::WaitPolicy& policy, const std::function<bool()>& done) noexcept {
   if (!policy.sleep) {
-    // Pure spinning (pinned processes): this thread is the collector until its result is in.
+    // Pure spinning (pinned processes): this thread is the collector until it is done.
     while (!done() && hook.open.load(std::memory_order_relaxed)) {
       hook.try_drain();
       ipc::cpu_relax();
@@ -95,6 +75,27 @@ void TaskStateBase::collect(DrainHook& hook, const ipc::WaitPolicy& policy) cons
     if (!hook.try_drain() && !done()) std::this_thread::yield();  // another thread drains: let it
   }
   hook.doorbell_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+}
+}  // namespace
+
+uint32_t collecting_on_this_thread() noexcept { return tls_collecting; }
+
+void DrainHook::collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done) noexcept {
+  collectors.fetch_add(1, std::memory_order_seq_cst);
+  ++tls_collecting;
+  if (open.load(std::memory_order_seq_cst)) collect(*this, policy, done);
+  --tls_collecting;
+  if (collectors.fetch_sub(1, std::memory_order_seq_cst) == 1 && collector_napping.load(std::memory_order_seq_cst) != 0 &&
+      open.load() && outstanding()) {
+    ipc::futex_wake_all(&collectors);  // others' tasks are in flight: the collector takes over
+  }
+}
+
+void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
+  if (done()) return;
+  if (DrainHook* hook = drain_hook.get()) hook->collect_until(policy, [this] { return done(); });
+  // No pool (any more): whoever completes the task wakes us here.
+  ready_.wait([this] { return done(); }, ipc::WaitPolicy{.spin_ns = 0, .sleep = true});
 }
 
 bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) const noexcept {

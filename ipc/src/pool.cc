@@ -401,7 +401,11 @@ thread_local int tls_drain_depth = 0;  // > 0 while this thread is inside drain(
 
 void PoolCore::wait_for_room(uint32_t seen) {
   if (tls_drain_depth == 0) {
-    slots_released_.wait(seen, std::memory_order_acquire);
+    // Settle completions on this thread, as a waiting future does. Left to the collector, each
+    // freed slot would cost two wake-ups: the collector's, then this thread's.
+    drain_hook_->collect_until(options.parent_wait,
+                               [&] { return slots_released_.load(std::memory_order_acquire) != seen; });
+    slots_released_.wait(seen, std::memory_order_acquire);  // the pool closed: its shutdown bumps it
     return;
   }
   if (drain() == 0) {
@@ -425,8 +429,10 @@ void PoolCore::free_slot(uint32_t s) noexcept {
 }
 
 void PoolCore::announce_room() noexcept {
-  slots_released_.fetch_add(1, std::memory_order_release);
+  slots_released_.fetch_add(1, std::memory_order_seq_cst);
   slots_released_.notify_all();
+  // A submitter may wait for room asleep on the doorbell (wait_for_room).
+  if (drain_hook_->doorbell_sleepers.load(std::memory_order_seq_cst) != 0) header->doorbell.wake_if_sleepers();
 }
 
 void PoolCore::release_slot(uint32_t s) noexcept {
@@ -863,8 +869,7 @@ void PoolCore::break_pool(const std::string& why) {
   if (broken_.load(std::memory_order_acquire)) return;
   broken_reason_ = why;
   broken_.store(true, std::memory_order_release);
-  slots_released_.fetch_add(1, std::memory_order_release);  // submitters waiting for room see it
-  slots_released_.notify_all();
+  announce_room();  // submitters waiting for room see it
 }
 
 void PoolCore::handle_death(uint32_t w) {
@@ -971,8 +976,7 @@ void PoolCore::handle_death(uint32_t w) {
     e.parked.store(true, std::memory_order_release);  // restarted by the next submit that needs it
     // A submitter may already be waiting for a worker (it saw this one dead before it was
     // parked): wake it, so that it sees the parked worker and restarts it.
-    slots_released_.fetch_add(1, std::memory_order_release);
-    slots_released_.notify_all();
+    announce_room();
   } else if (wanted) {
     request_monitor(w);
   }
@@ -1047,8 +1051,7 @@ void PoolCore::start_worker(uint32_t w) {
     }
   }
   wake_pushed();
-  slots_released_.fetch_add(1, std::memory_order_release);  // wake submitters waiting for a worker
-  slots_released_.notify_all();
+  announce_room();  // wake submitters waiting for a worker
   if (already_gone) reap(w);
 }
 
@@ -1069,8 +1072,7 @@ void PoolCore::reap(uint32_t w) {
   e.dead.store(true, std::memory_order_release);
   deaths_.store(true, std::memory_order_release);
   header->doorbell.wake();
-  slots_released_.fetch_add(1, std::memory_order_release);  // a bounded shutdown waits for reaping here
-  slots_released_.notify_all();
+  announce_room();  // a bounded shutdown waits for reaping here
 }
 
 // Kills the worker of every task running past its deadline; the collector then fails that
@@ -1246,6 +1248,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
   request_monitor(kNoWorker);
   if (monitor_.joinable()) monitor_.join();
   header->doorbell.wake();
+  ipc::futex_wake_all(&drain_hook_->collectors);  // a collector napping while a waiter collected
   if (collector_.joinable()) collector_.join();
   {
     std::lock_guard lock(drain_hook_->mu);

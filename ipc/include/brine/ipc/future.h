@@ -65,6 +65,10 @@ struct DrainHook {
     drain();
     return true;
   }
+  // Collects completions on this thread (counted in `collectors`) until done() holds or the
+  // pool closes: spins draining, then sleeps on the doorbell. A waiting future and a submitter
+  // waiting for room both wait this way, so neither needs the collector to wake it.
+  void collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done) noexcept;
   // The collector thread is napping and nobody collects: wake it.
   void wake_collector_if_alone() noexcept {
     if (collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0) {
@@ -88,7 +92,6 @@ class TaskStateBase {
   void finish() noexcept;                         // completes after decode() (first completion wins)
   bool done() const noexcept { return status_.load(std::memory_order_acquire) != uint32_t(TaskStatus::kPending); }
   void wait(const ipc::WaitPolicy& policy) const noexcept;
-  void collect(DrainHook& hook, const ipc::WaitPolicy& policy) const noexcept;
   bool wait_for(std::chrono::nanoseconds timeout) const noexcept;
   void add_done_callback(std::function<void()> callback);
   void rethrow_if_failed() const {
