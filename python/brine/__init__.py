@@ -1,0 +1,21 @@
+"""brine: run Python callables in a pool of worker processes through shared memory.
+
+    import brine
+    with brine.Pool(2) as pool:
+        k = 10
+        print(pool.submit(lambda x: k * x, 4.2).result())   # closures and lambdas travel
+
+numpy arrays travel out of band (pickle protocol 5) through the pool's shared arena: a worker
+gets a read-only view, not a copy; ``brine.shared_array`` allocates one there directly.
+"""
+
+from concurrent.futures import as_completed, wait, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED  # noqa: F401
+
+from ._pickling import NotPicklable, set_pickler, get_pickler
+from ._pool import (Pool, Future, WorkerCrashed, InitializerFailed, TaskTimeout, PoolClosed, ArenaExhausted,
+                    BrineError, get_reusable_executor)
+from ._shared import shared_array
+
+__all__ = ["Pool", "Future", "WorkerCrashed", "InitializerFailed", "TaskTimeout", "PoolClosed", "ArenaExhausted",
+           "BrineError", "NotPicklable", "get_reusable_executor", "set_pickler", "get_pickler", "shared_array",
+           "as_completed", "wait"]

@@ -1,0 +1,1 @@
+"""Calling C++ functions registered with BRINE_REGISTER from Python (pool.submit_native)."""
