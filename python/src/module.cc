@@ -30,6 +30,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -197,8 +198,35 @@ brine::StartMethod parse_start_method(const std::string& m) {
   throw py::value_error("brine: unknown start method '" + m + "'; use 'forkserver', 'fork' or 'spawn'");
 }
 
+// Owns a brine::Pool for the Python side: the PyPool and every view of the pool's arena (a
+// shared_array, a result's buffer) hold it, so the segment stays mapped while Python can still
+// reach its memory, even after the pool was shut down. Never destroyed on one of the pool's own
+// threads (a completion may drop the last view): that case hands the pool to a thread of its own.
+thread_local int t_in_completion = 0;
+struct Keeper {
+  std::unique_ptr<brine::Pool> pool;
+  ~Keeper() {
+    if (!pool) return;
+    if (t_in_completion != 0) {
+      std::thread([p = std::move(pool)]() mutable { p.reset(); }).detach();
+    } else if (Py_IsInitialized() && PyGILState_Check() != 0) {
+      py::gil_scoped_release release;
+      pool.reset();
+    } else {
+      pool.reset();
+    }
+  }
+};
+
+// A view of the arena that keeps its block and its pool alive.
+Block arena_block(const std::shared_ptr<Keeper>& keeper, const brine::SharedVector<uint8_t>& v) {
+  auto owner = std::make_shared<std::pair<std::shared_ptr<Keeper>, brine::SharedVector<uint8_t>>>(keeper, v);
+  return Block{owner, const_cast<uint8_t*>(v.data()), v.size(), false};
+}
+
 // Delivers a finished task to Python: on_done(status, stream, blocks) or on_error(kind, message).
-void deliver(brine::Future<Outcome>& f, const py::object& on_done, const py::object& on_error) {
+void deliver(brine::Future<Outcome>& f, const std::weak_ptr<Keeper>& weak_keeper, const py::object& on_done,
+             const py::object& on_error) {
   std::string kind, message;
   std::optional<Outcome> value;
   try {
@@ -211,24 +239,33 @@ void deliver(brine::Future<Outcome>& f, const py::object& on_done, const py::obj
     message = e.what();
   }
   if (!python_usable()) return;
+  std::shared_ptr<Keeper> keeper = weak_keeper.lock();
+  if (value && !keeper) {
+    kind = "brine::PoolClosed";
+    message = "brine::PoolClosed: the pool was closed while the task's result was delivered";
+    value.reset();
+  }
   Gil gil;
+  ++t_in_completion;
   try {
     if (value) {
       py::list blocks;
       for (auto& b : value->buffers) {
         // The SharedVector's owner pins the arena block for as long as Python keeps the view.
-        auto owner = std::make_shared<brine::SharedVector<uint8_t>>(b);
-        blocks.append(py::cast(Block{owner, b.data(), b.size(), false}));
+        blocks.append(py::cast(arena_block(keeper, b)));
       }
       py::bytes stream(reinterpret_cast<const char*>(value->stream.data()), value->stream.size());
+      const uint8_t status = value->status;
       value.reset();
-      on_done(static_cast<int>(0), stream, blocks);
+      on_done(static_cast<int>(status), stream, blocks);
     } else {
       on_error(kind, message);
     }
   } catch (py::error_already_set& e) {
     e.discard_as_unraisable("brine: completing a future");
   }
+  keeper.reset();
+  --t_in_completion;
 }
 
 class PyPool {
@@ -247,8 +284,9 @@ class PyPool {
     if (reference_threshold != 0) o.reference_threshold = reference_threshold;
     o.worker_command = std::move(worker_command);
     o.max_worker_rss = max_worker_rss;
+    keeper_ = std::make_shared<Keeper>();
     py::gil_scoped_release release;
-    pool_ = std::make_unique<brine::Pool>(std::move(o));
+    keeper_->pool = std::make_unique<brine::Pool>(std::move(o));
   }
   ~PyPool() { close(); }
 
@@ -273,8 +311,8 @@ class PyPool {
       brine::Future<Outcome> f =
           pool.submit_with({.timeout = to_ms(timeout)}, &python_call, stream_span, refs, config_span, pickler);
       task = std::make_shared<Task>(f);
-      f.add_done_callback([f, callbacks]() mutable {
-        deliver(f, callbacks->first, callbacks->second);
+      f.add_done_callback([f, callbacks, weak = std::weak_ptr<Keeper>(keeper_)]() mutable {
+        deliver(f, weak, callbacks->first, callbacks->second);
         if (python_usable()) {
           Gil gil;
           callbacks.reset();
@@ -290,8 +328,7 @@ class PyPool {
       py::gil_scoped_release release;
       v = get().shared_vector<uint8_t>(nbytes);
     }
-    auto owner = std::make_shared<brine::SharedVector<uint8_t>>(v);
-    return Block{owner, v.data(), v.size(), false};
+    return arena_block(keeper_, v);
   }
 
   void shutdown(bool wait, bool cancel_futures) {
@@ -305,14 +342,15 @@ class PyPool {
     return pool.shutdown(to_ms(timeout), cancel_futures);
   }
   // Destroys the C++ pool (its threads, workers and segment), without the GIL.
+  // Shuts the pool down (if it was not) and lets go of it: it is destroyed now, or with the
+  // last view of its arena that Python still holds.
   void close() {
-    if (!pool_) return;
-    if (PyGILState_Check() != 0) {
+    if (!keeper_) return;
+    if (!keeper_->pool->closed()) {
       py::gil_scoped_release release;
-      pool_.reset();
-    } else {
-      pool_.reset();
+      keeper_->pool->shutdown(true, false);
     }
+    keeper_.reset();
   }
   std::vector<pid_t> worker_pids() { return get().worker_pids(); }
   py::dict stats() {
@@ -333,7 +371,7 @@ class PyPool {
   }
   unsigned size() { return get().size(); }
   bool broken() { return get().broken(); }
-  bool closed() { return !pool_ || pool_->closed(); }
+  bool closed() { return !keeper_ || keeper_->pool->closed(); }
   void resize(unsigned n) {
     brine::Pool& pool = get();
     py::gil_scoped_release release;
@@ -350,10 +388,10 @@ class PyPool {
     return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0 + 0.5));
   }
   brine::Pool& get() {
-    if (!pool_) throw std::runtime_error("brine: this pool was closed");
-    return *pool_;
+    if (!keeper_) throw std::runtime_error("brine: this pool was closed");
+    return *keeper_->pool;
   }
-  std::unique_ptr<brine::Pool> pool_;
+  std::shared_ptr<Keeper> keeper_;
 };
 
 }  // namespace
