@@ -91,8 +91,16 @@ class Future(cf.Future):
         return self._mark_cancelled()
 
     def _mark_cancelled(self):
+        with self._condition:
+            if self._state == cf_base.CANCELLED_AND_NOTIFIED:
+                return True
+            if self._state != cf_base.PENDING:
+                return self._state == cf_base.CANCELLED
         if cf.Future.cancel(self):
-            self.set_running_or_notify_cancel()  # wakes wait()/as_completed() waiters
+            try:
+                self.set_running_or_notify_cancel()  # wakes wait()/as_completed() waiters
+            except RuntimeError:
+                pass  # another thread notified first
             return True
         return False
 
