@@ -370,6 +370,14 @@ class Pool(cf.Executor):
             threading.Thread(target=self._close, args=(pool, cancel_futures), daemon=True,
                              name="brine-shutdown").start()
 
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            # Ctrl-C (KeyboardInterrupt) or SystemExit: don't wait for the queued work.
+            self.terminate(0)
+        else:
+            self.shutdown(wait=True)
+        return False
+
     def _close(self, pool, cancel_futures):
         if not pool.closed():
             pool.shutdown(True, cancel_futures)
@@ -452,9 +460,15 @@ def get_reusable_executor(max_workers=None, timeout=300, kill_workers=False, reu
 
 
 def _shutdown_all():
+    # A program ending normally lets queued tasks finish (as ProcessPoolExecutor does); one
+    # ending on Ctrl-C (an uncaught KeyboardInterrupt) does not wait: running tasks are killed.
+    interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
     for pool in list(_live_pools):
         try:
-            pool.shutdown(wait=True)
+            if interrupted:
+                pool.terminate(0)
+            else:
+                pool.shutdown(wait=True)
         except Exception:  # noqa: BLE001
             pass
     _brine._interpreter_exiting()
