@@ -9,13 +9,19 @@ numpy arrays travel out of band (pickle protocol 5) through the pool's shared ar
 gets a read-only view, not a copy; ``brine.shared_array`` allocates one there directly.
 """
 
+import sys as _sys
 from concurrent.futures import as_completed, wait, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED  # noqa: F401
 
 from ._pickling import NotPicklable, set_pickler, get_pickler
 from ._pool import (Pool, Future, WorkerCrashed, InitializerFailed, TaskTimeout, PoolClosed, ArenaExhausted,
                     BrineError, get_reusable_executor)
 from ._shared import shared_array
+from ._wrap import wrap_non_picklable_objects
+from ._joblib import register_joblib
+
+if "joblib" in _sys.modules:  # joblib is loaded already: "brine" is a backend now (else register_joblib())
+    register_joblib()
 
 __all__ = ["Pool", "Future", "WorkerCrashed", "InitializerFailed", "TaskTimeout", "PoolClosed", "ArenaExhausted",
            "BrineError", "NotPicklable", "get_reusable_executor", "set_pickler", "get_pickler", "shared_array",
-           "as_completed", "wait"]
+           "as_completed", "wait", "wrap_non_picklable_objects", "register_joblib"]
