@@ -474,7 +474,12 @@ def _shutdown_all():
     _brine._interpreter_exiting()
 
 
-atexit.register(_shutdown_all)
+# As concurrent.futures does: before atexit's handlers (and before non-daemon threads are joined),
+# so a handler that submits gets "cannot schedule new futures after shutdown".
+if hasattr(threading, "_register_atexit"):
+    threading._register_atexit(_shutdown_all)
+else:  # pragma: no cover
+    atexit.register(_shutdown_all)
 
 _orphaned = []  # pools inherited by a forked child: their threads are not here; never destroyed
 
