@@ -90,6 +90,20 @@ class Future(cf.Future):
             return self.cancelled()
         return self._mark_cancelled()
 
+    def _wait_for_task(self, timeout):
+        task = self._brine_task
+        if task is not None and self._state == cf_base.PENDING:
+            # brine's wait collects the completion on this thread: no hop through the collector.
+            task.wait(-1.0 if timeout is None else max(float(timeout), 0.0))
+
+    def result(self, timeout=None):
+        self._wait_for_task(timeout)
+        return super().result(timeout)
+
+    def exception(self, timeout=None):
+        self._wait_for_task(timeout)
+        return super().exception(timeout)
+
     def _mark_cancelled(self):
         with self._condition:
             if self._state == cf_base.CANCELLED_AND_NOTIFIED:

@@ -186,6 +186,15 @@ class Task {
   explicit Task(brine::Future<Outcome> f) : future_(std::move(f)) {}
   bool cancel() { return future_.cancel(); }
   bool done() const { return future_.done(); }
+  // Waits (without the GIL) for the task; with no timeout this thread collects completions
+  // itself, so the worker's completion wakes it directly and its done-callback runs here.
+  bool wait(double timeout) const {
+    if (timeout < 0) {
+      future_.wait();
+      return true;
+    }
+    return future_.wait_for(std::chrono::duration<double>(timeout));
+  }
 
  private:
   brine::Future<Outcome> future_;
@@ -379,6 +388,7 @@ class PyPool {
   }
   bool owns(const py::object& obj) {
     auto v = byte_view(obj);
+    py::gil_scoped_release release;
     return get().arena().locate(v->data(), v->size()).has_value();
   }
 
@@ -416,7 +426,8 @@ PYBIND11_MODULE(_brine, m) {
 
   py::class_<Task, std::shared_ptr<Task>>(m, "Task")
       .def("cancel", &Task::cancel, py::call_guard<py::gil_scoped_release>())
-      .def("done", &Task::done);
+      .def("done", &Task::done)
+      .def("wait", &Task::wait, py::arg("timeout") = -1.0, py::call_guard<py::gil_scoped_release>());
 
   py::class_<PyPool>(m, "Pool")
       .def(py::init<unsigned, const std::string&, uint32_t, double, double, std::size_t, std::size_t, double,
