@@ -173,9 +173,13 @@ _package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _spawn_command():
-    """argv of a spawned worker: this interpreter, with this process's sys.path, importing brine._worker."""
+    """argv of a spawned worker: this interpreter, with this process's sys.path and native
+    libraries, importing brine._worker."""
+    from . import _native
+
     paths = [_package_dir] + [p for p in sys.path if p]
-    code = f"import sys; sys.path[:0] = {paths!r}; import brine._worker"
+    code = (f"import sys; sys.path[:0] = {paths!r}; import brine; "
+            f"[brine.load_native(p) for p in {_native.loaded!r}]; import brine._worker")
     return [sys.executable or "/usr/bin/python3", "-c", code]
 
 
@@ -308,6 +312,30 @@ class Pool(cf.Executor):
             raise
         finally:
             stream.release()
+        return fut
+
+    def submit_native(self, name, /, *args):
+        """Runs the C++ function registered as `name` (BRINE_PYTHON_NATIVE, from a library loaded
+        with brine.load_native) on args: numpy arrays travel as std::span<const T> by reference,
+        scalars and str as themselves. Returns a concurrent.futures.Future of its result (a numpy
+        array for a std::vector or brine::SharedVector result)."""
+        from . import _native
+
+        with self._shutdown_lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            pool = self._pool
+        prepared = _native.native_args(args)
+        fut = Future()
+
+        def on_done(value):
+            _set(fut, result=_native.native_result(value))
+
+        try:
+            task = pool.submit_native(name, prepared, on_done, lambda kind, message: _fail(fut, kind, message))
+        except ValueError as e:  # std::invalid_argument: the arguments do not fit the signature
+            raise TypeError(str(e)) from None
+        fut._brine_task = task
         return fut
 
     def _explain(self, fn, args, kwargs, error):

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "brine/brine.h"
+#include "brine/python/native.h"
 
 namespace py = pybind11;
 
@@ -52,6 +54,26 @@ Outcome python_call(std::span<const uint8_t> stream, std::vector<brine::SharedVe
                     std::span<const uint8_t> config, uint8_t pickler);
 
 }  // namespace brine_python
+
+namespace brine::python {
+namespace {
+std::mutex& natives_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<std::string, Submitter>& natives() {
+  static auto* m = new std::map<std::string, Submitter>();
+  return *m;
+}
+}  // namespace
+
+// Called by BRINE_PYTHON_NATIVE in users' libraries (resolved against this module, loaded
+// RTLD_GLOBAL by the brine package).
+__attribute__((visibility("default"))) void register_native(const char* name, Submitter submitter) {
+  std::lock_guard lock(natives_mu());
+  natives()[name] = submitter;
+}
+}  // namespace brine::python
 
 template <>
 struct brine::Reducer<brine_python::Outcome>
@@ -277,6 +299,42 @@ void deliver(brine::Future<Outcome>& f, const std::weak_ptr<Keeper>& weak_keeper
   --t_in_completion;
 }
 
+struct NativeTask {
+  std::function<bool()> cancel;
+};
+
+void deliver_native(brine::python::Value v, std::string kind, std::string message, const std::weak_ptr<Keeper>& weak,
+                    std::shared_ptr<std::pair<py::object, py::object>>& callbacks) {
+  if (!python_usable()) return;
+  std::shared_ptr<Keeper> keeper = weak.lock();
+  Gil gil;
+  ++t_in_completion;
+  try {
+    if (!kind.empty()) {
+      callbacks->second(kind, message);
+    } else if (auto* a = std::get_if<brine::python::ArrayValue>(&v)) {
+      auto owner = std::make_shared<std::pair<std::shared_ptr<Keeper>, std::shared_ptr<const void>>>(keeper, a->owner);
+      Block b{owner, static_cast<uint8_t*>(const_cast<void*>(a->data)), a->count * a->itemsize, false};
+      callbacks->first(py::make_tuple(std::string(1, a->kind), a->itemsize, a->count, py::cast(std::move(b))));
+    } else if (std::holds_alternative<std::monostate>(v)) {
+      callbacks->first(py::none());
+    } else if (auto* b = std::get_if<bool>(&v)) {
+      callbacks->first(py::bool_(*b));
+    } else if (auto* i = std::get_if<int64_t>(&v)) {
+      callbacks->first(py::int_(*i));
+    } else if (auto* d = std::get_if<double>(&v)) {
+      callbacks->first(py::float_(*d));
+    } else {
+      callbacks->first(py::str(std::get<std::string>(v)));
+    }
+  } catch (py::error_already_set& e) {
+    e.discard_as_unraisable("brine: completing a native task's future");
+  }
+  callbacks.reset();
+  keeper.reset();
+  --t_in_completion;
+}
+
 class PyPool {
  public:
   PyPool(unsigned workers, const std::string& start_method, uint32_t max_tasks_per_child, double task_timeout,
@@ -326,6 +384,53 @@ class PyPool {
           Gil gil;
           callbacks.reset();
         }
+      });
+    }
+    return task;
+  }
+
+  // pool.submit_native(name, args): each arg is None/bool/int/float/str, or a tuple
+  // (kind, itemsize, count, buffer) for a contiguous numpy array (brine._native prepares them).
+  std::shared_ptr<NativeTask> submit_native(const std::string& name, const py::list& args, py::object on_done,
+                                            py::object on_error) {
+    brine::Pool& pool = get();
+    brine::python::Submitter submitter = nullptr;
+    {
+      std::lock_guard lock(brine::python::natives_mu());
+      auto it = brine::python::natives().find(name);
+      if (it != brine::python::natives().end()) submitter = it->second;
+    }
+    if (submitter == nullptr) {
+      throw py::key_error("brine: no native function '" + name + "' is registered: define it with BRINE_PYTHON_NATIVE in a "
+                          "library loaded with brine.load_native(path) before the pool starts");
+    }
+    std::vector<std::unique_ptr<ByteView>> views;
+    std::vector<brine::python::Value> values;
+    for (const py::handle a : args) {
+      if (a.is_none()) {
+        values.emplace_back(std::monostate{});
+      } else if (py::isinstance<py::bool_>(a)) {
+        values.emplace_back(a.cast<bool>());
+      } else if (py::isinstance<py::int_>(a)) {
+        values.emplace_back(a.cast<int64_t>());
+      } else if (py::isinstance<py::float_>(a)) {
+        values.emplace_back(a.cast<double>());
+      } else if (py::isinstance<py::str>(a)) {
+        values.emplace_back(a.cast<std::string>());
+      } else {
+        auto t = a.cast<py::tuple>();
+        views.push_back(byte_view(t[3]));
+        values.emplace_back(brine::python::ArrayValue{nullptr, views.back()->data(), t[2].cast<std::size_t>(),
+                                                      t[0].cast<std::string>().at(0), t[1].cast<std::size_t>()});
+      }
+    }
+    auto callbacks = std::make_shared<std::pair<py::object, py::object>>(std::move(on_done), std::move(on_error));
+    std::weak_ptr<Keeper> weak(keeper_);
+    auto task = std::make_shared<NativeTask>();
+    {
+      py::gil_scoped_release release;
+      task->cancel = submitter(pool, values, [callbacks, weak](brine::python::Value v, std::string kind, std::string message) mutable {
+        deliver_native(std::move(v), std::move(kind), std::move(message), weak, callbacks);
       });
     }
     return task;
@@ -429,6 +534,10 @@ PYBIND11_MODULE(_brine, m) {
       .def("done", &Task::done)
       .def("wait", &Task::wait, py::arg("timeout") = -1.0, py::call_guard<py::gil_scoped_release>());
 
+  py::class_<NativeTask, std::shared_ptr<NativeTask>>(m, "NativeTask")
+      .def("cancel", [](NativeTask& t) { return t.cancel && t.cancel(); }, py::call_guard<py::gil_scoped_release>())
+      .def("wait", [](NativeTask&, double) { return false; }, py::arg("timeout") = -1.0);
+
   py::class_<PyPool>(m, "Pool")
       .def(py::init<unsigned, const std::string&, uint32_t, double, double, std::size_t, std::size_t, double,
                     std::vector<std::string>, std::size_t>(),
@@ -436,6 +545,7 @@ PYBIND11_MODULE(_brine, m) {
            py::arg("shutdown_timeout"), py::arg("arena_bytes"), py::arg("reference_threshold"), py::arg("idle_timeout"),
            py::arg("worker_command"), py::arg("max_worker_rss"))
       .def("submit", &PyPool::submit)
+      .def("submit_native", &PyPool::submit_native)
       .def("alloc", &PyPool::alloc)
       .def("shutdown", &PyPool::shutdown)
       .def("shutdown_for", &PyPool::shutdown_for)
@@ -458,6 +568,12 @@ PYBIND11_MODULE(_brine, m) {
     py::gil_scoped_release release;
     brine::run_if_worker();
     throw std::runtime_error("brine: this process was not started as a brine worker (BRINE_WORKER is not set)");
+  });
+  m.def("native_names", [] {
+    std::lock_guard lock(brine::python::natives_mu());
+    std::vector<std::string> names;
+    for (const auto& [name, s] : brine::python::natives()) names.push_back(name);
+    return names;
   });
   m.def("_interpreter_exiting", [] { g_python_alive.store(false, std::memory_order_release); });
   m.attr("DEFAULT_REFERENCE_THRESHOLD") = brine::kDefaultReferenceThreshold;
