@@ -21,8 +21,8 @@ _configs = {}
 _failed_initializers = {}
 
 CALL = 0
-CHUNK = 1
-STARMAP_CHUNK = 2
+CHUNK = 1         # calls fn(*a) for each tuple a of args
+CHUNK_SINGLE = 2  # calls fn(x) for each x of args (a map over one iterable: no tuples to pickle)
 
 
 class _Config:
@@ -75,6 +75,8 @@ def run_task(stream, buffers, config, pickler):
         kind, fn, args, kwargs = codec.loads(stream, buffers)
         if kind == CALL:
             value = fn(*args, **kwargs)
+        elif kind == CHUNK_SINGLE:
+            value = list(map(fn, args))
         elif kind == CHUNK:
             value = [fn(*a) for a in args]
         else:

@@ -208,15 +208,6 @@ class Task {
   explicit Task(brine::Future<Outcome> f) : future_(std::move(f)) {}
   bool cancel() { return future_.cancel(); }
   bool done() const { return future_.done(); }
-  // Waits (without the GIL) for the task; with no timeout this thread collects completions
-  // itself, so the worker's completion wakes it directly and its done-callback runs here.
-  bool wait(double timeout) const {
-    if (timeout < 0) {
-      future_.wait();
-      return true;
-    }
-    return future_.wait_for(std::chrono::duration<double>(timeout));
-  }
 
  private:
   brine::Future<Outcome> future_;
@@ -531,12 +522,10 @@ PYBIND11_MODULE(_brine, m) {
 
   py::class_<Task, std::shared_ptr<Task>>(m, "Task")
       .def("cancel", &Task::cancel, py::call_guard<py::gil_scoped_release>())
-      .def("done", &Task::done)
-      .def("wait", &Task::wait, py::arg("timeout") = -1.0, py::call_guard<py::gil_scoped_release>());
+      .def("done", &Task::done);
 
   py::class_<NativeTask, std::shared_ptr<NativeTask>>(m, "NativeTask")
-      .def("cancel", [](NativeTask& t) { return t.cancel && t.cancel(); }, py::call_guard<py::gil_scoped_release>())
-      .def("wait", [](NativeTask&, double) { return false; }, py::arg("timeout") = -1.0);
+      .def("cancel", [](NativeTask& t) { return t.cancel && t.cancel(); }, py::call_guard<py::gil_scoped_release>());
 
   py::class_<PyPool>(m, "Pool")
       .def(py::init<unsigned, const std::string&, uint32_t, double, double, std::size_t, std::size_t, double,
