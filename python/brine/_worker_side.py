@@ -19,6 +19,10 @@ IN_WORKER = False
 # The pool configurations this process has seen: config bytes -> Codec for results.
 _configs = {}
 _failed_initializers = {}
+# The previous task's views of shared memory, released when the next task starts: one still in
+# use then (a task kept an argument's array) is reported, once.
+_previous_views = []
+_warned_kept_view = False
 
 CALL = 0
 CHUNK = 1         # calls fn(*a) for each tuple a of args
@@ -63,9 +67,29 @@ def _error_payload(codec, exc):
         return bytes(stream), buffers
 
 
+def _release_previous_views():
+    """Reports (once) a task that kept a view of its arguments: numpy keeps a reference to the
+    memoryview it was built on (not a buffer export), so a reference count tells."""
+    global _warned_kept_view
+    import sys
+
+    kept = 0
+    for view in _previous_views:
+        if sys.getrefcount(view) > 3:  # the list, the loop variable and getrefcount's argument
+            kept += 1
+    _previous_views.clear()
+    if kept and not _warned_kept_view:
+        _warned_kept_view = True
+        print(f"brine: a task kept {kept} view(s) of its arguments' shared memory after it returned (a numpy array "
+              f"stored in a global, say). That memory belongs to the task and is reused by later tasks: keep a copy "
+              f"(array.copy()) instead. (Reported once per worker.)", file=sys.stderr, flush=True)
+
+
 def run_task(stream, buffers, config, pickler):
     global IN_WORKER
     IN_WORKER = True
+    _release_previous_views()
+    _previous_views.extend(buffers)
     c, init_error = _config(config, pickler)
     codec = c.codec
     if init_error is not None:

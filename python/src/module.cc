@@ -178,7 +178,9 @@ Outcome python_call(std::span<const uint8_t> stream, std::vector<brine::SharedVe
     static py::object run_task = py::module_::import("brine._worker_side").attr("run_task");
     py::list views;
     for (auto& b : buffers) {
-      views.append(py::memoryview::from_memory(b.data(), static_cast<py::ssize_t>(b.size()), /*readonly=*/true));
+      // A read-only exporter of its own: arrays built on it hold a reference to it, which is how
+      // brine._worker_side tells that a task kept one (memoryviews would hide that).
+      views.append(py::cast(Block{nullptr, b.data(), b.size(), true}));
     }
     py::object s = py::memoryview::from_memory(const_cast<uint8_t*>(stream.data()), static_cast<py::ssize_t>(stream.size()), true);
     py::object c = py::memoryview::from_memory(const_cast<uint8_t*>(config.data()), static_cast<py::ssize_t>(config.size()), true);

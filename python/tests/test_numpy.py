@@ -104,3 +104,29 @@ def test_bad_shared_array_arguments_are_refused():
             p.shared_array((-1, 2))
     with pytest.raises(RuntimeError, match="shut down"):
         p.shared_array(10)
+
+
+
+
+def test_a_worker_that_keeps_an_argument_view_is_told(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    program = textwrap.dedent("""
+        import numpy as np, brine, helpers_kept
+        with brine.Pool(1) as p:
+            a = np.ones(100_000)
+            p.submit(helpers_kept.keep_argument, a).result()
+            p.submit(helpers_kept.keep_argument, a).result()
+    """)
+    (tmp_path / "helpers_kept.py").write_text(textwrap.dedent('''
+        _kept = []
+        def keep_argument(a):
+            _kept.append(a)
+            return a.shape
+    '''))
+    env = dict(__import__("os").environ, PYTHONPATH=":".join([str(tmp_path)] + [p for p in sys.path if p]))
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("kept 1 view(s)") == 1
