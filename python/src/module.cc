@@ -95,11 +95,14 @@ PyThreadState* g_worker_tstate = nullptr;
 
 bool python_usable() { return g_python_alive.load(std::memory_order_acquire) && Py_IsInitialized() && !_Py_IsFinalizing(); }
 
-// pthread_atfork: a fork by a thread Python does not know (brine's monitor) takes the GIL first.
+// pthread_atfork: a fork by a thread that does not hold the GIL (brine's monitor) takes it
+// first, so that the child inherits an interpreter whose every lock is free or held by the
+// forking thread, which lives on in the child. A thread that holds it (os.fork(), the fork
+// server's single thread) forks as it is.
 thread_local bool t_fork_took_gil = false;
 thread_local PyGILState_STATE t_fork_gil_state;
 void before_fork() {
-  if (!python_usable() || PyGILState_GetThisThreadState() != nullptr) return;
+  if (!python_usable() || PyGILState_Check() != 0) return;
   t_fork_gil_state = PyGILState_Ensure();
   t_fork_took_gil = true;
 }
@@ -541,11 +544,11 @@ PYBIND11_MODULE(_brine, m) {
       .def("shutdown", &PyPool::shutdown)
       .def("shutdown_for", &PyPool::shutdown_for)
       .def("close", &PyPool::close)
-      .def("worker_pids", &PyPool::worker_pids)
+      .def("worker_pids", &PyPool::worker_pids, py::call_guard<py::gil_scoped_release>())
       .def("stats", &PyPool::stats)
-      .def("size", &PyPool::size)
-      .def("broken", &PyPool::broken)
-      .def("closed", &PyPool::closed)
+      .def("size", &PyPool::size, py::call_guard<py::gil_scoped_release>())
+      .def("broken", &PyPool::broken, py::call_guard<py::gil_scoped_release>())
+      .def("closed", &PyPool::closed, py::call_guard<py::gil_scoped_release>())
       .def("resize", &PyPool::resize)
       .def("owns", &PyPool::owns);
 
