@@ -146,10 +146,10 @@ def test_shutdown_without_wait_returns_at_once():
     import time
 
     p = brine.Pool(1)
-    f = p.submit(helpers.sleep_and_return, 0.5, "late")
+    f = p.submit(helpers.sleep_and_return, 3, "late")
     t = time.monotonic()
     p.shutdown(wait=False)
-    assert time.monotonic() - t < 0.4
+    assert time.monotonic() - t < 2  # well before the task ends, even on a loaded machine
     assert f.result(timeout=30) == "late"  # still completes, as with ProcessPoolExecutor
 
 
