@@ -101,7 +101,7 @@ struct PoolOptions {
   // brine::run_if_worker() in a process that registers the same functions (e.g. an interpreter
   // that loads the same extension module); the segment's fd and the worker's index travel in
   // the environment. Ignored by the other start methods.
-  std::vector<std::string> worker_command;
+  std::vector<std::string> worker_command{};
 
   bool operator==(const PoolOptions&) const = default;
 };
