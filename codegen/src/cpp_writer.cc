@@ -1,5 +1,8 @@
 #include "cpp_writer.h"
 
+#include <algorithm>
+#include <cctype>
+#include <set>
 
 #include "schema_writer.h"
 
@@ -33,34 +36,87 @@ void write_reducer(std::string& out, const Struct& s, const std::string& identif
          "  static std::string identifier() { return \"" + identifier + "\"; }\n"
          "  static std::string schema_name() { return \"" + s.name.schema_namespace() + "." + s.name.schema_name() +
          "\"; }\n";
+  bool defaulted = false;
+  for (const Field& f : s.fields) defaulted = defaulted || !f.default_cxx.empty();
+  if (defaulted && !s.is_struct) {
+    // What a reader sees for an absent field: the C++ default member initializers, as the
+    // schema declares them (brine leaves a field out when it holds its default).
+    out += "  static const Defaults& defaults() {\n"
+           "    static const Defaults kDefaults = [] {\n"
+           "      Defaults d{};\n";
+    for (std::size_t i = 0; i < s.fields.size(); ++i) {
+      if (s.fields[i].default_cxx.empty()) continue;
+      const std::string n = std::to_string(i);
+      out += "      std::get<" + n + ">(d) = std::tuple_element_t<" + n + ", Defaults>(" + s.fields[i].default_cxx +
+             ");\n";
+    }
+    out += "      return d;\n"
+           "    }();\n"
+           "    return kDefaults;\n"
+           "  }\n";
+  }
   bool placed = false;
   for (const Field& f : s.fields) placed = placed || f.placement != FieldPlacement::kAuto;
   if (placed) {
     out += "  static flatbuffers::uoffset_t write(brine::Encoder& e, const " + t + "& v) {\n"
-           "    return brine::codegen::write_table(e";
+           "    return brine::codegen::write_table(e, field_defaults()";
     for (const Field& f : s.fields) out += ",\n                                       " + placed_field(f);
     out += ");\n  }\n";
   }
   out += "};\n";
 }
 
+// The identifiers a C++ spelling uses ("const shapes::Frame&" -> const, shapes, Frame).
+void add_identifiers(std::set<std::string>& out, const std::string& spelling) {
+  std::string word;
+  for (char c : spelling + " ") {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_') {
+      word += c;
+    } else if (!word.empty()) {
+      out.insert(word);
+      word.clear();
+    }
+  }
+}
+
+// `base`, with '_' appended until nothing in `taken` has that name.
+std::string free_name(std::string base, std::set<std::string>& taken) {
+  while (taken.contains(base)) base += '_';
+  taken.insert(base);
+  return base;
+}
+
+// The stub names nothing after the user's identifiers: a parameter named as something the
+// signature's types use (`std`, a namespace) becomes argN, and the pool and its type take
+// names no parameter has (`pool`, `Pool`, else with '_' appended).
 void write_stub(std::string& out, const Task& t) {
   std::string ns;
   for (const auto& n : t.name.namespaces) ns += n + "::";
   out += "\nnamespace " + ns + "tasks::" + t.name.name + " {\n";
+  std::set<std::string> in_types;
+  for (const Param& p : t.params) add_identifiers(in_types, p.type);
+  std::set<std::string> taken = in_types;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < t.params.size(); ++i) {
+    const std::string& name = t.params[i].name;
+    const bool clash = in_types.contains(name) || std::count(names.begin(), names.end(), name) != 0;
+    names.push_back(free_name(clash ? "arg" + std::to_string(i) : name, taken));
+  }
+  const std::string pool_type = free_name("Pool", taken);
+  const std::string pool = free_name("pool", taken);
   std::string params;
   std::string args;
   std::string signature;
   for (std::size_t i = 0; i < t.params.size(); ++i) {
     const std::string sep = i == 0 ? "" : ", ";
-    params += ", " + t.params[i].type + " " + t.params[i].name;
-    args += ", " + t.params[i].name;
+    params += ", " + t.params[i].type + " " + names[i];
+    args += ", " + names[i];
     signature += sep + t.params[i].type;
   }
   out += "// Submits " + t.name.cxx() + ": " + t.result + "(" + signature + ").\n"
-         "template <class Pool>\n"
-         "auto submit(Pool& pool" + params + ") {\n"
-         "  return pool.submit(&::" + t.name.cxx() + args + ");\n"
+         "template <class " + pool_type + ">\n"
+         "auto submit(" + pool_type + "& " + pool + params + ") {\n"
+         "  return " + pool + ".submit(&::" + t.name.cxx() + args + ");\n"
          "}\n"
          "}  // namespace " + ns + "tasks::" + t.name.name + "\n";
 }
@@ -76,7 +132,9 @@ std::string write_reducers_header(const Header& h, const std::string& include_as
                     "// Typed task stubs: tasks::<name>::submit(pool, args...) takes exactly the task's\n"
                     "// parameters, so a wrong argument is a compile error at the call site.\n"
                     "#pragma once\n\n"
-                    "#include <string>\n\n"
+                    "#include <limits>\n"
+                    "#include <string>\n"
+                    "#include <tuple>\n\n"
                     "#include \"brine/codegen/exposed.h\"\n"
                     "#include \"" + include_as + "\"\n";
   if (!h.structs.empty()) {

@@ -1,9 +1,14 @@
 #include "model.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
 #include <functional>
+#include <type_traits>
 #include <map>
 #include <set>
+#include <limits>
 #include <optional>
 
 namespace brine::codegen {
@@ -32,9 +37,22 @@ std::string QualifiedName::cxx() const {
   return out + name;
 }
 
+// "Outer::Inner" -> "Outer_Inner", "Level<1>" -> "Level_1": each run of characters an
+// identifier cannot hold becomes one '_', and none ends the name.
 std::string QualifiedName::schema_name() const {
-  std::string out = name;
-  for (std::size_t i = out.find("::"); i != std::string::npos; i = out.find("::", i)) out.replace(i, 2, "_");
+  std::string out;
+  bool gap = false;
+  for (char c : name) {
+    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                      (static_cast<unsigned char>(c) & 0x80) != 0;
+    if (!word) {
+      gap = true;
+      continue;
+    }
+    if (gap && !out.empty()) out += '_';
+    gap = false;
+    out += c;
+  }
   return out;
 }
 
@@ -43,6 +61,93 @@ std::string QualifiedName::schema_namespace() const {
   for (const auto& n : namespaces) out += n + ".";
   return out + "fb";
 }
+
+bool Enum::is_unsigned() const {
+  return underlying == Scalar::kUInt8 || underlying == Scalar::kUInt16 || underlying == Scalar::kUInt32 ||
+         underlying == Scalar::kUInt64;
+}
+
+std::string Enum::value_text(const Enumerator& v) const {
+  return is_unsigned() ? std::to_string(static_cast<uint64_t>(v.value)) : std::to_string(v.value);
+}
+
+bool Enum::less(const Enumerator& a, const Enumerator& b) const {
+  return is_unsigned() ? static_cast<uint64_t>(a.value) < static_cast<uint64_t>(b.value) : a.value < b.value;
+}
+
+std::vector<const Enumerator*> Enum::distinct() const {
+  std::vector<const Enumerator*> out;
+  for (const auto& v : values) {
+    if (find(v.value) == &v) out.push_back(&v);
+  }
+  return out;
+}
+
+const Enumerator* Enum::find(int64_t value) const {
+  for (const auto& v : values) {
+    if (v.value == value) return &v;
+  }
+  return nullptr;
+}
+
+namespace {
+
+template <class T>
+DefaultValue default_of(T v) {
+  DefaultValue out;
+  const T zero{};
+  if (std::memcmp(&v, &zero, sizeof(T)) == 0) return out;
+  if constexpr (std::is_same_v<T, bool>) {
+    out.schema = out.cxx = "true";
+  } else if constexpr (std::is_integral_v<T>) {
+    out.schema = std::to_string(v);
+    if constexpr (std::is_unsigned_v<T>) {
+      out.cxx = out.schema + "ULL";
+    } else {
+      out.cxx = v == std::numeric_limits<int64_t>::min() ? "(-9223372036854775807LL - 1)" : out.schema + "LL";
+    }
+  } else {
+    const std::string limits = std::string("std::numeric_limits<") + (sizeof(T) == 4 ? "float" : "double") + ">::";
+    if (std::isnan(v)) {
+      out.schema = "nan";
+      out.cxx = limits + "quiet_NaN()";
+    } else if (std::isinf(v)) {
+      out.schema = v < 0 ? "-inf" : "inf";
+      out.cxx = std::string(v < 0 ? "-" : "") + limits + "infinity()";
+    } else {
+      char text[64];
+      out.schema.assign(text, std::to_chars(text, text + sizeof(text), v).ptr);  // shortest exact form
+      out.cxx = out.schema;
+      if (out.cxx.find_first_of(".e") == std::string::npos) out.cxx += ".0";
+      if (sizeof(T) == 4) out.cxx += "f";
+    }
+  }
+  return out;
+}
+
+template <class V>
+DefaultValue convert(Scalar s, V v) {
+  switch (s) {
+    case Scalar::kBool: return default_of(v != V{});
+    case Scalar::kInt8: return default_of(static_cast<int8_t>(v));
+    case Scalar::kUInt8: return default_of(static_cast<uint8_t>(v));
+    case Scalar::kInt16: return default_of(static_cast<int16_t>(v));
+    case Scalar::kUInt16: return default_of(static_cast<uint16_t>(v));
+    case Scalar::kInt32: return default_of(static_cast<int32_t>(v));
+    case Scalar::kUInt32: return default_of(static_cast<uint32_t>(v));
+    case Scalar::kInt64: return default_of(static_cast<int64_t>(v));
+    case Scalar::kUInt64: return default_of(static_cast<uint64_t>(v));
+    case Scalar::kFloat: return default_of(static_cast<float>(v));
+    case Scalar::kDouble: return default_of(static_cast<double>(v));
+  }
+  return {};
+}
+
+}  // namespace
+
+DefaultValue DefaultValue::of(Scalar s, int64_t v) { return convert(s, v); }
+DefaultValue DefaultValue::of(Scalar s, uint64_t v) { return convert(s, v); }
+DefaultValue DefaultValue::of(Scalar s, double v) { return convert(s, v); }
 
 std::size_t scalar_size(Scalar s) {
   switch (s) {

@@ -40,6 +40,17 @@ struct TypeRef {
   bool has_contiguous_data() const;
 };
 
+// A constant converted to a scalar type (as C++ converts an initializer): how the schema
+// writes it as a field's default ("-9.81", "true", "inf") and a C++ expression of its value.
+// Both are empty when its bits are all zero, FlatBuffers' implicit default.
+struct DefaultValue {
+  std::string schema;
+  std::string cxx;
+  static DefaultValue of(Scalar s, int64_t v);
+  static DefaultValue of(Scalar s, uint64_t v);
+  static DefaultValue of(Scalar s, double v);
+};
+
 enum class FieldPlacement { kAuto, kCopy, kReference };
 
 struct Field {
@@ -47,6 +58,10 @@ struct Field {
   TypeRef type;
   FieldPlacement placement = FieldPlacement::kAuto;
   SourceLocation where;
+  // The C++ default member initializer of a scalar or enum field, when it is not zero: as the
+  // schema writes it ("-9.81", "2") and as a C++ expression of the field's type's value.
+  std::string default_schema;
+  std::string default_cxx;
 };
 
 // A C++ name split into its namespaces and the name inside them. A class nested in a class
@@ -74,7 +89,8 @@ struct Struct {
 
 struct Enumerator {
   std::string name;
-  int64_t value = 0;
+  int64_t value = 0;  // the value's bits; an unsigned enum's values are uint64_t(value)
+  SourceLocation where;
 };
 
 struct Enum {
@@ -82,6 +98,13 @@ struct Enum {
   Scalar underlying = Scalar::kInt32;
   std::vector<Enumerator> values;  // in declaration order
   SourceLocation where;
+
+  bool is_unsigned() const;
+  std::string value_text(const Enumerator& v) const;  // as the schema writes it
+  bool less(const Enumerator& a, const Enumerator& b) const;  // by value
+  // The first enumerator of each value; a later one with the same value is an alias.
+  std::vector<const Enumerator*> distinct() const;
+  const Enumerator* find(int64_t value) const;
 };
 
 struct Param {

@@ -1,8 +1,11 @@
 #include "parser.h"
 
+#include "names.h"
+
 #include <clang-c/Index.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,17 +80,33 @@ std::string cxx_spelling(CXType t) {
 
 bool is_record(CXCursorKind k) { return k == CXCursor_StructDecl || k == CXCursor_ClassDecl; }
 
+bool in_std(CXCursor c);
+
+// Whether `c` is declared in namespace std::chrono.
+bool in_chrono(CXCursor c) {
+  const CXCursor p = clang_getCursorSemanticParent(c);
+  return clang_getCursorKind(p) == CXCursor_Namespace && spelling(p) == "chrono" && in_std(p);
+}
+
+// A type's own name: the typedef that names an unnamed struct or enum (`typedef struct {...}
+// Elf64_Ehdr;`), a specialization with its arguments ("Level<1>"), else its spelling.
+std::string own_name(CXCursor c, const std::map<std::string, std::string>& typedefs) {
+  if (const auto it = typedefs.find(take(clang_getCursorUSR(c))); it != typedefs.end()) return it->second;
+  if (!clang_Cursor_isNull(clang_getSpecializedCursorTemplate(c))) return take(clang_getCursorDisplayName(c));
+  return spelling(c);
+}
+
 // The namespaces and enclosing classes of a declaration. An anonymous namespace shows as "".
-QualifiedName qualified_name(CXCursor c) {
+QualifiedName qualified_name(CXCursor c, const std::map<std::string, std::string>& typedefs = {}) {
   QualifiedName q;
-  q.name = spelling(c);
+  q.name = own_name(c, typedefs);
   for (CXCursor p = clang_getCursorSemanticParent(c);
        !clang_Cursor_isNull(p) && clang_getCursorKind(p) != CXCursor_TranslationUnit;
        p = clang_getCursorSemanticParent(p)) {
     if (clang_getCursorKind(p) == CXCursor_Namespace) {
       q.namespaces.insert(q.namespaces.begin(), spelling(p));
     } else if (is_record(clang_getCursorKind(p))) {
-      q.name = spelling(p) + "::" + q.name;
+      q.name = own_name(p, typedefs) + "::" + q.name;
     }
   }
   return q;
@@ -106,17 +125,23 @@ bool in_std(CXCursor c) {
   while (clang_getCursorKind(p) == CXCursor_Namespace && clang_Cursor_isInlineNamespace(p) != 0) {
     p = clang_getCursorSemanticParent(p);
   }
-  return clang_getCursorKind(p) == CXCursor_Namespace && spelling(p) == "std" &&
-         clang_getCursorKind(clang_getCursorSemanticParent(p)) == CXCursor_TranslationUnit;
+  if (clang_getCursorKind(p) != CXCursor_Namespace || spelling(p) != "std") return false;
+  CXCursor outer = clang_getCursorSemanticParent(p);
+  while (clang_getCursorKind(outer) == CXCursor_LinkageSpec || clang_getCursorKind(outer) == CXCursor_UnexposedDecl) {
+    outer = clang_getCursorSemanticParent(outer);  // extern "C++" (libclang 14 does not expose it)
+  }
+  return clang_getCursorKind(outer) == CXCursor_TranslationUnit;
 }
 
 std::optional<Scalar> scalar_of(CXType t) {
   const bool wide = clang_Type_getSizeOf(t) == 8;
   switch (t.kind) {
     case CXType_Bool: return Scalar::kBool;
+    // Plain char is a byte whatever the platform's char signedness (-funsigned-char, ARM's
+    // ABI), so a schema never depends on where it was generated.
     case CXType_Char_S:
-    case CXType_SChar: return Scalar::kInt8;
     case CXType_Char_U:
+    case CXType_SChar: return Scalar::kInt8;
     case CXType_UChar: return Scalar::kUInt8;
     case CXType_Short: return Scalar::kInt16;
     case CXType_UShort: return Scalar::kUInt16;
@@ -133,8 +158,8 @@ std::optional<Scalar> scalar_of(CXType t) {
 }
 
 constexpr std::string_view kSupported =
-    "supported are bool, fixed-width integers, float, double, std::string, BRINE_EXPOSE enums and "
-    "structs, and std::vector / std::array / std::optional of those";
+    "supported are bool, fixed-width integers, float, double, std::byte, std::chrono::duration, std::string, "
+    "BRINE_EXPOSE enums and structs, and std::vector / std::array / std::optional of those";
 
 class HeaderParser {
  public:
@@ -152,6 +177,14 @@ class HeaderParser {
                      "' is not one");
       }
       const bool task = marks.contains("brine::task");
+      if (kind == CXCursor_TypedefDecl) {  // `typedef struct { ... } Name;` names the struct Name
+        const CXCursor named =
+            clang_getTypeDeclaration(clang_getCanonicalType(clang_getTypedefDeclUnderlyingType(c)));
+        const std::string usr = take(clang_getCursorUSR(named));
+        if (!clang_Cursor_isNull(named) && spelling(named).empty() && !typedefs_.contains(usr)) {
+          typedefs_[usr] = spelling(c);
+        }
+      }
       if (kind == CXCursor_Namespace || kind == CXCursor_LinkageSpec) {
         collect(c);
       } else if (is_record(kind) || kind == CXCursor_EnumDecl) {
@@ -167,6 +200,10 @@ class HeaderParser {
       } else if (task) {
         error(c, "BRINE_TASK marks a non-template free function; '" + spelling(c) +
                      "' is not one. Wrap it in a free function taking and returning exposed types");
+      } else if (expose && kind == CXCursor_ClassTemplate) {
+        error(c, "'" + spelling(c) + "' is a class template: brine-codegen generates code for concrete types; "
+                     "expose an explicit specialization (`template <> struct BRINE_EXPOSE " + spelling(c) +
+                     "<...> {...};`) or a plain struct");
       } else if (expose) {
         error(c, "BRINE_EXPOSE marks a struct or an enum; '" + spelling(c) + "' is neither");
       } else if (kind == CXCursor_FieldDecl && (marks.contains("brine::ref") || marks.contains("brine::copy"))) {
@@ -198,6 +235,12 @@ class HeaderParser {
   void error(SourceLocation at, std::string message) { out_.errors.push_back({std::move(at), std::move(message)}); }
 
   bool check_name(CXCursor c, const QualifiedName& q) {
+    if (q.name.empty() || q.name.find('(') != std::string::npos || q.name.ends_with("::")) {
+      error(c, "this " + std::string(clang_getCursorKind(c) == CXCursor_EnumDecl ? "enum" : "struct") +
+                   " has no name the schema and the generated code can use; name it (or name it with a typedef: "
+                   "`typedef " + (clang_getCursorKind(c) == CXCursor_EnumDecl ? "enum" : "struct") + " {...} Name;`)");
+      return false;
+    }
     if (!in_anonymous_namespace(q)) return true;
     error(c, "'" + spelling(c) + "' is in an anonymous namespace: generated code in another file cannot name it; "
                                  "move it to a named namespace");
@@ -206,7 +249,7 @@ class HeaderParser {
 
   void build_enum(CXCursor c) {
     Enum e;
-    e.name = qualified_name(c);
+    e.name = qualified_name(c, typedefs_);
     e.where = location_of(c);
     if (!check_name(c, e.name)) return;
     const CXType underlying = clang_getCanonicalType(clang_getEnumDeclIntegerType(c));
@@ -217,12 +260,11 @@ class HeaderParser {
       return;
     }
     e.underlying = *s;
-    const bool is_unsigned = *s == Scalar::kUInt8 || *s == Scalar::kUInt16 || *s == Scalar::kUInt32 || *s == Scalar::kUInt64;
     for_each_child(c, [&](CXCursor k) {
       if (clang_getCursorKind(k) != CXCursor_EnumConstantDecl) return;
-      const int64_t v = is_unsigned ? static_cast<int64_t>(clang_getEnumConstantDeclUnsignedValue(k))
-                                    : clang_getEnumConstantDeclValue(k);
-      e.values.push_back({spelling(k), v});
+      const int64_t v = e.is_unsigned() ? static_cast<int64_t>(clang_getEnumConstantDeclUnsignedValue(k))
+                                        : clang_getEnumConstantDeclValue(k);
+      e.values.push_back({spelling(k), v, location_of(k)});
     });
     if (e.values.empty()) {
       error(c, "enum '" + e.name.cxx() + "' has no enumerators; FlatBuffers needs at least one");
@@ -233,18 +275,30 @@ class HeaderParser {
 
   void build_struct(CXCursor c) {
     Struct s;
-    s.name = qualified_name(c);
+    s.name = qualified_name(c, typedefs_);
     s.where = location_of(c);
     if (!check_name(c, s.name)) return;
     s.force_table = annotations(c).contains("brine::table");
     const CXType type = clang_getCursorType(c);
     s.size = static_cast<std::size_t>(std::max(0LL, clang_Type_getSizeOf(type)));
     s.align = static_cast<std::size_t>(std::max(0LL, clang_Type_getAlignOf(type)));
-    bool ok = true;
+    bool ok = check_constructible(c, s.name.cxx());
     for_each_child(c, [&](CXCursor m) {
       const CXCursorKind kind = clang_getCursorKind(m);
       if (user_provided_special(m)) s.plain = false;  // not trivially copyable: not a FlatBuffers struct
-      if (kind == CXCursor_CXXBaseSpecifier) {
+      if ((kind == CXCursor_UnionDecl || kind == CXCursor_StructDecl) && clang_Cursor_isAnonymousRecordDecl(m) != 0) {
+        std::string members;
+        for_each_child(m, [&](CXCursor u) {
+          if (clang_getCursorKind(u) == CXCursor_FieldDecl) members += (members.empty() ? "'" : ", '") + spelling(u) + "'";
+        });
+        const bool is_union = kind == CXCursor_UnionDecl;
+        error(m, "'" + s.name.cxx() + "' has an anonymous " + (is_union ? "union" : "struct") + " (members " + members +
+                     "): brine-codegen would have to drop it" +
+                     (is_union ? ", as nothing records which member is live" : "") + "; " +
+                     (is_union ? "hold the one member you use as a plain field instead of the union"
+                               : "name the struct, expose it, and hold it as a field"));
+        ok = false;
+      } else if (kind == CXCursor_CXXBaseSpecifier) {
         error(m, "'" + s.name.cxx() + "' has a base class '" + spelling(clang_getCursorType(m)) +
                      "': brine-codegen sends a struct's own fields only; hold the base as a field instead");
         ok = false;
@@ -258,6 +312,80 @@ class HeaderParser {
       ok = false;
     }
     if (ok) out_.header.structs.push_back(std::move(s));
+  }
+
+  // Whether a member function is `= delete`d (libclang 14 has no clang_CXXMethod_isDeleted).
+  static bool is_deleted(CXCursor m) {
+    const CXTranslationUnit tu = clang_Cursor_getTranslationUnit(m);
+    CXToken* tokens = nullptr;
+    unsigned n = 0;
+    clang_tokenize(tu, clang_getCursorExtent(m), &tokens, &n);
+    bool deleted = false;
+    for (unsigned i = 0; i + 1 < n; ++i) {
+      deleted = deleted || (take(clang_getTokenSpelling(tu, tokens[i])) == "=" &&
+                            take(clang_getTokenSpelling(tu, tokens[i + 1])) == "delete");
+    }
+    clang_disposeTokens(tu, tokens, n);
+    return deleted;
+  }
+
+  // A generated hook default-constructs a received value, sets its fields, and copies values:
+  // the struct needs a public default constructor, copy constructor and destructor.
+  bool check_constructible(CXCursor c, const std::string& name) {
+    std::string no_default;  // why it cannot be default-constructed, or empty
+    std::string no_copy;
+    std::string no_destroy;
+    std::string other_constructor;
+    bool default_declared = false;
+    bool copy_declared = false;
+    bool move_declared = false;
+    auto unusable = [](CXCursor m) -> std::string {
+      if (is_deleted(m)) return "is deleted";
+      const CX_CXXAccessSpecifier a = clang_getCXXAccessSpecifier(m);
+      if (a != CX_CXXPublic) return a == CX_CXXPrivate ? "is private" : "is protected";
+      return "";
+    };
+    for_each_child(c, [&](CXCursor m) {
+      const CXCursorKind kind = clang_getCursorKind(m);
+      if (kind == CXCursor_Destructor) {
+        if (const std::string why = unusable(m); !why.empty()) no_destroy = "its destructor " + why;
+      } else if (kind != CXCursor_Constructor) {
+        return;
+      } else if (clang_CXXConstructor_isDefaultConstructor(m) != 0) {
+        default_declared = true;
+        if (const std::string why = unusable(m); !why.empty()) no_default = "its default constructor " + why;
+      } else if (clang_CXXConstructor_isCopyConstructor(m) != 0) {
+        copy_declared = true;
+        if (const std::string why = unusable(m); !why.empty()) no_copy = "its copy constructor " + why;
+      } else if (clang_CXXConstructor_isMoveConstructor(m) != 0) {
+        move_declared = true;
+      } else if (other_constructor.empty()) {
+        other_constructor = take(clang_getCursorDisplayName(m));
+      }
+    });
+    if (!default_declared && (!other_constructor.empty() || copy_declared || move_declared)) {
+      no_default = other_constructor.empty()
+                       ? std::string("it declares a ") + (copy_declared ? "copy" : "move") +
+                             " constructor and no default constructor"
+                       : "it declares the constructor '" + other_constructor + "' and no default constructor";
+    }
+    if (!copy_declared && move_declared) no_copy = "it declares a move constructor and no copy constructor";
+    std::string type = name.substr(name.rfind("::") == std::string::npos ? 0 : name.rfind("::") + 2);
+    type = type.substr(0, type.find('<'));
+    if (!no_default.empty()) {
+      error(c, "'" + name + "' cannot be default-constructed (" + no_default +
+                   "): a generated hook rebuilds a received value by default-constructing it and setting its fields; "
+                   "give it a public default constructor (`" + type + "() = default;`)");
+    }
+    if (!no_copy.empty()) {
+      error(c, "'" + name + "' cannot be copied (" + no_copy +
+                   "): brine copies values into and out of envelopes; give it a public copy constructor (`" + type +
+                   "(const " + type + "&) = default;`)");
+    }
+    if (!no_destroy.empty()) {
+      error(c, "'" + name + "' cannot be destroyed (" + no_destroy + "); give it a public destructor");
+    }
+    return no_default.empty() && no_copy.empty() && no_destroy.empty();
   }
 
   // A virtual function, or a copy/move constructor, copy/move assignment or destructor that is
@@ -318,7 +446,62 @@ class HeaderParser {
                    "can travel by reference; drop the marker");
       return false;
     }
-    s.fields.push_back({name, *type, placement, location_of(m)});
+    Field field{name, *type, placement, location_of(m), "", ""};
+    if (!field_default(m, field, what)) return false;
+    s.fields.push_back(std::move(field));
+    return true;
+  }
+
+  // The default member initializer of a scalar or enum field, which the schema declares as the
+  // field's default (what a reader sees when the field is absent). It must be a constant.
+  bool field_default(CXCursor m, Field& f, const std::string& what) {
+    if (f.type.kind != TypeRef::Kind::kScalar && f.type.kind != TypeRef::Kind::kEnum) return true;
+    CXCursor init = clang_getNullCursor();
+    for_each_child(m, [&](CXCursor child) {
+      if (clang_isExpression(clang_getCursorKind(child)) != 0) init = child;
+    });
+    if (clang_Cursor_isNull(init)) return true;  // none: zero
+    // `x{}`, `x{v}`, `x = {v}`: the braces' one element, if any; for a class (a duration), its
+    // constructor's one argument.
+    const bool of_class = clang_getCanonicalType(clang_getCursorType(m)).kind == CXType_Record;
+    while (clang_getCursorKind(init) == CXCursor_InitListExpr ||
+           (of_class && clang_getCursorKind(init) == CXCursor_CallExpr)) {
+      CXCursor element = clang_getNullCursor();
+      int n = 0;
+      for_each_child(init, [&](CXCursor child) {
+        element = child;
+        ++n;
+      });
+      if (n == 0) return true;  // `{}`: zero
+      if (n != 1) break;
+      init = element;
+    }
+    Scalar scalar = f.type.scalar;
+    if (f.type.kind == TypeRef::Kind::kEnum) {
+      for (const Enum& e : out_.header.enums) {
+        if (e.name.cxx() == f.type.name) scalar = e.underlying;
+      }
+    }
+    CXEvalResult result = clang_Cursor_Evaluate(init);
+    const CXEvalResultKind kind = result != nullptr ? clang_EvalResult_getKind(result) : CXEval_UnExposed;
+    std::optional<DefaultValue> value;
+    if (kind == CXEval_Int) {
+      value = clang_EvalResult_isUnsignedInt(result) != 0
+                  ? DefaultValue::of(scalar, static_cast<uint64_t>(clang_EvalResult_getAsUnsigned(result)))
+                  : DefaultValue::of(scalar, static_cast<int64_t>(clang_EvalResult_getAsLongLong(result)));
+    } else if (kind == CXEval_Float) {
+      value = DefaultValue::of(scalar, clang_EvalResult_getAsDouble(result));
+    }
+    if (result != nullptr) clang_EvalResult_dispose(result);
+    if (!value) {
+      error(m, "the default member initializer of " + what +
+                   " is not a constant brine-codegen can evaluate, and the schema declares the field's default from "
+                   "it (what a reader sees when the field is absent); initialize it with a constant expression (a "
+                   "literal, an enumerator, a constexpr variable) or not at all");
+      return false;
+    }
+    f.default_schema = value->schema;
+    f.default_cxx = value->cxx;
     return true;
   }
 
@@ -345,7 +528,12 @@ class HeaderParser {
       case CXType_VariableArray:
         why = "C arrays are not supported; use std::array<T, N> (or std::vector<T>)";
         return std::nullopt;
-      case CXType_Enum: return resolve_enum(t, why);
+      case CXType_Enum:
+        if (const CXCursor decl = clang_getTypeDeclaration(t); in_std(decl) && spelling(decl) == "byte") {
+          r.scalar = Scalar::kUInt8;  // std::byte is a ubyte
+          return r;
+        }
+        return resolve_enum(t, why);
       case CXType_Record: return resolve_record(t, why);
       default: break;
     }
@@ -361,7 +549,7 @@ class HeaderParser {
     }
     TypeRef r;
     r.kind = TypeRef::Kind::kEnum;
-    r.name = qualified_name(decl).cxx();
+    r.name = qualified_name(decl, typedefs_).cxx();
     return r;
   }
 
@@ -376,6 +564,19 @@ class HeaderParser {
     const CXCursor decl = clang_getTypeDeclaration(t);
     const CXCursor templ = clang_getSpecializedCursorTemplate(decl);
     if (!clang_Cursor_isNull(templ) && in_std(templ)) return resolve_std(t, spelling(templ), why);
+    if (!clang_Cursor_isNull(templ) && in_chrono(templ)) return resolve_chrono(t, spelling(templ), why);
+    if (clang_getCursorKind(decl) == CXCursor_UnionDecl) {
+      why = "a union holds one of its members and nothing records which one is live, so brine-codegen cannot send "
+            "it; hold the one member you use as a plain field instead";
+      return std::nullopt;
+    }
+    if (!clang_Cursor_isNull(templ) && !exposed_.contains(take(clang_getCursorUSR(decl)))) {
+      why = "'" + qualified_name(decl, typedefs_).cxx() + "' is an instantiation of the class template '" +
+            spelling(templ) + "': brine-codegen exposes concrete types only; declare an explicit specialization "
+            "`template <> struct BRINE_EXPOSE " + spelling(decl) + "<...> {...};` in this header, or use a plain "
+            "BRINE_EXPOSE struct";
+      return std::nullopt;
+    }
     if (in_std(decl)) {
       why = "std::" + spelling(decl) + " is not supported in an exposed struct; " + std::string(kSupported);
       return std::nullopt;
@@ -386,18 +587,19 @@ class HeaderParser {
     }
     TypeRef r;
     r.kind = TypeRef::Kind::kStruct;
-    r.name = qualified_name(decl).cxx();
+    r.name = qualified_name(decl, typedefs_).cxx();
     return r;
   }
 
   std::optional<TypeRef> resolve_std(CXType t, const std::string& name, std::string& why) {
     TypeRef r;
     if (name == "basic_string") {
-      if (clang_getCanonicalType(clang_Type_getTemplateArgumentAsType(t, 0)).kind == CXType_Char_S) {
+      const CXTypeKind c = clang_getCanonicalType(clang_Type_getTemplateArgumentAsType(t, 0)).kind;
+      if (c == CXType_Char_S || c == CXType_Char_U) {  // plain char, signed or not
         r.kind = TypeRef::Kind::kString;
         return r;
       }
-      why = "only std::string (of char) is supported; convert to UTF-8 std::string";
+      why = "only std::string (of plain char) is supported; convert to a UTF-8 std::string";
       return std::nullopt;
     }
     if (name == "vector" || name == "array" || name == "optional") {
@@ -418,9 +620,10 @@ class HeaderParser {
              : name == "array"  ? TypeRef::Kind::kArray
                                 : TypeRef::Kind::kOptional;
       if (r.kind == TypeRef::Kind::kArray) {
-        const long long elem_size =
-            clang_Type_getSizeOf(clang_getCanonicalType(clang_Type_getTemplateArgumentAsType(t, 0)));
-        r.length = elem_size > 0 ? static_cast<std::size_t>(clang_Type_getSizeOf(t) / elem_size) : 0;
+        // N as the type spells it ("std::array<float, 3>"): sizeof(std::array<T, 0>) is not 0,
+        // and libclang 14 gives no template argument values of a type.
+        const std::string text = spelling(t);
+        r.length = std::strtoull(text.c_str() + text.rfind(',') + 1, nullptr, 10);
       }
       r.element = std::make_shared<const TypeRef>(std::move(*element));
       return r;
@@ -444,9 +647,31 @@ class HeaderParser {
     return std::nullopt;
   }
 
+  // std::chrono::duration travels as its count (its period is part of the C++ type, not the
+  // bytes); a time_point has no fixed epoch across clocks, so it is refused with a hint.
+  std::optional<TypeRef> resolve_chrono(CXType t, const std::string& name, std::string& why) {
+    if (name == "duration") {
+      const CXType rep = clang_getCanonicalType(clang_Type_getTemplateArgumentAsType(t, 0));
+      std::optional<Scalar> s = scalar_of(rep);
+      if (s && *s != Scalar::kBool) {
+        TypeRef r;
+        r.scalar = *s;
+        return r;
+      }
+      why = "a std::chrono::duration travels as its count, and its count type '" + spelling(rep) +
+            "' is not a fixed-width integer or floating-point type; use one";
+      return std::nullopt;
+    }
+    why = name == "time_point"
+              ? "a std::chrono::time_point is not supported; hold its time_since_epoch() as a std::chrono::duration "
+                "field (e.g. std::chrono::nanoseconds) and rebuild the time_point from its clock"
+              : "std::chrono::" + name + " is not supported in an exposed struct; " + std::string(kSupported);
+    return std::nullopt;
+  }
+
   // Why a user type that is not in this header's exposed set cannot be a field.
   std::string not_exposed(CXCursor decl, const std::string& what) {
-    const std::string name = qualified_name(decl).cxx();
+    const std::string name = qualified_name(decl, typedefs_).cxx();
     if (annotations(decl).contains("brine::expose")) {
       return "'" + name + "' is exposed in another header (" + location_of(decl).file +
              "); brine-codegen reads one header at a time, so declare the types a struct holds in the same header";
@@ -521,6 +746,7 @@ class HeaderParser {
   std::vector<CXCursor> tasks_;
   std::set<std::string> seen_tasks_;
   std::map<std::string, CXCursor> exposed_;  // by USR
+  std::map<std::string, std::string> typedefs_;  // the typedef naming an unnamed struct or enum, by its USR
 };
 
 struct IndexDeleter {
@@ -587,6 +813,7 @@ ParseResult parse_header(const std::string& path, const std::vector<std::string>
   parser.collect(clang_getTranslationUnitCursor(tu.get()));
   parser.build();
   decide_layouts(result.header);
+  for (Diagnostic& d : check_names(result.header)) result.errors.push_back(std::move(d));
   result.header.dependencies = user_files(tu.get());
   return result;
 }

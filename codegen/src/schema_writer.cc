@@ -74,11 +74,19 @@ class SchemaWriter {
     if (std::find(namespaces_.begin(), namespaces_.end(), ns) == namespaces_.end()) namespaces_.push_back(ns);
   }
 
+  // FlatBuffers wants distinct values in ascending order: an alias (a second name for a value)
+  // is left to a comment; the value travels as a number, so nothing is lost.
   void write_enum(const Enum& e) {
-    std::vector<Enumerator> values = e.values;  // FlatBuffers wants ascending values
-    std::stable_sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.value < b.value; });
+    std::vector<const Enumerator*> values = e.distinct();
+    std::stable_sort(values.begin(), values.end(), [&](const auto* a, const auto* b) { return e.less(*a, *b); });
     out_ += "\n// " + e.name.cxx() + "\nenum " + e.name.schema_name() + " : " + scalar_name(e.underlying) + " {\n";
-    for (const auto& v : values) out_ += "  " + v.name + " = " + std::to_string(v.value) + ",\n";
+    for (const auto* v : values) {
+      out_ += "  " + v->name + " = " + e.value_text(*v) + ",";
+      for (const auto& alias : e.values) {
+        if (alias.value == v->value && &alias != v) out_ += "  // also " + alias.name;
+      }
+      out_ += "\n";
+    }
     out_ += "}\n";
   }
 
@@ -92,7 +100,9 @@ class SchemaWriter {
   std::string struct_member(const TypeRef& t, const std::string& ns) const {
     if (t.kind == TypeRef::Kind::kArray) return "[" + struct_member(*t.element, ns) + ":" + std::to_string(t.length) + "]";
     // FlatBuffers checks an enum field's implicit default 0 even in a struct.
-    if (t.kind == TypeRef::Kind::kEnum && !has_zero(*enums_.at(t.name))) return scalar_name(enums_.at(t.name)->underlying);
+    if (t.kind == TypeRef::Kind::kEnum && enums_.at(t.name)->find(0) == nullptr) {
+      return scalar_name(enums_.at(t.name)->underlying);
+    }
     return type_name(t, ns);
   }
 
@@ -110,12 +120,14 @@ class SchemaWriter {
         } else {
           attrs.push_back("brine_optional");
         }
-      } else if (t.kind == TypeRef::Kind::kEnum && !has_zero(*enums_.at(t.name))) {
-        // brine leaves a zero scalar out, so the field's default must be 0; FlatBuffers wants an
-        // enum's default to be an enumerator: the field is declared as the enum's underlying type.
+      } else if (t.kind == TypeRef::Kind::kEnum && !enum_default(*enums_.at(t.name), f)) {
+        // FlatBuffers wants an enum field's default to be an enumerator; the C++ default (the
+        // initializer, else 0) is not one: the field is declared as the enum's underlying type.
         line = "  " + f.name + ": " + scalar_name(enums_.at(t.name)->underlying);
-        note = "  // " + relative(enums_.at(t.name)->name, ns) + " (which has no enumerator 0)";
+        note = "  // " + relative(enums_.at(t.name)->name, ns) + " (whose default " +
+               (f.default_schema.empty() ? "0" : f.default_schema) + " is no enumerator)";
       }
+      if (!f.default_schema.empty()) line += " = " + f.default_schema;
       if (t.kind == TypeRef::Kind::kArray) attrs.push_back("brine_length: " + std::to_string(t.length));
       if (f.placement != FieldPlacement::kAuto) {
         attrs.push_back(std::string("brine_placement: \"") + (f.placement == FieldPlacement::kReference ? "ref" : "copy") +
@@ -128,9 +140,11 @@ class SchemaWriter {
     out_ += "}\n";
   }
 
-  static bool has_zero(const Enum& e) {
+  // Whether the field's default is an enumerator of `e`.
+  static bool enum_default(const Enum& e, const Field& f) {
+    if (f.default_schema.empty()) return e.find(0) != nullptr;
     for (const auto& v : e.values) {
-      if (v.value == 0) return true;
+      if (e.value_text(v) == f.default_schema) return true;
     }
     return false;
   }

@@ -26,6 +26,18 @@ namespace {
 
 std::size_t align_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
 
+// A future's error, owned by nothing but the returned pointer. How a failure reaches a future
+// matters under ThreadSanitizer: std::runtime_error's message and the exception object are
+// reference-counted inside the uninstrumented C++ runtime, so if a temporary (or an active
+// handler) on the collector dropped the last reference after the future completed, the waiter's
+// reads would look like a race with that free. So errors are built here (the temporary dies
+// before this returns), and a caught exception fails its future after the handler has ended;
+// Future::get() takes the error with it (future.h).
+template <class E>
+std::exception_ptr error_ptr(const std::string& message) {
+  return std::make_exception_ptr(E(message));
+}
+
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 std::string describe_exit(int status) {
@@ -296,6 +308,8 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   rec.task_id = next_task_id_.fetch_add(1, std::memory_order_relaxed);
   TaskSink sink(*arena, rec.blocks);
   Encoder e(fbb, {options.reference_threshold, &sink, options.reducers});
+  // A failure completes the future after its handler has ended (see error_ptr).
+  std::exception_ptr error;
   try {
     const EncodedCall call = encode(e);
     const auto refs = e.finish_refs();
@@ -304,7 +318,10 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
                               flatbuffers::Offset<fb::AnyTable>(call.bound), call.bound_count, call.batch, refs),
                fb::TaskIdentifier());
   } catch (...) {
-    state->fail(std::current_exception());  // fails this future only; nothing was sent
+    error = std::current_exception();
+  }
+  if (error) {  // fails this future only; nothing was sent
+    state->fail(std::move(error));
     return;
   }
   const std::size_t n = fbb.GetSize();
@@ -313,7 +330,10 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
     try {
       envelope_block = arena->allocate(n);
     } catch (...) {
-      state->fail(std::current_exception());
+      error = std::current_exception();
+    }
+    if (error) {
+      state->fail(std::move(error));
       return;
     }
   }
@@ -604,7 +624,7 @@ bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
                                           std::memory_order_acq_rel));
   // The worker will skip it and hand the slot back; the collector then leaves the future
   // alone. It fails now.
-  state.fail(std::make_exception_ptr(Cancelled("brine: the task was cancelled before a worker started it")));
+  state.fail(error_ptr<Cancelled>("brine: the task was cancelled before a worker started it"));
   return true;
 }
 
@@ -729,6 +749,7 @@ void PoolCore::settle(uint32_t w, uint32_t s, std::vector<Settled>& batch) {
   pending_[s] = Pending{};
   const bool cancelled = ipc::word_state(h.state.load(std::memory_order_acquire)) == ipc::SlotState::kCancelled;
   if (!cancelled && rec.state) {
+    std::exception_ptr error;
     try {
       std::span<const std::byte> envelope;
       const uint32_t size = h.envelope_size;
@@ -748,8 +769,11 @@ void PoolCore::settle(uint32_t w, uint32_t s, std::vector<Settled>& batch) {
       d.set_envelope(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size(), result.refs());
       rec.state->decode(result, d);
     } catch (...) {
+      error = std::current_exception();
+    }
+    if (error) {
       rec.state->holds.clear();
-      rec.state->fail(std::current_exception());
+      rec.state->fail(std::move(error));
       rec.state.reset();
     }
   }
@@ -829,9 +853,11 @@ void PoolCore::fail_slot(uint32_t w, uint32_t s, std::exception_ptr error) {
   completing_done();
 }
 
-BrokenPool PoolCore::broken_error() const {
-  return BrokenPool("brine: the pool is broken: " + broken_reason_ + "; use a new pool (brine::reusable_pool makes one)");
+std::string PoolCore::broken_message() const {
+  return "brine: the pool is broken: " + broken_reason_ + "; use a new pool (brine::reusable_pool makes one)";
 }
+
+BrokenPool PoolCore::broken_error() const { return BrokenPool(broken_message()); }
 
 void PoolCore::break_pool(const std::string& why) {
   if (broken_.load(std::memory_order_acquire)) return;
@@ -897,35 +923,35 @@ void PoolCore::handle_death(uint32_t w) {
     if (st == ipc::SlotState::kDone || st == ipc::SlotState::kCancelled) {
       finish(w, s);  // its result (or cancellation) was written; only the message was lost
     } else if (broken()) {
-      fail_slot(w, s, std::make_exception_ptr(broken_error()));
+      fail_slot(w, s, error_ptr<BrokenPool>(broken_message()));
     } else if (st == ipc::SlotState::kQueued) {
-      fail_slot(w, s, std::make_exception_ptr(PoolClosed("brine: the pool shut down before '" + fn + "' ran")));
+      fail_slot(w, s, error_ptr<PoolClosed>("brine: the pool shut down before '" + fn + "' ran"));
     } else if (killed_by_shutdown && shutdown_timed_out_after_.count() != 0) {
       cut_short = true;
-      fail_slot(w, s, std::make_exception_ptr(PoolClosed(
+      fail_slot(w, s, error_ptr<PoolClosed>(
                           "brine: the pool's shutdown timeout of " + std::to_string(shutdown_timed_out_after_.count()) +
                           " ms passed while '" + fn + "' (task " + std::to_string(h.task_id) + ") still ran; its worker (pid " +
                           std::to_string(e.pid) + ") was killed. Bound such tasks with PoolOptions::task_timeout, or give "
-                          "shutdown (or PoolOptions::shutdown_timeout) more time")));
+                          "shutdown (or PoolOptions::shutdown_timeout) more time"));
     } else if (killed_by_shutdown) {
       cut_short = true;
-      fail_slot(w, s, std::make_exception_ptr(PoolClosed(
+      fail_slot(w, s, error_ptr<PoolClosed>(
                           "brine: the pool was shut down without waiting while '" + fn + "' (task " +
-                          std::to_string(h.task_id) + ") ran; its worker was stopped")));
+                          std::to_string(h.task_id) + ") ran; its worker was stopped"));
     } else if (s == timed_out) {
       cut_short = true;
-      fail_slot(w, s, std::make_exception_ptr(TimeoutError(
+      fail_slot(w, s, error_ptr<TimeoutError>(
                           "brine: '" + fn + "' (task " + std::to_string(h.task_id) + ") ran past its timeout of " +
                           std::to_string(h.timeout_ns.load() / 1'000'000) + " ms; its worker (pid " + std::to_string(e.pid) +
-                          ") was killed and replaced")));
+                          ") was killed and replaced"));
     } else {
       cut_short = true;
       header->workers_crashed.fetch_add(1, std::memory_order_relaxed);
-      fail_slot(w, s, std::make_exception_ptr(WorkerCrashed(
+      fail_slot(w, s, error_ptr<WorkerCrashed>(
                           "brine: worker " + std::to_string(w) + " (pid " + std::to_string(e.pid) + ") " + how +
                           " while running '" + fn + "' (task " + std::to_string(h.task_id) +
                           "); the pool replaced the worker. If it was killed by signal 9 and nobody sent it, "
-                          "check `dmesg` for the OOM killer")));
+                          "check `dmesg` for the OOM killer"));
     }
   }
   if (reason == ipc::ExitReason::kMemory) header->workers_recycled.fetch_add(1, std::memory_order_relaxed);
@@ -965,7 +991,7 @@ void PoolCore::handle_death(uint32_t w) {
     }
   }
   wake_pushed();
-  for (const uint32_t s : orphans) fail_slot(kNoWorker, s, std::make_exception_ptr(broken_error()));
+  for (const uint32_t s : orphans) fail_slot(kNoWorker, s, error_ptr<BrokenPool>(broken_message()));
 }
 
 // ---- the monitor: starting, reaping, deadlines -----------------------------------------------
@@ -1164,7 +1190,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
       if (cancelled) {
         std::lock_guard lock(drain_hook_->mu);  // pending_ is the collector's
         if (pending_[s].state) {
-          pending_[s].state->fail(std::make_exception_ptr(Cancelled("brine: cancelled by shutdown(cancel_futures)")));
+          pending_[s].state->fail(error_ptr<Cancelled>("brine: cancelled by shutdown(cancel_futures)"));
         }
       }
     }
@@ -1236,7 +1262,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
   // Anything still pending (shutdown without wait) fails now.
   for (uint32_t s = 0; s < options.slot_count; ++s) {
     if (pending_[s].state) {
-      pending_[s].state->fail(std::make_exception_ptr(PoolClosed("brine: the pool shut down before the task finished")));
+      pending_[s].state->fail(error_ptr<PoolClosed>("brine: the pool shut down before the task finished"));
     }
     pending_[s] = Pending{};
   }

@@ -178,6 +178,7 @@ class PoolCore {
   void completing_done() noexcept;
   void break_pool(const std::string& why);
   BrokenPool broken_error() const;  // the error every use of a broken pool gets
+  std::string broken_message() const;  // its message
 
   void monitor_loop();
   void start_worker(uint32_t worker);

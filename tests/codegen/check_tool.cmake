@@ -7,6 +7,7 @@
 #       // expect-exit: <code>     the exit code (default 1)
 #       // expect: <text>          a line of the diagnostics starts with <text>
 #     and a failed run must leave no file behind.
+#   -DMODE=same_schema -DARGS=<clang argument>: the header's .fbs is the same with ARGS as without.
 cmake_minimum_required(VERSION 3.25)
 get_filename_component(stem ${HEADER} NAME_WE)
 file(REMOVE_RECURSE ${OUT})
@@ -28,6 +29,20 @@ if(MODE STREQUAL "golden")
         "If the change is intended, rerun with BRINE_UPDATE_GOLDENS=1 and review the diff.")
     endif()
   endforeach()
+  return()
+endif()
+
+if(MODE STREQUAL "same_schema")
+  # -DARGS=<clang argument>: the schema must not change with it (e.g. -funsigned-char).
+  execute_process(COMMAND ${TOOL} ${HEADER} -o ${OUT}/plain -I${INCLUDE} RESULT_VARIABLE rc ERROR_VARIABLE err)
+  execute_process(COMMAND ${TOOL} ${HEADER} -o ${OUT}/with -I${INCLUDE} -- ${ARGS} RESULT_VARIABLE rc2 ERROR_VARIABLE err2)
+  if(NOT rc EQUAL 0 OR NOT rc2 EQUAL 0)
+    message(FATAL_ERROR "brine-codegen ${HEADER} failed:\n${err}\nwith ${ARGS}:\n${err2}")
+  endif()
+  execute_process(COMMAND diff -u ${OUT}/plain/${stem}.fbs ${OUT}/with/${stem}.fbs RESULT_VARIABLE same OUTPUT_VARIABLE diff)
+  if(NOT same EQUAL 0)
+    message(FATAL_ERROR "the schema of ${HEADER} changes with ${ARGS}:\n${diff}")
+  endif()
   return()
 endif()
 

@@ -6,7 +6,9 @@
 // parameters, so a wrong argument is a compile error at the call site.
 #pragma once
 
+#include <limits>
 #include <string>
+#include <tuple>
 
 #include "brine/codegen/exposed.h"
 #include "arrays.h"
@@ -54,7 +56,7 @@ struct brine::Reducer<corpus::Image>
   static std::string identifier() { return "ARRA"; }
   static std::string schema_name() { return "corpus.fb.Image"; }
   static flatbuffers::uoffset_t write(brine::Encoder& e, const corpus::Image& v) {
-    return brine::codegen::write_table(e,
+    return brine::codegen::write_table(e, field_defaults(),
                                        v.width,
                                        v.height,
                                        brine::codegen::ref(v.pixels),

@@ -6,7 +6,9 @@
 // parameters, so a wrong argument is a compile error at the call site.
 #pragma once
 
+#include <limits>
 #include <string>
+#include <tuple>
 
 #include "brine/codegen/exposed.h"
 #include "enums.h"
@@ -25,6 +27,14 @@ struct brine::Reducer<corpus::Palette>
   static std::string name() { return "corpus::Palette"; }
   static std::string identifier() { return "ENUM"; }
   static std::string schema_name() { return "corpus.fb.Palette"; }
+  static const Defaults& defaults() {
+    static const Defaults kDefaults = [] {
+      Defaults d{};
+      std::get<0>(d) = std::tuple_element_t<0, Defaults>(1ULL);
+      return d;
+    }();
+    return kDefaults;
+  }
 };
 
 // ---- typed task stubs ----

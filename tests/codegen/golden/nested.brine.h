@@ -6,7 +6,9 @@
 // parameters, so a wrong argument is a compile error at the call site.
 #pragma once
 
+#include <limits>
 #include <string>
+#include <tuple>
 
 #include "brine/codegen/exposed.h"
 #include "nested.h"
@@ -35,6 +37,14 @@ struct brine::Reducer<corpus::geo::Segment::Style>
   static std::string name() { return "corpus::geo::Segment::Style"; }
   static std::string identifier() { return "NEST"; }
   static std::string schema_name() { return "corpus.geo.fb.Segment_Style"; }
+  static const Defaults& defaults() {
+    static const Defaults kDefaults = [] {
+      Defaults d{};
+      std::get<1>(d) = std::tuple_element_t<1, Defaults>(1.0f);
+      return d;
+    }();
+    return kDefaults;
+  }
 };
 
 // table corpus.geo.fb.Segment

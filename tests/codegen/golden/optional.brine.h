@@ -6,7 +6,9 @@
 // parameters, so a wrong argument is a compile error at the call site.
 #pragma once
 
+#include <limits>
 #include <string>
+#include <tuple>
 
 #include "brine/codegen/exposed.h"
 #include "optional.h"

@@ -6,7 +6,9 @@
 // parameters, so a wrong argument is a compile error at the call site.
 #pragma once
 
+#include <limits>
 #include <string>
+#include <tuple>
 
 #include "brine/codegen/exposed.h"
 #include "simple.h"
@@ -39,6 +41,14 @@ struct brine::Reducer<corpus::Point>
   static std::string name() { return "corpus::Point"; }
   static std::string identifier() { return "SIMP"; }
   static std::string schema_name() { return "corpus.fb.Point"; }
+  static const Defaults& defaults() {
+    static const Defaults kDefaults = [] {
+      Defaults d{};
+      std::get<4>(d) = std::tuple_element_t<4, Defaults>(true);
+      return d;
+    }();
+    return kDefaults;
+  }
 };
 
 // ---- typed task stubs ----

@@ -6,7 +6,9 @@
 // parameters, so a wrong argument is a compile error at the call site.
 #pragma once
 
+#include <limits>
 #include <string>
+#include <tuple>
 
 #include "brine/codegen/exposed.h"
 #include "vectors.h"
@@ -23,6 +25,14 @@ struct brine::Reducer<corpus::Particle>
   static std::string name() { return "corpus::Particle"; }
   static std::string identifier() { return "VECT"; }
   static std::string schema_name() { return "corpus.fb.Particle"; }
+  static const Defaults& defaults() {
+    static const Defaults kDefaults = [] {
+      Defaults d{};
+      std::get<0>(d) = std::tuple_element_t<0, Defaults>(1.0);
+      return d;
+    }();
+    return kDefaults;
+  }
 };
 
 // table corpus.fb.Cloud

@@ -43,7 +43,9 @@ struct Exposed : std::conditional_t<kIsTable, TableFields<kMembers...>, Fields<k
     const std::string qualified = Reducer<Class>::schema_name();
     static constexpr std::string_view kNames[] = {detail::member_name<kMembers>()...};
     if constexpr (kIsTable) {
-      if (s.claim(qualified)) s.define(qualified, "table", Listed::Table::fields(s, kNames), Reducer<Class>::name());
+      if (s.claim(qualified)) {
+        s.define(qualified, "table", Listed::Table::fields(s, kNames, Listed::field_defaults()), Reducer<Class>::name());
+      }
     } else {
       // The structs a struct holds are declared before it (flatc wants a struct defined before
       // an array of it); a struct cannot hold itself, so this ends.
@@ -59,10 +61,11 @@ struct Exposed : std::conditional_t<kIsTable, TableFields<kMembers...>, Fields<k
   }
 };
 
-// A table of `values`, field i in slot i: what a generated write() with placements calls.
-template <class... Ts>
-flatbuffers::uoffset_t write_table(Encoder& e, const Ts&... values) {
-  return detail::TableOf<Ts...>::write(e, values...);
+// A table of `values`, field i in slot i, a scalar left out when it equals its default in
+// `defaults` (Fields::field_defaults()): what a generated write() with placements calls.
+template <class D, class... Ts>
+flatbuffers::uoffset_t write_table(Encoder& e, const D* defaults, const Ts&... values) {
+  return detail::TableOf<Ts...>::write_defaulted(e, defaults, values...);
 }
 
 // A field forced into the shared arena (BRINE_REF) or into the envelope (BRINE_COPY). An empty

@@ -33,6 +33,9 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <chrono>
+#include <cmath>
 #include <concepts>
 #include <cstring>
 #include <map>
@@ -227,6 +230,21 @@ bool all_zero(const S& s) noexcept {
   return std::all_of(raw.begin(), raw.end(), [](unsigned char c) { return c == 0; });
 }
 
+// A scalar as a schema writes it as a default: "true", "-3", "-9.81" (the shortest text that
+// reads back exactly), "inf", "nan". brine-codegen writes defaults the same way.
+template <class S>
+std::string scalar_text(S v, bool is_bool) {
+  if (is_bool) return v != S{} ? "true" : "false";
+  if constexpr (std::is_floating_point_v<S>) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+    char text[64];
+    return std::string(text, std::to_chars(text, text + sizeof(text), v).ptr);
+  } else {
+    return std::to_string(v);
+  }
+}
+
 inline const uint8_t* deref(const uint8_t* at) noexcept {
   return at + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(at);
 }
@@ -308,10 +326,18 @@ struct Slot {
   static constexpr std::size_t align() {
     return kInline<T> ? alignof(P) : sizeof(flatbuffers::uoffset_t);
   }
+  // A scalar is left out when its bits are its default's: `dflt` (the field's declared
+  // default, see Fields) or else zero. Bitwise: -0.0 is kept, and a NaN payload.
   template <class P>
-  static void add(flatbuffers::FlatBufferBuilder& b, flatbuffers::voffset_t slot, const P& p, bool force = false) {
+  static void add(flatbuffers::FlatBufferBuilder& b, flatbuffers::voffset_t slot, const P& p, bool force = false,
+                  const T* dflt = nullptr) {
     if constexpr (W::kind == WireKind::kScalar) {
-      if (force || !all_zero(p)) b.AddElement<P>(slot, p);  // bitwise default: -0.0 is kept
+      bool absent = all_zero(p);
+      if (dflt != nullptr) {
+        const P d = W::store(*dflt);
+        absent = std::memcmp(&p, &d, sizeof(P)) == 0;
+      }
+      if (force || !absent) b.AddElement<P>(slot, p);
     } else if constexpr (W::kind == WireKind::kStruct) {
       b.Align(alignof(P));
       b.PushBytes(reinterpret_cast<const uint8_t*>(&p), sizeof(P));
@@ -323,10 +349,11 @@ struct Slot {
   static bool present(const flatbuffers::Table* t, flatbuffers::voffset_t slot) {
     return t != nullptr && t->CheckField(slot);
   }
-  static T read(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot) {
+  static T read(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot, const T* dflt = nullptr) {
     if constexpr (W::kind == WireKind::kScalar) {
       using S = Storage<T>;
-      return load_value<T>(d, t != nullptr ? t->GetField<S>(slot, S{}) : S{});
+      const S absent = dflt != nullptr ? S(W::store(*dflt)) : S{};
+      return load_value<T>(d, t != nullptr ? t->GetField<S>(slot, absent) : absent);
     } else if constexpr (W::kind == WireKind::kStruct) {
       using S = Storage<T>;
       if (const S* s = t != nullptr ? t->GetStruct<const S*>(slot) : nullptr) {
@@ -351,6 +378,16 @@ struct Slot {
   }
   static std::string schema(SchemaWriter& s) { return s.type<T>(); }
   static void describe(std::string& out) { W::describe(out); }
+  // " = <default>" for a scalar whose declared default is not zero, as a schema writes it.
+  static std::string default_text(const T* dflt) {
+    if constexpr (W::kind == WireKind::kScalar) {
+      if (dflt != nullptr) {
+        const auto stored = W::store(*dflt);
+        if (!all_zero(stored)) return " = " + scalar_text(stored, std::is_same_v<T, bool>);
+      }
+    }
+    return "";
+  }
 };
 
 // std::optional<T> in a field: absent when empty. A scalar is then written even when zero.
@@ -366,13 +403,15 @@ struct Slot<std::optional<T>> {
     return Inner::template align<typename P::value_type>();
   }
   template <class P>
-  static void add(flatbuffers::FlatBufferBuilder& b, flatbuffers::voffset_t slot, const P& p, bool = false) {
+  static void add(flatbuffers::FlatBufferBuilder& b, flatbuffers::voffset_t slot, const P& p, bool = false,
+                  const std::optional<T>* = nullptr) {
     if (p) Inner::add(b, slot, *p, /*force=*/true);
   }
   static bool present(const flatbuffers::Table* t, flatbuffers::voffset_t slot) {
     return t != nullptr && t->CheckField(slot);
   }
-  static std::optional<T> read(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot) {
+  static std::optional<T> read(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot,
+                               const std::optional<T>* = nullptr) {
     if (!present(t, slot)) return std::nullopt;
     return Inner::read(d, t, slot);
   }
@@ -388,6 +427,7 @@ struct Slot<std::optional<T>> {
     out += '?';
     Inner::describe(out);
   }
+  static std::string default_text(const std::optional<T>*) { return ""; }
 };
 
 // A table of fields Ts..., field i in slot i. Fields are added widest first, as flatc does.
@@ -396,15 +436,28 @@ struct TableOf {
   template <std::size_t I>
   using At = std::tuple_element_t<I, std::tuple<Ts...>>;
 
-  template <class Tuple>
-  static void add_all(flatbuffers::FlatBufferBuilder& b, const Tuple& prepared, std::size_t first = 0) {
+  // Field I's default in `defaults` (a tuple whose element I is a field's declared default
+  // when it has At<I>'s type), or nullptr: zero.
+  template <std::size_t I, class D>
+  static const At<I>* default_at(const D* defaults) {
+    if constexpr (I < std::tuple_size_v<D>) {
+      if constexpr (std::is_same_v<std::tuple_element_t<I, D>, At<I>>) {
+        return defaults != nullptr ? &std::get<I>(*defaults) : nullptr;
+      }
+    }
+    return nullptr;
+  }
+
+  template <class Tuple, class D = std::tuple<>>
+  static void add_all(flatbuffers::FlatBufferBuilder& b, const Tuple& prepared, std::size_t first = 0,
+                      const D* defaults = nullptr) {
     auto pass = [&]<std::size_t... I>([[maybe_unused]] std::size_t width, std::index_sequence<I...>) {
       (
           [&] {
             using P = std::tuple_element_t<I, Tuple>;
             constexpr std::size_t a = Slot<At<I>>::template align<P>();
             if ((width == 8 && a >= 8) || (width != 8 && a == width)) {
-              Slot<At<I>>::add(b, slot_of(first + I), std::get<I>(prepared));
+              Slot<At<I>>::add(b, slot_of(first + I), std::get<I>(prepared), false, default_at<I>(defaults));
             }
           }(),
           ...);
@@ -412,14 +465,19 @@ struct TableOf {
     for (std::size_t width : {8, 4, 2, 1}) pass(width, std::index_sequence_for<Ts...>());
   }
 
-  // Writes a table of `values`, at slots [first, first + N).
-  static flatbuffers::uoffset_t write(Encoder& e, const Ts&... values) {
+  // Writes a table of `values`, at slots [first, first + N); a scalar equal to its default in
+  // `defaults` (see default_at) is left out.
+  template <class D = std::tuple<>>
+  static flatbuffers::uoffset_t write_defaulted(Encoder& e, const D* defaults, const Ts&... values) {
     Encoder::Nest nest(e);
     const auto prepared = std::tuple{Slot<Ts>::prepare(e, values)...};
     auto& b = e.builder();
     const auto start = b.StartTable();
-    add_all(b, prepared);
+    add_all(b, prepared, 0, defaults);
     return b.EndTable(start);
+  }
+  static flatbuffers::uoffset_t write(Encoder& e, const Ts&... values) {
+    return write_defaulted(e, static_cast<const std::tuple<>*>(nullptr), values...);
   }
 
   static bool verify(Verifier& v, const uint8_t* p, std::size_t first = 0) {
@@ -438,14 +496,16 @@ struct TableOf {
     out += ')';
   }
 
-  // Field lines "name: type" for a schema; names from `names`, else f0, f1...
-  static std::vector<std::string> fields(SchemaWriter& s, const std::string_view* names = nullptr) {
+  // Field lines "name: type[ = default]" for a schema; names from `names`, else f0, f1...
+  template <class D = std::tuple<>>
+  static std::vector<std::string> fields(SchemaWriter& s, const std::string_view* names = nullptr,
+                                         const D* defaults = nullptr) {
     std::vector<std::string> out;
-    std::size_t i = 0;
-    ((out.push_back((names != nullptr && !names[i].empty() ? std::string(names[i]) : "f" + std::to_string(i)) +
-                    ": " + Slot<Ts>::schema(s)),
-      ++i),
-     ...);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((out.push_back((names != nullptr && !names[I].empty() ? std::string(names[I]) : "f" + std::to_string(I)) +
+                      ": " + Slot<At<I>>::schema(s) + Slot<At<I>>::default_text(default_at<I>(defaults)))),
+       ...);
+    }(std::index_sequence_for<Ts...>());
     return out;
   }
 };
@@ -649,8 +709,7 @@ struct Reducer<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>
     } else if constexpr (std::is_same_v<T, bool>) {
       return "bool";
     } else {
-      return std::string(std::is_floating_point_v<T> ? "f" : std::is_signed_v<T> ? "i" : "u") +
-             std::to_string(sizeof(T) * 8);
+      return std::string(std::is_floating_point_v<T> ? "f" : kSigned<T> ? "i" : "u") + std::to_string(sizeof(T) * 8);
     }
   }
   static Stored store(T v) noexcept { return static_cast<Stored>(v); }
@@ -665,7 +724,7 @@ struct Reducer<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>
     if constexpr (std::is_same_v<T, bool>) {
       out += 'b';
     } else {
-      out += std::is_floating_point_v<U> ? 'f' : std::is_signed_v<U> ? 'i' : 'u';
+      out += std::is_floating_point_v<U> ? 'f' : kSigned<U> ? 'i' : 'u';
       out += std::to_string(sizeof(U) * 8);
     }
   }
@@ -674,10 +733,37 @@ struct Reducer<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>
     using U = Stored;
     if constexpr (std::is_same_v<T, bool>) return "bool";
     if constexpr (std::is_floating_point_v<U>) return sizeof(U) == 4 ? "float" : "double";
-    constexpr const char* kSigned[] = {"byte", "short", "", "int", "", "", "", "long"};
-    constexpr const char* kUnsigned[] = {"ubyte", "ushort", "", "uint", "", "", "", "ulong"};
-    return std::is_signed_v<U> ? kSigned[sizeof(U) - 1] : kUnsigned[sizeof(U) - 1];
+    constexpr const char* kSignedNames[] = {"byte", "short", "", "int", "", "", "", "long"};
+    constexpr const char* kUnsignedNames[] = {"ubyte", "ushort", "", "uint", "", "", "", "ulong"};
+    return kSigned<U> ? kSignedNames[sizeof(U) - 1] : kUnsignedNames[sizeof(U) - 1];
   }
+
+ private:
+  // Plain char is a signed byte whatever the platform's char signedness (-funsigned-char,
+  // ARM's ABI): a schema never depends on where it was made.
+  template <class U>
+  static constexpr bool kSigned = std::is_signed_v<U> || std::is_same_v<U, char>;
+};
+
+// A std::chrono::duration travels as its count, a scalar of its Rep; the period is part of the
+// C++ type (and of the signature fingerprint), not of the bytes.
+template <class Rep, class Period>
+struct Reducer<std::chrono::duration<Rep, Period>> {
+  using D = std::chrono::duration<Rep, Period>;
+  using Count = Reducer<Rep>;
+  static constexpr WireKind kind = WireKind::kScalar;
+  static constexpr bool kNative = false;
+  static std::string name() {
+    return "duration<" + Count::name() + "," + std::to_string(Period::num) + "/" + std::to_string(Period::den) + ">";
+  }
+  static auto store(const D& v) noexcept { return Count::store(v.count()); }
+  template <class S>
+  static D load(S v) {
+    return D(Count::load(v));
+  }
+  static void describe(std::string& out) { Count::describe(out); }
+  static std::string schema_type(SchemaWriter& s) { return Count::schema_type(s); }
+  static std::string token() { return Count::token(); }
 };
 
 // ---- strings -------------------------------------------------------------------------------
@@ -1014,6 +1100,9 @@ constexpr bool struct_member() {
     return !std::is_same_v<T, bool> && !std::is_same_v<T, long double>;
   } else if constexpr (std::is_enum_v<T>) {
     return true;
+  } else if constexpr (requires { typename T::rep; typename T::period; }) {
+    return std::is_same_v<T, std::chrono::duration<typename T::rep, typename T::period>> &&
+           struct_member<typename T::rep>();
   } else if constexpr (requires { typename std::tuple_size<T>::type; } && requires { typename T::value_type; }) {
     if constexpr (std::is_same_v<T, std::array<typename T::value_type, std::tuple_size_v<T>>>) {
       return std::tuple_size_v<T> > 0 && struct_member<typename T::value_type>();
@@ -1106,12 +1195,28 @@ struct Fields {
   }
 
   // ---- table form ----
-  static flatbuffers::uoffset_t write(Encoder& e, const Class& c) { return Table::write(e, c.*kMembers...); }
+  // The fields' declared defaults: what a reader sees for an absent field, and what the
+  // writer leaves out. A hook declares them with `static const Defaults& defaults()` (as
+  // brine-codegen does, from the C++ default member initializers); without one, zero.
+  using Defaults = std::tuple<typename detail::MemberTraits<decltype(kMembers)>::Type...>;
+  static const Defaults* field_defaults() {
+    if constexpr (requires { { Reducer<Class>::defaults() } -> std::same_as<const Defaults&>; }) {
+      return &Reducer<Class>::defaults();
+    } else {
+      return nullptr;
+    }
+  }
+  static flatbuffers::uoffset_t write(Encoder& e, const Class& c) {
+    return Table::write_defaulted(e, field_defaults(), c.*kMembers...);
+  }
   static Class read(const Decoder& d, const uint8_t* p) {
     const auto* t = reinterpret_cast<const flatbuffers::Table*>(p);
+    const Defaults* defaults = field_defaults();
     Class out{};
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((out.*kMembers = detail::Slot<Member<I>>::read(d, t, detail::slot_of(I))), ...);
+      ((out.*kMembers = detail::Slot<Member<I>>::read(d, t, detail::slot_of(I),
+                                                      defaults != nullptr ? &std::get<I>(*defaults) : nullptr)),
+       ...);
     }(std::index_sequence_for<decltype(kMembers)...>());
     return out;
   }
@@ -1145,7 +1250,7 @@ struct Fields {
          ...);
         s.define(qualified, "struct", fields, demangle(typeid(Class).name()));
       } else {
-        s.define(qualified, "table", Table::fields(s, kNames), demangle(typeid(Class).name()));
+        s.define(qualified, "table", Table::fields(s, kNames, field_defaults()), demangle(typeid(Class).name()));
       }
     }
     return qualified;
@@ -1190,7 +1295,8 @@ struct TableFields : Fields<kMembers...> {
     const std::string qualified = Base::schema_name();
     if (s.claim(qualified)) {
       static constexpr std::string_view kNames[] = {detail::member_name<kMembers>()...};
-      s.define(qualified, "table", Base::Table::fields(s, kNames), demangle(typeid(typename Base::Class).name()));
+      s.define(qualified, "table", Base::Table::fields(s, kNames, Base::field_defaults()),
+               demangle(typeid(typename Base::Class).name()));
     }
     return qualified;
   }
