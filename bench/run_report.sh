@@ -56,7 +56,7 @@ else
 fi
 
 # One line per step as it starts, and how it ended (rows written, seconds) when it is done.
-steps=6
+steps=7
 step=0
 started=0
 progress() { step=$((step + 1)); started=$SECONDS; printf '[%d/%d] %s ... ' "$step" "$steps" "$*"; }
@@ -99,6 +99,18 @@ if [[ -x $python ]]; then
     && done_with "$raw_dir/python.json" || echo "failed (see raw/python.log)"
 else
   skip "$python missing"
+fi
+
+# The Python package (issue 14) against the same pools: built into BUILD_DIR/python.
+progress "python package (python_brine.py)"
+brine_python_dir=$(dirname "$bench_bin")/python
+if [[ -x $python && -d $brine_python_dir/brine ]]; then
+  "$python" "$here/python_brine.py" "${python_args[@]}" --brine-path "$brine_python_dir" \
+    --native "$brine_python_dir/libbrine_native_example.so" --out "$raw_dir/python_brine.json" \
+    >"$raw_dir/python_brine.log" 2>&1 \
+    && done_with "$raw_dir/python_brine.json" || echo "failed (see raw/python_brine.log)"
+else
+  skip "no brine Python package in $brine_python_dir (configure with BRINE_BUILD_PYTHON=ON)"
 fi
 
 progress "render report"

@@ -1023,7 +1023,7 @@ void PoolCore::start_worker(uint32_t w) {
       pid = fork_server_->spawn(w);
       break;
     case StartMethod::kSpawn:
-      pid = spawn_worker(segment.fd(), w);
+      pid = spawn_worker(segment.fd(), w, options.worker_command);
       break;
   }
   if (pid < 0) throw SegmentError(std::string("brine: could not start a worker: ") + std::strerror(errno));

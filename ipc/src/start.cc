@@ -147,8 +147,9 @@ int ForkServer::exit_status(pid_t worker) {
   return status;
 }
 
-pid_t spawn_worker(int segment_fd, uint32_t index) {
-  const std::vector<std::string> args = own_argv();
+pid_t spawn_worker(int segment_fd, uint32_t index, const std::vector<std::string>& command) {
+  const std::vector<std::string> args = command.empty() ? own_argv() : command;
+  const char* program = command.empty() ? "/proc/self/exe" : command.front().c_str();
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -165,7 +166,7 @@ pid_t spawn_worker(int segment_fd, uint32_t index) {
   // dup2 onto itself clears close-on-exec: the segment survives the exec, nothing else does.
   posix_spawn_file_actions_adddup2(&actions, segment_fd, segment_fd);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), envp.data());
+  const int rc = posix_spawn(&pid, program, &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     errno = rc;

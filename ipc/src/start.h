@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 
 namespace brine::detail {
 
@@ -31,8 +33,9 @@ class ForkServer {
   pid_t spawned_ = 0;
 };
 
-// StartMethod::kSpawn: execs /proc/self/exe with the segment fd inherited; the new process's
-// brine::run_if_worker() attaches and serves as worker `index`. Returns the pid, or -1.
-pid_t spawn_worker(int segment_fd, uint32_t index);
+// StartMethod::kSpawn: execs `command` (argv; empty: /proc/self/exe with this process's own
+// command line) with the segment fd inherited; the new process's brine::run_if_worker()
+// attaches and serves as worker `index`. Returns the pid, or -1.
+pid_t spawn_worker(int segment_fd, uint32_t index, const std::vector<std::string>& command);
 
 }  // namespace brine::detail

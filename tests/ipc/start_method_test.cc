@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -200,6 +202,22 @@ TEST(StartMethodOptionsTest, SpawnRefusesPerPoolReducersClearly) {
   const auto c = catch_of([&] { brine::Pool pool({.workers = 1, .start_method = StartMethod::kSpawn, .reducers = &table}); });
   EXPECT_EQ(c.type, "std::invalid_argument");
   EXPECT_TRUE(c.has("cannot cross exec")) << c.message;
+}
+
+// PoolOptions::worker_command: spawn execs the given program and arguments (here this binary
+// again, with a gtest filter that would select nothing); its run_if_worker() serves.
+TEST(StartMethodOptionsTest, SpawnExecsTheWorkerCommand) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(n, 0);
+  self[n] = 0;
+  const std::string marker_arg = "--gtest_filter=brine-worker-command-marker";
+  brine::Pool pool({.workers = 1, .start_method = StartMethod::kSpawn, .worker_command = {self, marker_arg}});
+  EXPECT_EQ(pool.submit(start_method::cube, int64_t{3}).get(), 27);
+  const int32_t pid = pool.submit(start_method::worker_pid).get();
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  const std::string cmdline((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(cmdline.find(marker_arg), std::string::npos) << "the worker was not started with worker_command";
 }
 
 }  // namespace

@@ -57,7 +57,9 @@ namespace brine {
 //  - kSpawn: exec a fresh copy of this binary; its main() must call brine::run_if_worker()
 //    first (like multiprocessing.freeze_support()). Functions are found by registered name;
 //    per-pool reducers don't cross exec and are refused; lambdas work only because the
-//    image is the same build (verified). The slowest start.
+//    image is the same build (verified). The slowest start. PoolOptions::worker_command may
+//    name another program to exec instead (an interpreter that loads this library and calls
+//    brine::run_if_worker(), as the Python package does).
 // bench/: BM_PoolStart/<method> measures each.
 enum class StartMethod : uint8_t { kFork, kForkServer, kSpawn };
 
@@ -94,6 +96,12 @@ struct PoolOptions {
   ipc::WaitPolicy parent_wait{};  // how the collector and Future::get() wait
   bool pin_workers = false;       // pin worker i to CPU i % ncpu
   const ReducerTable* reducers = nullptr;  // per-pool reduce hooks, in parent and workers
+  // kSpawn only: the program (argv[0], a path) and arguments exec'd for each worker. Empty: this
+  // binary with this process's own command line. The program must end up calling
+  // brine::run_if_worker() in a process that registers the same functions (e.g. an interpreter
+  // that loads the same extension module); the segment's fd and the worker's index travel in
+  // the environment. Ignored by the other start methods.
+  std::vector<std::string> worker_command{};
 
   bool operator==(const PoolOptions&) const = default;
 };
