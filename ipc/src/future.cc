@@ -42,11 +42,14 @@ void TaskStateBase::finish() noexcept {
 namespace {
 thread_local uint32_t tls_collecting = 0;
 
-void collect(DrainHook& hook, const ipc::WaitPolicy& policy, const std::function<bool()>& done) noexcept {
+// Collects until done() or the pool closes, or until `deadline` (CLOCK_MONOTONIC ns) passes.
+void collect(DrainHook& hook, const ipc::WaitPolicy& policy, const std::function<bool()>& done,
+             uint64_t deadline) noexcept {
   if (!policy.sleep) {
     // Pure spinning (pinned processes): this thread is the collector until it is done.
-    while (!done() && hook.open.load(std::memory_order_relaxed)) {
+    for (uint32_t i = 0; !done() && hook.open.load(std::memory_order_relaxed); ++i) {
       hook.try_drain();
+      if ((i & 63) == 0 && deadline != UINT64_MAX && ipc::monotonic_ns() >= deadline) return;
       ipc::cpu_relax();
     }
     return;
@@ -60,7 +63,11 @@ void collect(DrainHook& hook, const ipc::WaitPolicy& policy, const std::function
       hook.learner.record(ipc::monotonic_ns() - start, 0);
       return;
     }
-    if ((i & 15) == 0 && ipc::monotonic_ns() - start >= budget) break;
+    if ((i & 15) == 0) {
+      const uint64_t now = ipc::monotonic_ns();
+      if (now >= deadline) return;
+      if (now - start >= budget) break;
+    }
     ipc::cpu_relax();
   }
   // Sleep phase: on the doorbell, woken by the worker's completion itself; drain, repeat.
@@ -68,9 +75,15 @@ void collect(DrainHook& hook, const ipc::WaitPolicy& policy, const std::function
   bool first = true;
   hook.doorbell_sleepers.fetch_add(1, std::memory_order_seq_cst);
   while (!done() && hook.open.load(std::memory_order_seq_cst)) {
+    std::chrono::nanoseconds left = std::chrono::nanoseconds::max();
+    if (deadline != UINT64_MAX) {
+      const uint64_t now = ipc::monotonic_ns();
+      if (now >= deadline) break;
+      left = std::chrono::nanoseconds(deadline - now);
+    }
     hook.doorbell->wait(
-        [&] { return done() || !hook.open.load(std::memory_order_seq_cst) || hook.work_waiting(); }, sleep_now,
-        std::chrono::nanoseconds::max(), first ? &hook.learner : nullptr);
+        [&] { return done() || !hook.open.load(std::memory_order_seq_cst) || hook.work_waiting(); }, sleep_now, left,
+        first ? &hook.learner : nullptr);
     first = false;
     if (!hook.try_drain() && !done()) std::this_thread::yield();  // another thread drains: let it
   }
@@ -80,10 +93,11 @@ void collect(DrainHook& hook, const ipc::WaitPolicy& policy, const std::function
 
 uint32_t collecting_on_this_thread() noexcept { return tls_collecting; }
 
-void DrainHook::collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done) noexcept {
+void DrainHook::collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done,
+                              uint64_t deadline) noexcept {
   collectors.fetch_add(1, std::memory_order_seq_cst);
   ++tls_collecting;
-  if (open.load(std::memory_order_seq_cst)) collect(*this, policy, done);
+  if (open.load(std::memory_order_seq_cst)) collect(*this, policy, done, deadline);
   --tls_collecting;
   if (collectors.fetch_sub(1, std::memory_order_seq_cst) == 1 && collector_napping.load(std::memory_order_seq_cst) != 0 &&
       open.load() && outstanding()) {
@@ -98,8 +112,18 @@ void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
   ready_.wait([this] { return done(); }, ipc::WaitPolicy{.spin_ns = 0, .sleep = true});
 }
 
-bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) const noexcept {
-  return ready_.wait([this] { return done(); }, ipc::WaitPolicy{}, timeout);
+bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout, const ipc::WaitPolicy& policy) const noexcept {
+  if (done()) return true;
+  const uint64_t start = ipc::monotonic_ns();
+  const uint64_t deadline =
+      timeout.count() >= 0 && uint64_t(timeout.count()) < UINT64_MAX - start ? start + uint64_t(timeout.count()) : UINT64_MAX;
+  // Collect our own result while the pool lives, as wait() does: no wake-up of the collector.
+  if (DrainHook* hook = drain_hook.get()) hook->collect_until(policy, [this] { return done(); }, deadline);
+  if (done()) return true;
+  const uint64_t now = ipc::monotonic_ns();
+  if (deadline != UINT64_MAX && now >= deadline) return false;
+  return ready_.wait([this] { return done(); }, ipc::WaitPolicy{.spin_ns = 0, .sleep = true},
+                     deadline == UINT64_MAX ? std::chrono::nanoseconds::max() : std::chrono::nanoseconds(deadline - now));
 }
 
 void TaskStateBase::add_done_callback(std::function<void()> callback) {

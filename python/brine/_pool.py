@@ -79,6 +79,29 @@ class Future(cf.Future):
         super().__init__()
         self._brine_task = None
 
+    def _collect(self, timeout):
+        # Waits in brine: the waiting thread settles the completion itself (no wake-up of
+        # brine's collector thread, then of this one, per result), Ctrl-C still interrupts.
+        task = self._brine_task
+        if task is not None and self._state == cf_base.PENDING:
+            task.wait(-1.0 if timeout is None else max(float(timeout), 0.0))
+
+    def result(self, timeout=None):
+        if timeout is None:
+            self._collect(None)
+            return super().result()
+        deadline = time.monotonic() + timeout
+        self._collect(timeout)
+        return super().result(max(deadline - time.monotonic(), 0.0))
+
+    def exception(self, timeout=None):
+        if timeout is None:
+            self._collect(None)
+            return super().exception()
+        deadline = time.monotonic() + timeout
+        self._collect(timeout)
+        return super().exception(max(deadline - time.monotonic(), 0.0))
+
     def cancel(self):
         with self._condition:
             if self._state == cf_base.FINISHED:

@@ -207,12 +207,37 @@ Outcome python_call(std::span<const uint8_t> stream, std::vector<brine::SharedVe
 
 namespace {
 
+// Waits for a task with the GIL released, through its future's wait_for, which settles
+// completions on this thread as a C++ future's wait does: the result is delivered here, with no
+// wake-up of brine's collector thread in between. False once `timeout` seconds passed
+// (negative: no limit). Wakes every 50 ms to run Python's signal handlers, so Ctrl-C raises
+// KeyboardInterrupt in the waiting thread.
+bool wait_interruptibly(const std::function<bool(std::chrono::nanoseconds)>& wait_for, double timeout) {
+  using namespace std::chrono;
+  const auto deadline = steady_clock::now() + duration_cast<steady_clock::duration>(duration<double>(std::max(timeout, 0.0)));
+  for (;;) {
+    nanoseconds slice = milliseconds(50);
+    if (timeout >= 0) slice = std::min(slice, duration_cast<nanoseconds>(std::max(deadline - steady_clock::now(), steady_clock::duration::zero())));
+    bool finished = false;
+    {
+      py::gil_scoped_release release;
+      finished = wait_for(slice);
+    }
+    if (finished) return true;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (timeout >= 0 && steady_clock::now() >= deadline) return false;
+  }
+}
+
 // The Python side of one submitted task: cancel() and the brine future.
 class Task {
  public:
   explicit Task(brine::Future<Outcome> f) : future_(std::move(f)) {}
   bool cancel() { return future_.cancel(); }
   bool done() const { return future_.done(); }
+  bool wait(double timeout) {
+    return wait_interruptibly([this](std::chrono::nanoseconds t) { return future_.wait_for(t); }, timeout);
+  }
 
  private:
   brine::Future<Outcome> future_;
@@ -296,7 +321,8 @@ void deliver(brine::Future<Outcome>& f, const std::weak_ptr<Keeper>& weak_keeper
 }
 
 struct NativeTask {
-  std::function<bool()> cancel;
+  brine::python::TaskHandle handle;
+  bool wait(double timeout) { return wait_interruptibly(handle.wait_for, timeout); }
 };
 
 void deliver_native(brine::python::Value v, std::string kind, std::string message, const std::weak_ptr<Keeper>& weak,
@@ -425,7 +451,7 @@ class PyPool {
     auto task = std::make_shared<NativeTask>();
     {
       py::gil_scoped_release release;
-      task->cancel = submitter(pool, values, [callbacks, weak](brine::python::Value v, std::string kind, std::string message) mutable {
+      task->handle = submitter(pool, values, [callbacks, weak](brine::python::Value v, std::string kind, std::string message) mutable {
         deliver_native(std::move(v), std::move(kind), std::move(message), weak, callbacks);
       });
     }
@@ -527,10 +553,12 @@ PYBIND11_MODULE(_brine, m) {
 
   py::class_<Task, std::shared_ptr<Task>>(m, "Task")
       .def("cancel", &Task::cancel, py::call_guard<py::gil_scoped_release>())
-      .def("done", &Task::done);
+      .def("done", &Task::done)
+      .def("wait", &Task::wait, py::arg("timeout"));
 
   py::class_<NativeTask, std::shared_ptr<NativeTask>>(m, "NativeTask")
-      .def("cancel", [](NativeTask& t) { return t.cancel && t.cancel(); }, py::call_guard<py::gil_scoped_release>());
+      .def("cancel", [](NativeTask& t) { return t.handle.cancel && t.handle.cancel(); }, py::call_guard<py::gil_scoped_release>())
+      .def("wait", &NativeTask::wait, py::arg("timeout"));
 
   py::class_<PyPool>(m, "Pool")
       .def(py::init<unsigned, const std::string&, uint32_t, double, double, std::size_t, std::size_t, double,

@@ -68,7 +68,9 @@ struct DrainHook {
   // Collects completions on this thread (counted in `collectors`) until done() holds or the
   // pool closes: spins draining, then sleeps on the doorbell. A waiting future and a submitter
   // waiting for room both wait this way, so neither needs the collector to wake it.
-  void collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done) noexcept;
+  // With a deadline (CLOCK_MONOTONIC ns), it also returns once the deadline passes.
+  void collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done,
+                     uint64_t deadline = UINT64_MAX) noexcept;
   // The collector thread is napping and nobody collects: wake it.
   void wake_collector_if_alone() noexcept {
     if (collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0) {
@@ -92,7 +94,7 @@ class TaskStateBase {
   void finish() noexcept;                         // completes after decode() (first completion wins)
   bool done() const noexcept { return status_.load(std::memory_order_acquire) != uint32_t(TaskStatus::kPending); }
   void wait(const ipc::WaitPolicy& policy) const noexcept;
-  bool wait_for(std::chrono::nanoseconds timeout) const noexcept;
+  bool wait_for(std::chrono::nanoseconds timeout, const ipc::WaitPolicy& policy) const noexcept;
   void add_done_callback(std::function<void()> callback);
   void rethrow_if_failed() const {
     if (error_taken_) throw std::future_error(std::future_errc::future_already_retrieved);
@@ -203,7 +205,7 @@ class Future {
   // True if the task finished within `timeout`.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const noexcept {
-    return state_->wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    return state_->wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout), policy_);
   }
 
   // Waits, then returns the value (moved out: call once) or throws the task's error.

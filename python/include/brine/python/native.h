@@ -21,6 +21,7 @@
 // with RTLD_GLOBAL; it must not link brine's static libraries itself (two registries).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -51,9 +52,14 @@ using Value = std::variant<std::monostate, bool, int64_t, double, std::string, A
 
 // Completes a native task: the value, or an error's class name ("brine::WorkerCrashed") and message.
 using Deliver = std::function<void(Value value, std::string error_kind, std::string error_message)>;
-// Submits one call to `pool`; returns a canceller. Throws std::invalid_argument for arguments
-// that do not match the parameters.
-using Submitter = std::function<bool()> (*)(Pool& pool, std::span<const Value> args, Deliver deliver);
+// What the Python side keeps of a submitted native task.
+struct TaskHandle {
+  std::function<bool()> cancel;                            // Future::cancel
+  std::function<bool(std::chrono::nanoseconds)> wait_for;  // Future::wait_for (collects on this thread)
+};
+// Submits one call to `pool`. Throws std::invalid_argument for arguments that do not match the
+// parameters.
+using Submitter = TaskHandle (*)(Pool& pool, std::span<const Value> args, Deliver deliver);
 
 // Defined by the brine Python module.
 void register_native(const char* name, Submitter submitter);
@@ -146,7 +152,7 @@ Value to_value(R&& r) {
 }
 
 template <auto Fn, class... P, std::size_t... I>
-std::function<bool()> submit_with_params(Pool& pool, std::span<const Value> args, Deliver deliver,
+TaskHandle submit_with_params(Pool& pool, std::span<const Value> args, Deliver deliver,
                                          std::index_sequence<I...>) {
   using R = std::invoke_result_t<decltype(Fn), P...>;
   if (args.size() != sizeof...(P)) {
@@ -171,16 +177,17 @@ std::function<bool()> submit_with_params(Pool& pool, std::span<const Value> args
     }
     deliver(std::move(value), std::string(), std::string());
   });
-  return [future]() mutable { return future.cancel(); };
+  return TaskHandle{[future]() mutable { return future.cancel(); },
+                    [future](std::chrono::nanoseconds timeout) { return future.wait_for(timeout); }};
 }
 
 template <auto Fn, class R, class... P>
-std::function<bool()> submit_native(R (*)(P...), Pool& pool, std::span<const Value> args, Deliver deliver) {
+TaskHandle submit_native(R (*)(P...), Pool& pool, std::span<const Value> args, Deliver deliver) {
   return submit_with_params<Fn, P...>(pool, args, std::move(deliver), std::index_sequence_for<P...>());
 }
 
 template <auto Fn>
-std::function<bool()> submitter(Pool& pool, std::span<const Value> args, Deliver deliver) {
+TaskHandle submitter(Pool& pool, std::span<const Value> args, Deliver deliver) {
   return submit_native<Fn>(Fn, pool, args, std::move(deliver));
 }
 
