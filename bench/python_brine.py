@@ -21,6 +21,8 @@ Writes Google Benchmark-shaped JSON ({"context": {...}, "benchmarks": [{"name", 
   BM_PyBrineMap/<tasks>/<method>                   ms per map; items_per_second
   BM_PyBrineClosure/<method>                       us per task
   BM_PyBrineArraySum/<MiB>MiB/<method>             ms per sum; payload_bytes, bytes_per_second
+                                                   (brine_shared_array_send_only: a task that
+                                                   takes the array and does not read it)
   BM_PyBrineNative/<MiB>MiB/<method>               ms per sum; payload_bytes
   BM_PyBrineStart/<start method>                   ms to make a pool and run one task
 and "ratios" (a list of {"name", "value", "target", "pass"}) for the issue's targets, computed
@@ -47,6 +49,10 @@ def empty_task():
 
 def identity(x):
     return x
+
+
+def ignore(a):
+    return None
 
 
 def array_sum(a):
@@ -155,6 +161,8 @@ def bench_array_sums(brine, pools, sizes, np, native_lib):
             measure("in_process", size, lambda: array_sum(a), repeats)
             measure("brine_array", size, lambda: p.submit(array_sum, a).result(), repeats)
             measure("brine_shared_array", size, lambda: p.submit(array_sum, s).result(), repeats)
+            # The send alone: a task that takes the shared array and does not read it.
+            measure("brine_shared_array_send_only", size, lambda: p.submit(ignore, s).result(), repeats)
             if native_lib:
                 seconds = median_seconds(lambda: p.submit_native("total", s).result(), repeats)
                 rows.append(row(f"BM_PyBrineNative/{size // MIB}MiB/native_total_shared_array", seconds, unit="ms",

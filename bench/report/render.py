@@ -922,6 +922,96 @@ def targets13_section(rows):
     return "\n".join(lines + [""] + out), verdicts
 
 
+# --- the Python package (issue 14) -------------------------------------------
+
+PY14_WHY_MISS = {
+    "round trip": "a Python task is pickled (cloudpickle) and unpickled on both sides and runs under "
+                  "the worker's GIL; the C++ round trip is a small share of it.",
+    "shared_array sum, Pool.apply": "the worker's sum alone takes about as long as the in-process sum, so "
+                                    "1000× would need Pool.apply to take 1000 sums; sending the array "
+                                    "itself costs one round trip (the send-only ratio is beside it).",
+}
+
+
+def python_package_section(rows, results_dir):
+    """brine's Python package against Python's pools, from python_brine.py's rows and ratios."""
+    path = os.path.join(results_dir, "python_brine.json")
+    if not os.path.exists(path):
+        return None, []
+    with open(path) as f:
+        data = json.load(f)
+    lines = ["## The Python package against Python's pools", "",
+             "`bench/python_brine.py` (Debian's python3): `brine.Pool` with 2 workers, forkserver unless "
+             "named; Python's pools with 2 workers and fork. Median of repeated calls. Ratio columns: the "
+             "Python row's time over brine's (how many times faster brine is)."]
+    verdicts, out = [], []
+    for r in data.get("ratios", []):
+        verdict = "PASS" if r["pass"] else "MISS"
+        text = r["name"]
+        detail = f"{r['value']:.3g} (target {r['target']:g}; `{r['numerator']}` against `{r['denominator']}`)"
+        line = f"- **{verdict}** — {text}: {detail}"
+        if not r["pass"]:
+            why = next((w for k, w in PY14_WHY_MISS.items() if k in text), None)
+            if why:
+                line += f" *Likely reason:* {why}"
+        out.append(line)
+        verdicts.append((verdict, text, detail))
+    if out:
+        lines += ["", "Targets (issue 14), same run:", ""] + out
+
+    def group(prefix, brine_keys, header_unit="µs", scale=1e3):
+        found = by_name(rows, prefix)
+        if not found:
+            return None
+        mine = [k for k in found if k.startswith(brine_keys)]
+        others = sorted((k for k in found if not k.startswith(brine_keys)), key=lambda k: found[k].ns)
+        header = ["what", header_unit] + [f"× `{k}`" for k in mine]
+        body = [[f"**`{k}`**" if k in mine else f"`{k}`", f"{found[k].ns / scale:.2f}"] +
+                [fmt_ratio(found[k].ns, found[m].ns) for m in mine] for k in sorted(mine) + others]
+        return table(header, body)
+
+    for title, prefix, unit, scale in (("Empty task, submit and wait", "BM_PyBrineRoundTrip/", "µs", 1e3),
+                                       ("A closure (a lambda capturing a value) and a module function",
+                                        "BM_PyBrineClosure/", "µs", 1e3)):
+        t = group(prefix, ("brine",), unit, scale)
+        if t:
+            lines += ["", f"### {title}", "", t]
+    maps = by_name(rows, "BM_PyBrineMap/")
+    if maps:
+        mine = [k for k in maps if "/brine" in k]
+        body = [[f"**`{k}`**" if k in mine else f"`{k}`", f"{(r.counter('items_per_second') or 0) / 1e6:.2f}"] +
+                [fmt_ratio(maps[m].counter("items_per_second"), r.counter("items_per_second")) for m in mine]
+                for k, r in sorted(maps.items(), key=lambda kv: -(kv[1].counter("items_per_second") or 0))]
+        lines += ["", "### map of trivial calls", "", table(["what", "M calls/s"] + [f"`{m}` ×" for m in mine], body)]
+    sums = by_name(rows, "BM_PyBrineArraySum/")
+    natives = by_name(rows, "BM_PyBrineNative/")
+    if sums:
+        sizes = sorted({k.split("/")[0] for k in sums}, key=size_key)
+        methods = sorted({k.split("/", 1)[1] for k in sums})
+        native_methods = sorted({k.split("/", 1)[1] for k in natives})
+        body = []
+        for m in methods + native_methods:
+            src = sums if m in methods else natives
+            cells = [fmt_time(src[f"{sz}/{m}"].ns) if f"{sz}/{m}" in src else "—" for sz in sizes]
+            body.append([f"**`{m}`**" if m.startswith(("brine", "native")) else f"`{m}`"] + cells)
+        lines += ["", "### Sum of a float64 array in a worker",
+                  "", "`brine_array`: an ordinary numpy array (copied once into the arena); `brine_shared_array`: "
+                  "made with `brine.shared_array` (no copy); `native_total_*`: the C++ function `total` "
+                  "(`BRINE_PYTHON_NATIVE`) called with `submit_native`, the array arriving as a "
+                  "`std::span<const double>`.", "", table(["method"] + sizes, body)]
+        big = sizes[-1]
+        send, apply_, local = (sums.get(f"{big}/{m}") for m in ("brine_shared_array_send_only", "mp_pool_apply", "in_process"))
+        if send and apply_ and local and apply_.ns > local.ns:
+            lines += ["", f"The send alone at {big}: `Pool.apply` of the sum minus the in-process sum is "
+                      f"{fmt_time(apply_.ns - local.ns)}; `brine_shared_array_send_only` (a task that takes the "
+                      f"shared array and does not read it) is {fmt_time(send.ns)}: {(apply_.ns - local.ns) / send.ns:,.0f}× less."]
+    starts = by_name(rows, "BM_PyBrineStart/")
+    if starts:
+        lines += ["", "### Making a pool and running one task", "",
+                  table(["start method", "ms"], [[f"`{k}`", f"{r.ns / 1e6:.1f}"] for k, r in sorted(starts.items())])]
+    return "\n".join(lines), verdicts
+
+
 def other_section(rows):
     known = ("BM_Serialization", "BM_Transport", "BM_Py", "BM_Pool", "BM_RawPingPong")
     rest = [r for r in rows if not r.parts[0].startswith(known)]
@@ -956,8 +1046,10 @@ def main():
     targets, verdicts = targets_section(rows, crossover_line)
     targets13, verdicts13 = targets13_section(rows)
     verdicts += verdicts13
+    python_package, verdicts14 = python_package_section(rows, args.results_dir)
+    verdicts += verdicts14
     for text in (targets, targets13, glance_section(rows, out_dir), serialization_section(rows, out_dir),
-                 transport_section(rows), end_to_end, other_section(rows)):
+                 transport_section(rows), end_to_end, python_package, other_section(rows)):
         if text:
             sections += ["", text]
     if errors:
