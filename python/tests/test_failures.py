@@ -161,8 +161,9 @@ def test_a_parent_killed_by_sigkill_leaves_no_workers_and_no_segments(start_meth
     assert sorted(os.listdir("/dev/shm")) == shm_before
 
 
-def test_ctrl_c_in_the_parent_ends_everything(start_method, tmp_path):
-    proc, family = run_parent(tmp_path, start_method, "map")
+@pytest.mark.parametrize("how", ["wait", "map"])  # blocked in Future.result() (waiting in brine), or in map
+def test_ctrl_c_in_the_parent_ends_everything(start_method, tmp_path, how):
+    proc, family = run_parent(tmp_path, start_method, how)
     t = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.wait(30)
