@@ -35,9 +35,9 @@ import json
 import multiprocessing
 import os
 import platform
-import statistics
 import sys
-import time
+
+from python_pools import median_seconds, row  # the same folder: one way to time and report
 
 WORKERS = 2
 MIB = 1 << 20
@@ -57,25 +57,6 @@ def ignore(a):
 
 def array_sum(a):
     return float(a.sum())
-
-
-def median_seconds(call, repeats, warmup=1):
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def row(name, seconds, unit="us", iterations=1, **counters):
-    scale = {"us": 1e6, "ms": 1e3}[unit]
-    result = {"name": name, "run_type": "iteration", "iterations": iterations,
-              "real_time": seconds * scale, "cpu_time": seconds * scale, "time_unit": unit}
-    result.update(counters)
-    return result
 
 
 def bench_start(brine, quick):

@@ -61,9 +61,10 @@ def heavy_tail_durations_us(n):
     return out
 
 
-def median_seconds(call, repeats):
-    """Runs call() `repeats` times (after one warm-up) and returns the median."""
-    call()
+def median_seconds(call, repeats, warmup=1):
+    """Runs call() `repeats` times (after `warmup` calls) and returns the median."""
+    for _ in range(warmup):
+        call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

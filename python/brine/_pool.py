@@ -86,21 +86,19 @@ class Future(cf.Future):
         if task is not None and self._state == cf_base.PENDING:
             task.wait(-1.0 if timeout is None else max(float(timeout), 0.0))
 
-    def result(self, timeout=None):
+    def _after_collect(self, get, timeout):
         if timeout is None:
             self._collect(None)
-            return super().result()
+            return get()
         deadline = time.monotonic() + timeout
         self._collect(timeout)
-        return super().result(max(deadline - time.monotonic(), 0.0))
+        return get(max(deadline - time.monotonic(), 0.0))
+
+    def result(self, timeout=None):
+        return self._after_collect(super().result, timeout)
 
     def exception(self, timeout=None):
-        if timeout is None:
-            self._collect(None)
-            return super().exception()
-        deadline = time.monotonic() + timeout
-        self._collect(timeout)
-        return super().exception(max(deadline - time.monotonic(), 0.0))
+        return self._after_collect(super().exception, timeout)
 
     def cancel(self):
         with self._condition:
