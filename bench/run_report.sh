@@ -40,6 +40,7 @@ mkdir -p "$raw_dir"
 rm -f "$raw_dir"/*.json
 # Other work on the machine moves every figure here: the report quotes the load before and after.
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+started_at=$(date -u "+%Y-%m-%d %H:%M UTC")
 
 if ((quick)); then
   mode=quick
@@ -117,4 +118,4 @@ progress "render report"
 echo
 cp "$bench_bin/bench_facts.json" "$raw_dir/build_facts.json"
 "$python" "$report_dir/render.py" "$raw_dir" --facts "$raw_dir/build_facts.json" --mode "$mode" \
-  --load-start "$load_start" --out "$report_dir/REPORT.md"
+  --load-start "$load_start" --date "$started_at" --out "$report_dir/REPORT.md"
