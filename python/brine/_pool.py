@@ -211,7 +211,8 @@ class Pool(cf.Executor):
     - Out-of-band buffers (numpy arrays, ``pickle.PickleBuffer``, memoryviews) of at least
       ``reference_threshold`` bytes travel through shared memory; a worker sees a read-only
       view, never a copy. ``shared_array`` allocates an array there directly.
-    - ``start_method``: "forkserver" (default), "fork" or "spawn". forkserver is the default, as
+    - ``start_method``: "forkserver" (default; the environment variable ``BRINE_START_METHOD``
+      changes the default), "fork" or "spawn". forkserver is the default, as
       in CPython 3.14, because the parent has brine's threads (collector, monitor): a fork of a
       multithreaded process may inherit a lock another thread held and deadlock. brine's fork
       server is forked once, when the pool starts, and forks every worker and replacement.
@@ -232,9 +233,10 @@ class Pool(cf.Executor):
             raise ValueError(f"brine: max_workers must be a positive int (got {n!r})")
         if mp_context is not None and start_method is None:
             start_method = mp_context if isinstance(mp_context, str) else mp_context.get_start_method()
-        start_method = start_method or "forkserver"
+        start_method = start_method or os.environ.get("BRINE_START_METHOD") or "forkserver"
         if start_method not in ("forkserver", "fork", "spawn"):
-            raise ValueError(f"brine: unknown start method {start_method!r}; use 'forkserver', 'fork' or 'spawn'")
+            raise ValueError(f"brine: unknown start method {start_method!r}; use 'forkserver', 'fork' or 'spawn' "
+                             f"(start_method= or the BRINE_START_METHOD environment variable)")
         if initializer is not None and not callable(initializer):
             raise TypeError("brine: initializer must be callable")
         if max_tasks_per_child is not None and (not isinstance(max_tasks_per_child, int) or max_tasks_per_child < 1):

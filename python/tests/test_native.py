@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import brine
+from conftest import START_METHODS
 
 LIB = os.environ.get("BRINE_NATIVE_EXAMPLE")
 pytestmark = pytest.mark.skipif(not LIB, reason="BRINE_NATIVE_EXAMPLE (the example library) is not set")
 
 
-@pytest.fixture(scope="module", params=["forkserver", "fork", "spawn"])
+@pytest.fixture(scope="module", params=START_METHODS)
 def native_pool(request, no_leaks):
     names = brine.load_native(LIB)
     assert {"total", "count_above", "ramp", "halves", "greet", "where"} <= set(names)
