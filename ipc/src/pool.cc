@@ -532,10 +532,6 @@ void PoolCore::pump() {
   if (stopping_.load(std::memory_order_acquire) || broken()) return;
   const uint32_t depth = prefetch_depth();
   std::fill(push_failed_.begin(), push_failed_.end(), 0);
-  // Tasks waiting behind a long-running one are older than the backlog: an idle worker takes
-  // them first, then the backlog's head. (Taking the backlog first left a task prefetched
-  // behind a 6 s task while a later one ran on the free worker.)
-  steal_for_idle();
   while (!backlog_.empty()) {
     WorkerEntry* best = nullptr;
     uint32_t best_w = 0;

@@ -25,12 +25,11 @@
 //    t = moving average of measured run times, at least 2 and at most ring_capacity: enough
 //    prefetched work to cover the time the parent takes to refill a ring, so short tasks
 //    stream at full speed while long ones strand at most one task behind them.
-//  - Whenever a worker's load drops (a completion, a death, a start) the pool is pumped. First
-//    a worker that has nothing takes back half of the tasks prefetched behind the head of the
-//    most loaded worker whose current task has run for 4 average run times (at least 200 µs):
-//    "revoke then give". Those tasks waited longer than any in the backlog. Then the backlog
-//    goes to the least-loaded eligible worker below depth, and idle workers steal once more.
-//    Until a steal is due the collector thread wakes at that deadline and pumps again.
+//  - Whenever a worker's load drops (a completion, a death, a start) the backlog is pumped to
+//    the least-loaded eligible worker below depth. When the backlog is empty and a worker has
+//    nothing, it takes back half of the tasks prefetched behind the head of the most loaded
+//    worker whose current task has run for 4 average run times (at least 200 µs): "revoke then
+//    give". Until then the collector thread wakes at that deadline and pumps again.
 //  - Every slot carries a state word (ticket << 32 | SlotState). A kTask message carries the
 //    ticket it was sent with. A worker claims by CAS (ticket, kQueued) -> (ticket, kRunning);
 //    the parent revokes by CAS (ticket, kQueued) -> (ticket + 1, kQueued) and then sends the

@@ -132,33 +132,6 @@ TEST(SchedulerTest, ATaskPrefetchedBehindABlockedOneIsTakenByTheWorkerThatFreesU
   EXPECT_NE(first.get(), 0);
 }
 
-TEST(SchedulerTest, ATaskStrandedBehindALongOneRunsBeforeLaterTasksOfTheBacklog) {
-  // The order of issue 13's "first free worker": a freed worker takes what waits longest. Found
-  // by a Python test (CPython's test_first_exception): a task prefetched behind a 6 s task stayed
-  // there while a later task from the backlog ran on the worker that had just freed up.
-  brine::testing::ScratchDir dir;
-  const std::string log = dir.file("log");
-  brine::Pool pool({.workers = 2});
-  auto first = pool.submit(gated, dir.file("first"), dir.file("gate-first"));  // worker 0, blocked
-  ASSERT_NE(brine::testing::wait_announced(dir.file("first")), 0);
-  std::this_thread::sleep_for(1500ms);  // it has run long past the pool's patience before a move
-  auto second = pool.submit(record, log, 10, 50'000);  // worker 1
-  auto behind = pool.submit(record, log, 1, 0);        // worker 0, behind the blocked task
-  auto quick = pool.submit(record, log, 11, 0);        // worker 1, behind `second`
-  auto later = pool.submit(record, log, 2, 0);         // the backlog: both rings hold two
-  ASSERT_TRUE(later.wait_for(30s)) << "the later task did not run on the free worker";
-  ASSERT_TRUE(behind.wait_for(30s)) << "the task stranded behind the blocked one never moved";
-  std::ifstream f(log);
-  std::vector<int> order;
-  for (int id; f >> id;) order.push_back(id);
-  const auto pos = [&](int id) { return std::find(order.begin(), order.end(), id) - order.begin(); };
-  EXPECT_LT(pos(1), pos(2)) << "the later task ran before the one that had waited longer";
-  EXPECT_FALSE(first.done());
-  brine::testing::open_gate(dir.file("gate-first"));
-  EXPECT_NE(first.get(), 0);
-  for (auto* f2 : {&second, &quick}) EXPECT_NE(f2->get(), 0);
-}
-
 TEST(SchedulerTest, AReplacementWorkerTakesTheBacklogInsteadOfTheBusySurvivor) {
   brine::testing::ScratchDir dir;
   const std::string started = dir.file("started"), gate = dir.file("gate");
