@@ -1,5 +1,6 @@
 #include "brine/ipc/future.h"
 
+#include <algorithm>
 #include <thread>
 
 namespace brine::detail {
@@ -114,9 +115,10 @@ void TaskStateBase::wait(const ipc::WaitPolicy& policy) const noexcept {
 
 bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout, const ipc::WaitPolicy& policy) const noexcept {
   if (done()) return true;
+  // A negative timeout checks once, as std::future::wait_for does; a huge one waits without bound.
   const uint64_t start = ipc::monotonic_ns();
-  const uint64_t deadline =
-      timeout.count() >= 0 && uint64_t(timeout.count()) < UINT64_MAX - start ? start + uint64_t(timeout.count()) : UINT64_MAX;
+  const uint64_t t = uint64_t(std::max<std::chrono::nanoseconds::rep>(timeout.count(), 0));
+  const uint64_t deadline = t >= UINT64_MAX - start ? UINT64_MAX : start + t;
   // Collect our own result while the pool lives, as wait() does: no wake-up of the collector.
   if (DrainHook* hook = drain_hook.get()) hook->collect_until(policy, [this] { return done(); }, deadline);
   if (done()) return true;

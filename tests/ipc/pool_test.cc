@@ -225,6 +225,16 @@ TEST(PoolTest, AKilledWorkerFailsItsTaskWithWorkerCrashedAndIsReplaced) {
   EXPECT_EQ(pool.stats().workers_crashed, 1u);
 }
 
+TEST(PoolTest, WaitForWithAZeroOrNegativeTimeoutOnlyChecks) {
+  brine::Pool pool({.workers = 1});
+  auto slow = pool.submit(sleep_then, 2'000, 7);
+  EXPECT_FALSE(slow.wait_for(std::chrono::milliseconds(-1)));  // as std::future: no wait at all
+  EXPECT_FALSE(slow.wait_for(std::chrono::milliseconds(0)));
+  EXPECT_FALSE(slow.done());
+  EXPECT_TRUE(slow.wait_for(std::chrono::seconds(60)));
+  EXPECT_EQ(slow.get(), 7);
+}
+
 TEST(PoolTest, DestroyingThePoolLeavesNoSegmentNoFdAndNoChild) {
   const auto shm_before = brine::testing::brine_shm_entries();
   ASSERT_TRUE(brine::testing::brine_memfds().empty());
