@@ -450,8 +450,8 @@ namespace {
 // Prefetched work per worker, in time: about what a refill costs when the parent has to be
 // woken up for it on a slow VM (tens of microseconds), with room to spare.
 constexpr uint64_t kPrefetchCoverNs = 100'000;
-// The least time a worker's current task must have run before an idle worker takes back what
-// was prefetched behind it.
+// The least time a worker's current task must have run before what was prefetched behind it is
+// taken back.
 constexpr uint64_t kMinStealWaitNs = 200'000;
 }  // namespace
 
@@ -514,6 +514,7 @@ bool PoolCore::push_to(uint32_t w, uint32_t s) {
     slot_owner_[s].store(kNoWorker, std::memory_order_release);
     return false;
   }
+  if (e.assigned.empty()) e.head_since_ns = ipc::monotonic_ns();
   e.assigned.push_back(s);
   ++assigned_total_;
   e.needs_wake.store(true, std::memory_order_release);  // woken by wake_pushed(), after the lock
@@ -532,12 +533,15 @@ void PoolCore::pump() {
   if (stopping_.load(std::memory_order_acquire) || broken()) return;
   const uint32_t depth = prefetch_depth();
   std::fill(push_failed_.begin(), push_failed_.end(), 0);
+  reclaim_stalled();
   while (!backlog_.empty()) {
     WorkerEntry* best = nullptr;
     uint32_t best_w = 0;
     for (uint32_t w = 0; w < workers_.size(); ++w) {
       WorkerEntry& e = *workers_[w];
-      if (push_failed_[w] != 0 || !eligible(e) || e.assigned.size() >= depth) continue;
+      // A stalled worker is given nothing until its long task ends: no prefetch behind it.
+      const std::size_t limit = e.stalled_slot != kNoSlot ? 1 : depth;
+      if (push_failed_[w] != 0 || !eligible(e) || e.assigned.size() >= limit) continue;
       if (best == nullptr || e.assigned.size() < best->assigned.size()) {
         best = &e;
         best_w = w;
@@ -550,68 +554,88 @@ void PoolCore::pump() {
     }
     backlog_.pop_front();
   }
-  steal_for_idle();
 }
 
-void PoolCore::steal_for_idle() {
+void PoolCore::reclaim_stalled() {
+  if (workers_.size() < 2) return;  // nowhere else to run it: the order is already the submission order
   const uint64_t now = ipc::monotonic_ns();
-  // A victim's queue is taken from only once its current task has run for several average
-  // tasks: a worker streaming short tasks empties its own queue sooner than a move would pay.
+  // A worker is stalled once its current task has run for several average tasks: a worker
+  // streaming short tasks empties its own queue sooner than a move would pay.
   const uint64_t patience = std::max<uint64_t>(4 * run_ewma_ns_.load(std::memory_order_relaxed), kMinStealWaitNs);
+  bool idle_worker = false;
+  for (const auto& e : workers_) idle_worker = idle_worker || (e->assigned.empty() && eligible(*e));
+  uint64_t retry_at = 0;  // when the next worker would be stalled, if an idle worker waits for it
+  const auto due = [&](uint64_t at) { retry_at = retry_at == 0 ? at : std::min(retry_at, at); };
   for (uint32_t w = 0; w < workers_.size(); ++w) {
-    WorkerEntry& thief = *workers_[w];
-    if (!thief.assigned.empty() || !eligible(thief) || push_failed_[w] != 0) continue;
-    WorkerEntry* victim = nullptr;
-    for (auto& e : workers_) {
-      if (e.get() == &thief || !e->alive.load(std::memory_order_acquire) || e->assigned.size() < 2) continue;
-      const uint64_t started = e->control->task_started_ns.load(std::memory_order_relaxed);
-      if (e->control->current_slot.load(std::memory_order_acquire) == 0 || started > now) continue;
-      if (now - started < patience) {
-        // Not yet: the collector pumps again when it would be time.
-        const uint64_t at = started + patience;
-        uint64_t cur = steal_retry_at_ns_.load(std::memory_order_relaxed);
-        while ((cur == 0 || at < cur) && !steal_retry_at_ns_.compare_exchange_weak(cur, at)) {
-        }
+    WorkerEntry& e = *workers_[w];
+    if (e.assigned.empty() || !e.alive.load(std::memory_order_acquire)) {
+      e.stalled_slot = kNoSlot;
+      continue;
+    }
+    // Stalled stays stalled until that task ends, even if the average grows meanwhile.
+    if (e.stalled_slot != e.assigned.front()) {
+      e.stalled_slot = kNoSlot;
+      // Its head has been its head since head_since_ns, and the last look at the worker found
+      // a task that cannot have run past the patience before stall_check_at_ns (both parent
+      // memory): until then the worker's own cache line is left alone, so a pump per submit
+      // reads it at most once per patience.
+      const uint64_t not_before = std::max(e.head_since_ns + patience, e.stall_check_at_ns);
+      if (now < not_before) {
+        if (idle_worker && e.assigned.size() >= 2) due(not_before);
         continue;
       }
-      if (victim == nullptr || e->assigned.size() > victim->assigned.size()) victim = e.get();
+      const uint64_t started = e.control->task_started_ns.load(std::memory_order_relaxed);
+      const uint32_t current = e.control->current_slot.load(std::memory_order_acquire);
+      if (current == 0 || started > now || now - started < patience) {
+        // Between tasks (or not yet woken up), or its current task started recently.
+        e.stall_check_at_ns = (current != 0 && started <= now ? started : now) + patience;
+        if (idle_worker && e.assigned.size() >= 2) due(e.stall_check_at_ns);
+        continue;
+      }
+      e.stalled_slot = current - 1;
     }
-    if (victim == nullptr) return;
-    // Half of what waits behind the victim's head (which it runs, or is about to), oldest first.
-    const std::size_t want = victim->assigned.size() / 2;
-    std::size_t moved = 0;
-    for (auto it = victim->assigned.begin() + 1; it != victim->assigned.end() && moved < want;) {
+    if (e.assigned.size() < 2 || !idle_worker) continue;
+    // What waits behind the running task goes back to the backlog, in submission order, ahead
+    // of later tasks, once another worker is idle to take it. While every worker is busy it
+    // stays: a worker that is only descheduled for a moment (2 CPUs, many processes) would
+    // otherwise have its queue churned for nothing. Revoking by CAS (pool_core.h).
+    for (auto it = e.assigned.begin(); it != e.assigned.end();) {
       const uint32_t s = *it;
       uint64_t word = slot(s).state.load(std::memory_order_acquire);
       if (ipc::word_state(word) != ipc::SlotState::kQueued ||
           !slot(s).state.compare_exchange_strong(
               word, ipc::slot_word(ipc::word_ticket(word) + 1, ipc::SlotState::kQueued), std::memory_order_acq_rel)) {
-        ++it;  // claimed (or cancelled) by now: it stays where it is
+        ++it;  // the running task, or one claimed or cancelled by now: it stays where it is
         continue;
       }
-      // Revoked: the victim's message for it is stale from here on.
-      it = victim->assigned.erase(it);
+      // Revoked: the worker's message for it is stale from here on.
+      it = e.assigned.erase(it);
       --assigned_total_;
       slot_owner_[s].store(kNoWorker, std::memory_order_release);
       tasks_stolen_.fetch_add(1, std::memory_order_relaxed);
-      if (!push_to(w, s)) {
-        backlog_.push_front(s);
-        push_failed_[w] = 1;
-        break;
-      }
-      ++moved;
+      const uint64_t id = slot(s).task_id;
+      auto at = backlog_.begin();
+      while (at != backlog_.end() && slot(*at).task_id < id) ++at;
+      backlog_.insert(at, s);
+    }
+  }
+  if (retry_at != 0) {
+    // Not yet: the collector pumps again when it would be time.
+    uint64_t cur = steal_retry_at_ns_.load(std::memory_order_relaxed);
+    while ((cur == 0 || retry_at < cur) && !steal_retry_at_ns_.compare_exchange_weak(cur, retry_at)) {
     }
   }
 }
 
 void PoolCore::unassign(uint32_t w, uint32_t s) {
   if (w == kNoWorker) return;
-  auto& a = workers_[w]->assigned;
-  const auto it = std::find(a.begin(), a.end(), s);
-  if (it != a.end()) {
-    a.erase(it);
-    --assigned_total_;
-  }
+  WorkerEntry& e = *workers_[w];
+  const auto it = std::find(e.assigned.begin(), e.assigned.end(), s);
+  if (it == e.assigned.end()) return;
+  if (it == e.assigned.begin()) e.head_since_ns = ipc::monotonic_ns();  // the next task becomes its head
+  if (s == e.stalled_slot) e.stalled_slot = kNoSlot;  // its long task ended (the slot may be reused)
+  e.assigned.erase(it);
+  --assigned_total_;
 }
 
 bool PoolCore::cancel(uint32_t s, uint64_t task_id, TaskStateBase& state) {
@@ -1259,7 +1283,10 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
   {
     std::lock_guard lock(sched_mu_);
     backlog_.clear();
-    for (auto& w : workers_) w->assigned.clear();
+    for (auto& w : workers_) {
+      w->assigned.clear();
+      w->stalled_slot = kNoSlot;
+    }
     assigned_total_ = 0;
   }
   // Anything still pending (shutdown without wait) fails now.

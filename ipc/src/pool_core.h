@@ -25,15 +25,18 @@
 //    t = moving average of measured run times, at least 2 and at most ring_capacity: enough
 //    prefetched work to cover the time the parent takes to refill a ring, so short tasks
 //    stream at full speed while long ones strand at most one task behind them.
-//  - Whenever a worker's load drops (a completion, a death, a start) the backlog is pumped to
-//    the least-loaded eligible worker below depth. When the backlog is empty and a worker has
-//    nothing, it takes back half of the tasks prefetched behind the head of the most loaded
-//    worker whose current task has run for 4 average run times (at least 200 µs): "revoke then
-//    give". Until then the collector thread wakes at that deadline and pumps again.
+//  - Whenever a worker's load drops (a completion, a death, a start) or a task is submitted,
+//    the backlog is pumped to the least-loaded eligible worker below depth.
+//  - A worker whose current task has run for 4 average run times (at least 200 µs) is stalled:
+//    it is given nothing more until the task ends, and once another worker is idle, what was
+//    prefetched behind that task is taken back ("revoked", below) and returns to the backlog
+//    in submission order, ahead of later tasks. So a task never waits behind a long one while
+//    a later task runs on a worker that freed up. While a worker idles and another one is not
+//    stalled yet, the collector thread wakes at the moment it would be, and pumps again.
 //  - Every slot carries a state word (ticket << 32 | SlotState). A kTask message carries the
 //    ticket it was sent with. A worker claims by CAS (ticket, kQueued) -> (ticket, kRunning);
-//    the parent revokes by CAS (ticket, kQueued) -> (ticket + 1, kQueued) and then sends the
-//    slot with ticket + 1 to the thief. Exactly one of the two CASes succeeds. A worker whose
+//    the parent revokes by CAS (ticket, kQueued) -> (ticket + 1, kQueued), and a later pump
+//    sends the slot with ticket + 1 to another worker. Exactly one of the two CASes succeeds. A worker whose
 //    CAS fails on a different ticket drops its message (stale); on (ticket, kCancelled) it hands
 //    the slot back (kDone), as before. Tickets only grow, so a stale message never matches a
 //    later dispatch of the same slot (2^32 revocations of one slot would be needed).
@@ -76,6 +79,7 @@
 namespace brine::detail {
 
 inline constexpr uint32_t kNoWorker = UINT32_MAX;
+inline constexpr uint32_t kNoSlot = UINT32_MAX;
 
 // What the parent keeps about a task in flight, by slot index.
 struct Pending {
@@ -90,6 +94,9 @@ struct WorkerEntry {
   ipc::SpscRing submit;  // producer side guarded by PoolCore::sched_mu_
   ipc::SpscRing complete;
   std::deque<uint32_t> assigned;  // slots given to this worker, oldest first (sched_mu_)
+  uint64_t head_since_ns = 0;     // when assigned.front() became its head (sched_mu_)
+  uint64_t stall_check_at_ns = 0;  // it cannot be stalled before this (sched_mu_)
+  uint32_t stalled_slot = kNoSlot;  // its long-running task, while it gets no prefetch (sched_mu_)
   std::atomic<bool> needs_wake{false};  // pushed to under sched_mu_, not notified yet
   std::atomic<bool> alive{false};     // running and eligible for new tasks
   std::atomic<bool> dead{false};      // reaped by the monitor, not yet cleaned up by the collector
@@ -147,7 +154,7 @@ class PoolCore {
   void pump();
   bool push_to(uint32_t worker, uint32_t slot);
   void wake_pushed() noexcept;  // notifies the workers push_to() pushed to; call without sched_mu_
-  void steal_for_idle();
+  void reclaim_stalled();
   void unassign(uint32_t worker, uint32_t slot);
   uint32_t prefetch_depth() const noexcept;
   bool eligible(const WorkerEntry& e) const noexcept;
@@ -193,7 +200,7 @@ class PoolCore {
   std::vector<uint8_t> push_failed_;  // per worker, during one pump (sched_mu_)
   std::atomic<uint64_t> run_ewma_ns_{0};  // moving average of task run times; 0: none yet
   std::atomic<uint64_t> tasks_stolen_{0};
-  std::atomic<uint64_t> steal_retry_at_ns_{0};  // when a declined steal is due again; 0: none
+  std::atomic<uint64_t> steal_retry_at_ns_{0};  // when a worker would be stalled, for an idle one; 0: none
   std::vector<Pending> pending_;                        // by slot
   std::unique_ptr<std::atomic<uint32_t>[]> slot_owner_;  // worker a slot was pushed to, by slot
   std::atomic<uint64_t> next_task_id_{1};

@@ -113,20 +113,57 @@ TEST(SchedulerTest, ShortTasksRunOnTheFreeWorkerWhileALongOneBlocksTheOther) {
 
 TEST(SchedulerTest, ATaskPrefetchedBehindABlockedOneIsTakenByTheWorkerThatFreesUp) {
   brine::testing::ScratchDir dir;
+  const std::string log = dir.file("log");
   brine::Pool pool({.workers = 2});
-  // A fresh pool prefetches two tasks per worker and breaks ties towards worker 0: the first
-  // blocker goes to worker 0, the second to worker 1, `behind` behind the first on worker 0.
+  // Tasks of 5 ms make the scheduler's patience about 20 ms: the four tasks below, submitted
+  // back to back, are all given out at once, a blocker and one prefetched task per worker.
+  for (int i = 0; i < 8; ++i) pool.submit(record, log, 100 + i, 5000).get();
+  auto a = pool.submit(gated, dir.file("a"), dir.file("gate-a"));
+  auto b = pool.submit(gated, dir.file("b"), dir.file("gate-b"));
+  auto c = pool.submit(worker_pid);
+  auto d = pool.submit(worker_pid);
+  const pid_t a_pid = brine::testing::wait_announced(dir.file("a"));
+  ASSERT_NE(a_pid, 0);
+  ASSERT_NE(brine::testing::wait_announced(dir.file("b")), 0);
+  std::this_thread::sleep_for(100ms);  // both blockers are now far past the patience
+  brine::testing::open_gate(dir.file("gate-a"));
+  EXPECT_EQ(a.get(), a_pid);
+  // One of c and d was prefetched behind b: it was taken back and ran where a ran.
+  ASSERT_TRUE(c.wait_for(30s) && d.wait_for(30s)) << "a task queued behind a blocked worker was not taken by the free one";
+  EXPECT_EQ(c.get(), a_pid);
+  EXPECT_EQ(d.get(), a_pid);
+  EXPECT_GE(pool.stats().tasks_moved, 1u);
+  EXPECT_FALSE(b.done());
+  brine::testing::open_gate(dir.file("gate-b"));
+  EXPECT_NE(b.get(), 0);
+}
+
+// The order inversion the port of CPython's test_first_exception found: a task prefetched
+// behind a long one must not wait there while later tasks from the backlog run on the worker
+// that frees up first.
+TEST(SchedulerTest, ATaskQueuedBehindALongOneRunsBeforeLaterTasksFromTheBacklog) {
+  brine::testing::ScratchDir dir;
+  const std::string log = dir.file("log");
+  brine::Pool pool({.workers = 2});
   auto first = pool.submit(gated, dir.file("first"), dir.file("gate-first"));
   ASSERT_NE(brine::testing::wait_announced(dir.file("first")), 0);
   auto second = pool.submit(gated, dir.file("second"), dir.file("gate-second"));
   const pid_t second_pid = brine::testing::wait_announced(dir.file("second"));
   ASSERT_NE(second_pid, 0);
-  auto behind = pool.submit(worker_pid);
+  auto behind = pool.submit(record, log, 0, 0);  // prefetched behind a blocked task, or in the backlog
+  // Both blocked tasks have now run far past the scheduler's patience (no task has finished
+  // yet, so it is its floor of 200 µs); the later tasks queue up after `behind`.
+  std::this_thread::sleep_for(50ms);
+  std::vector<brine::Future<int32_t>> later;
+  for (int id = 1; id <= 6; ++id) later.push_back(pool.submit(record, log, id, 0));
   brine::testing::open_gate(dir.file("gate-second"));
   EXPECT_EQ(second.get(), second_pid);
-  ASSERT_TRUE(behind.wait_for(30s)) << "the task queued behind a blocked worker was not taken by the free one";
-  EXPECT_EQ(behind.get(), second_pid);
-  EXPECT_GE(pool.stats().tasks_moved, 1u);
+  ASSERT_TRUE(behind.wait_for(30s)) << "the task queued behind the blocked worker never ran";
+  for (auto& f : later) ASSERT_TRUE(f.wait_for(30s));
+  std::ifstream f(log);
+  std::vector<int> order;
+  for (int id; f >> id;) order.push_back(id);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6})) << "tasks ran out of submission order on the free worker";
   EXPECT_FALSE(first.done());
   brine::testing::open_gate(dir.file("gate-first"));
   EXPECT_NE(first.get(), 0);
