@@ -88,6 +88,20 @@ TEST(ClusterPoolTest, RanksAdvertiseTheirWorkers) {
   EXPECT_EQ(g_pool->size(), workers);
 }
 
+// Under tests/mpi/netns_test.sh every rank is a host of its own (a network namespace with its
+// own hostname): the driver must see each rank on the host the launcher put it on.
+TEST(ClusterPoolTest, RanksRunOnTheHostsTheLauncherChose) {
+  const char* expected = std::getenv("BRINE_TEST_EXPECT_HOSTS");
+  if (expected == nullptr) GTEST_SKIP() << "single host run (BRINE_TEST_EXPECT_HOSTS unset)";
+  std::string want = expected;
+  char here[256] = {};
+  gethostname(here, sizeof here - 1);
+  for (const auto& r : g_pool->stats().ranks) {
+    EXPECT_NE(want.find(r.host), std::string::npos) << r.host << " not in " << want;
+    EXPECT_NE(r.host, here) << "rank " << r.rank << " shares the driver's host";
+  }
+}
+
 TEST(ClusterPoolTest, SubmitReturnsValuesComputedOnServingRanks) {
   std::vector<brine::Future<double>> fs;
   for (int i = 0; i < 50; ++i) fs.push_back(g_pool->submit(square, 0.5 * i));
