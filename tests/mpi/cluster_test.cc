@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "brine/core/serialize.h"
 #include "brine/mpi/cluster.h"
 
 namespace {
@@ -323,6 +324,24 @@ TEST(ClusterPoolTest, RankStatsCountWhatWasSent) {
   EXPECT_EQ(sent, done);
   EXPECT_GE(rank_stats(1).bytes_sent, before.bytes_sent);
   EXPECT_GE(rank_stats(1).bytes_received, before.bytes_received);
+}
+
+// The worker's side of a cluster task, in this process: a corrupt or truncated envelope from
+// the network becomes an error result (DecodeError), never a crash.
+TEST(ClusterRunTest, EnvelopesFromTheNetworkAreVerified) {
+  auto error_of = [](const std::vector<uint8_t>& result) -> std::string {
+    const brine::fb::Result& r = brine::verify_result(std::as_bytes(std::span(result)));
+    if (r.error() == nullptr) return "";
+    EXPECT_EQ(r.error()->code(), static_cast<int32_t>(brine::ErrorCode::kDecode));
+    return r.error()->message()->str();
+  };
+  std::vector<uint8_t> garbage(256, 0xAB);
+  EXPECT_NE(error_of(brine::detail::cluster_run(garbage, {}, {})), "");
+  EXPECT_NE(error_of(brine::detail::cluster_run({}, {}, {})), "");
+  // A real envelope, then cut short or referencing a buffer that did not come with it.
+  const brine::Bytes call = brine::dumps(1.0);  // not a task: wrong file identifier
+  EXPECT_NE(error_of(brine::detail::cluster_run(std::span(reinterpret_cast<const uint8_t*>(call.data()), call.size()), {}, {})), "");
+  EXPECT_NE(error_of(brine::detail::cluster_run(garbage, {1, 2}, {})), "");
 }
 
 }  // namespace

@@ -56,6 +56,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -108,7 +109,13 @@ struct ClusterStats {
 
 namespace detail {
 class ClusterCore;
-}
+// What a worker of a serving rank runs for each task (registered as "brine::cluster_run"): the
+// driver's task envelope, verified and run as a Pool worker runs one, with the references it
+// holds resolved against `buffers` (by the ids in `ids`). Returns the result envelope, an error
+// result (DecodeError...) if the envelope fails verification; never throws.
+std::vector<uint8_t> cluster_run(std::span<const uint8_t> envelope, std::vector<uint32_t> ids,
+                                 std::vector<std::span<const uint8_t>> buffers);
+}  // namespace detail
 
 class ClusterPool {
  public:
