@@ -203,6 +203,8 @@ TEST(ClusterPoolTest, CallbacksWaitForAndCancel) {
   f.add_done_callback([&] { ++called; });
   EXPECT_FALSE(f.wait_for(std::chrono::milliseconds(10)));
   EXPECT_TRUE(f.wait_for(std::chrono::seconds(20)));
+  // Callbacks run right after the future turns ready, on the thread that completed it.
+  for (int i = 0; i < 2000 && called.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(called.load(), 1);
 
   // Fill every worker, then queue one more: it waits in the driver's backlog, so it cancels.
