@@ -899,7 +899,9 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
           nap = std::chrono::microseconds(0);
           continue;
         }
-        if (now - last < options_.poll_spin) {
+        // While a send is in progress MPI needs our calls to move it along (a large message goes
+        // in fragments, each handed over in a call): poll, do not sleep.
+        if (now - last < options_.poll_spin || !sends_.empty()) {
           lock.unlock();
           sched_yield();
           lock.lock();
@@ -951,6 +953,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     if (status != 0) MPI_Abort(MPI_COMM_WORLD, 1);
     server_->pool().shutdown(true);
     server_.reset();
+    // This rank never returns to the program: it finalizes MPI even if the program initialized it.
+    owns_mpi_ = true;
     finalize();
     std::exit(0);
   }
@@ -1030,7 +1034,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         nap = std::chrono::microseconds(0);
         continue;
       }
-      if (now - last < options_.poll_spin) {
+      if (now - last < options_.poll_spin || !sends_.empty()) {
         sched_yield();
         continue;
       }
