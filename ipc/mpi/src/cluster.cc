@@ -24,6 +24,8 @@
 //   kRelease   0 -> rank   ids of cached buffers the driver dropped
 //   kShutdown  0 -> rank   one byte: 1 = kill the workers now, 0 = finish first
 //   kBye       rank -> 0   the rank stopped serving (its results were all sent before)
+//   kAlive     rank -> 0   nothing to say, sent when a quarter of ClusterOptions::host_timeout
+//                          passed without a message (also between the pieces of a large buffer)
 #include "brine/mpi/cluster.h"
 
 #include <mpi.h>
@@ -60,9 +62,11 @@ constexpr int kResult = 5;
 constexpr int kRelease = 6;
 constexpr int kShutdown = 7;
 constexpr int kBye = 8;
+constexpr int kAlive = 9;
 
-// MPI counts are ints: buffers travel in pieces of at most this many bytes.
-constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
+// Buffers travel in pieces of at most this many bytes (MPI counts are ints; between two pieces
+// a receiving rank can say it is alive).
+constexpr std::size_t kMaxChunk = std::size_t{64} << 20;
 // A frame (envelope + trailer) is one message.
 constexpr std::size_t kMaxFrame = std::size_t{INT32_MAX};
 
@@ -413,6 +417,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       link.stats.host = std::string(h.host, strnlen(h.host, sizeof h.host));
       link.stats.pid = h.pid;
       link.stats.workers = h.workers;
+      link.heard = std::chrono::steady_clock::now();
       links_.push_back(std::move(link));
     }
     for (const Link& l : links_) total_workers_ += l.stats.workers;
@@ -528,6 +533,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     for (const Link& l : links_) {
       s.ranks.push_back(l.stats);
       s.ranks.back().buffers_cached = l.held.size();
+      s.ranks.back().lost = l.lost;
     }
     return s;
   }
@@ -567,9 +573,12 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     std::set<uint32_t> held;  // cached buffers this rank holds
     bool local = false;        // rank 0's own pool
     bool bye = false;
+    bool lost = false;         // silent for longer than host_timeout: given up
+    std::chrono::steady_clock::time_point heard;  // its last message (or a send to it finishing)
   };
   struct PendingSend {
     MPI_Request request;
+    int dest;
     std::shared_ptr<const void> keep;  // the bytes, until MPI is done with them
   };
   struct Arrival {
@@ -631,6 +640,16 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   }
 
   void finalize() noexcept {
+    if (lost_any_) {
+      // MPI_Finalize synchronizes with every rank, the silent one included: it would never
+      // return. Leave MPI as it is; when this process exits, mpirun ends the job.
+      if (owns_mpi_) {
+        std::fprintf(stderr, "brine: a rank stopped answering, so MPI_Finalize (which waits for every rank) is not "
+                             "called; when this program exits, mpirun ends the job, that rank included\n");
+      }
+      owns_mpi_ = false;
+      return;
+    }
     if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
     if (owns_mpi_) {
       owns_mpi_ = false;
@@ -641,8 +660,9 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   }
 
   void isend(const void* data, std::size_t n, int dest, int tag, std::shared_ptr<const void> keep) {
-    PendingSend p{MPI_REQUEST_NULL, std::move(keep)};
+    PendingSend p{MPI_REQUEST_NULL, dest, std::move(keep)};
     check(MPI_Isend(data, static_cast<int>(n), MPI_BYTE, dest, tag, comm_, &p.request), "MPI_Isend");
+    last_sent_ = std::chrono::steady_clock::now();
     sends_.push_back(std::move(p));
   }
   // Frees the sends MPI has finished with; true if any.
@@ -652,6 +672,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       int flag = 0;
       check(MPI_Test(&sends_[i].request, &flag, MPI_STATUS_IGNORE), "MPI_Test");
       if (flag != 0) {
+        if (rank_ == 0) heard_from(sends_[i].dest);
         sends_[i] = std::move(sends_.back());
         sends_.pop_back();
         any = true;
@@ -668,7 +689,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     Link* best = nullptr;
     uint64_t best_free = 0;
     for (Link& l : links_) {
-      if (l.bye || l.stats.in_flight >= l.stats.workers) continue;
+      if (l.bye || l.lost || l.stats.in_flight >= l.stats.workers) continue;
       const uint64_t free = l.stats.workers - l.stats.in_flight;
       if (free > best_free) {
         best = &l;
@@ -715,6 +736,70 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     l.stats.tasks_sent += 1;
     l.stats.in_flight += 1;
     in_flight_[task->id] = std::move(task);
+  }
+
+  void heard_from(int rank) {
+    for (Link& l : links_) {
+      if (l.stats.rank == rank && !l.local) l.heard = std::chrono::steady_clock::now();
+    }
+  }
+
+  // Gives up on ranks silent for longer than host_timeout: their tasks fail with HostLost, and
+  // nothing more is sent to them. If no rank is left, neither can the backlog run.
+  bool check_lost(std::vector<Arrival>& done) {
+    if (options_.host_timeout.count() <= 0) return false;
+    const auto now = std::chrono::steady_clock::now();
+    bool any = false;
+    for (Link& l : links_) {
+      if (l.local || l.bye || l.lost || now - l.heard <= options_.host_timeout) continue;
+      l.lost = true;
+      lost_any_ = true;
+      any = true;
+      const std::string who = "rank " + std::to_string(l.stats.rank) + " (host " + l.stats.host + ", pid " +
+                              std::to_string(l.stats.pid) + ")";
+      std::fprintf(stderr, "brine: %s has not answered for %lld ms (ClusterOptions::host_timeout); its %llu tasks fail "
+                   "with brine::HostLost and it gets no more\n", who.c_str(),
+                   static_cast<long long>(options_.host_timeout.count()), static_cast<unsigned long long>(l.stats.in_flight));
+      for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+        if (it->second->rank != l.stats.rank) {
+          ++it;
+          continue;
+        }
+        Arrival a;
+        a.task = std::move(it->second);
+        a.state = std::move(a.task->state);
+        a.error = std::make_exception_ptr(HostLost("brine: " + who + " stopped answering while it ran " + a.task->function +
+                                                   " (nothing heard for " + std::to_string(options_.host_timeout.count()) +
+                                                   " ms, ClusterOptions::host_timeout); the task may or may not have run"));
+        done.push_back(std::move(a));
+        it = in_flight_.erase(it);
+        ++completed_;
+      }
+      l.stats.in_flight = 0;
+      // Its sends may never finish: set aside, never waited for.
+      for (std::size_t i = 0; i < sends_.size();) {
+        if (sends_[i].dest == l.stats.rank) {
+          abandoned_.push_back(std::move(sends_[i]));
+          sends_[i] = std::move(sends_.back());
+          sends_.pop_back();
+        } else {
+          ++i;
+        }
+      }
+    }
+    if (any && std::all_of(links_.begin(), links_.end(), [](const Link& l) { return l.lost; })) {
+      for (auto& t : backlog_) {
+        Arrival a;
+        a.task = t;
+        a.state = std::move(t->state);
+        a.error = std::make_exception_ptr(HostLost("brine: every rank of the cluster stopped answering before " +
+                                                   a.task->function + " could run"));
+        done.push_back(std::move(a));
+        ++completed_;
+      }
+      backlog_.clear();
+    }
+    return any;
   }
 
   Link& link_of(int rank) {
@@ -775,6 +860,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       int count = 0;
       MPI_Get_count(&status, MPI_BYTE, &count);
       Link& l = link_of(status.MPI_SOURCE);
+      l.heard = std::chrono::steady_clock::now();
       if (status.MPI_TAG == kResult) {
         auto bytes = std::make_shared<AlignedBytes>(static_cast<std::size_t>(count));
         check(MPI_Mrecv(bytes->data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (result)");
@@ -784,6 +870,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         check(MPI_Mrecv(ignored.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
         if (status.MPI_TAG == kBye) {
           l.bye = true;
+        } else if (status.MPI_TAG == kAlive) {
+          // heard above
         } else {
           std::fprintf(stderr, "brine: dropped a message with tag %d from rank %d\n", status.MPI_TAG, status.MPI_SOURCE);
         }
@@ -870,11 +958,12 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         progress |= send_releases();
         progress |= poll(done);
         progress |= test_sends();
+        progress |= check_lost(done);
         if (closing_.load(std::memory_order_acquire) && !said_stop && (now_ || (backlog_.empty() && in_flight_.empty()))) {
           said_stop = true;
           progress = true;
           for (Link& l : links_) {
-            if (l.local) continue;
+            if (l.local || l.lost) continue;
             auto flag = std::make_shared<uint8_t>(now_ ? 1 : 0);
             isend(flag.get(), 1, l.stats.rank, kShutdown, flag);
           }
@@ -890,7 +979,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
           lock.lock();
         }
         if (said_stop && sends_.empty() && (!local_ || local_->in_flight() == 0) &&
-            std::all_of(links_.begin(), links_.end(), [](const Link& l) { return l.local || l.bye; })) {
+            std::all_of(links_.begin(), links_.end(), [](const Link& l) { return l.local || l.bye || l.lost; })) {
           break;
         }
         const auto now = std::chrono::steady_clock::now();
@@ -959,6 +1048,13 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     std::exit(0);
   }
 
+  // A serving rank that has said nothing for a quarter of host_timeout says it is alive.
+  void keep_alive() {
+    if (options_.host_timeout.count() <= 0) return;
+    if (std::chrono::steady_clock::now() - last_sent_ < options_.host_timeout / 4) return;
+    isend(nullptr, 0, 0, kAlive, nullptr);
+  }
+
   void serve_loop() {
     auto last = std::chrono::steady_clock::now();
     std::chrono::microseconds nap{0};
@@ -987,6 +1083,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
           for (std::size_t off = 0; off < head.size; off += kMaxChunk) {
             const auto piece = static_cast<int>(std::min<std::size_t>(kMaxChunk, head.size - off));
             check(MPI_Recv(data.data() + off, piece, MPI_BYTE, 0, kBufferData, comm_, MPI_STATUS_IGNORE), "MPI_Recv (buffer)");
+            keep_alive();
           }
           server_->store(static_cast<uint32_t>(head.id), std::move(data), head.cached != 0);
         } else if (status.MPI_TAG == kRelease) {
@@ -1022,6 +1119,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         auto keep = std::make_shared<std::vector<uint8_t>>(std::move(frame));
         isend(keep->data(), keep->size(), 0, kResult, keep);
       }
+      keep_alive();
       progress |= test_sends();
       if (stopping && server_->in_flight() == 0) {
         std::lock_guard lock(out_mu_);
@@ -1064,6 +1162,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   uint64_t submitted_ = 0;
   uint64_t completed_ = 0;
   bool now_ = false;
+  bool lost_any_ = false;
   std::exception_ptr broken_;
 
   std::mutex releases_mu_;
@@ -1073,6 +1172,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   std::map<uintptr_t, std::weak_ptr<DriverBuffer>> cached_;  // SharedVectors by address
 
   std::vector<PendingSend> sends_;  // the thread making MPI calls only
+  std::vector<PendingSend> abandoned_;  // sends to lost ranks: never completed, kept until exit
+  std::chrono::steady_clock::time_point last_sent_{};  // a serving rank's last message to rank 0
 
   // Result frames from a RankServer's pool, for the thread making MPI calls.
   std::mutex out_mu_;

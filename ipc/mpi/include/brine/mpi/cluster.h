@@ -30,9 +30,12 @@
 //
 // Failures: a worker that dies on a rank fails exactly its task with brine::WorkerCrashed whose
 // message names the rank, its host and pid; that rank's pool replaces the worker and the cluster
-// keeps serving. A whole rank that dies is not survivable with Open MPI 4.1 (no ULFM in Debian's
-// build): mpirun's error manager aborts the job, which ends every rank (README: "brine across
-// hosts").
+// keeps serving. A rank that stops answering (hung, stopped, cut off) for
+// ClusterOptions::host_timeout is given up: its tasks fail with brine::HostLost and the other
+// ranks go on; MPI_Finalize is then skipped (it would wait for that rank forever) and mpirun
+// ends the job when the driver exits. A rank that dies is not survivable with Open MPI 4.1 (no
+// ULFM in Debian's build): mpirun's error manager aborts the job at once, which ends every rank
+// (README: "brine across hosts").
 //
 // Trust: MPI's launch (mpirun, its ssh/rsh agent, the hosts in the hostfile) is the trust
 // boundary; ranks of one job trust each other to be the same binary. Envelopes are nevertheless
@@ -62,6 +65,7 @@
 #include <vector>
 
 #include "brine/core/closure.h"
+#include "brine/core/error.h"
 #include "brine/ipc/future.h"
 #include "brine/ipc/pool.h"
 #include "brine/ipc/shared_vector.h"
@@ -81,6 +85,18 @@ struct ClusterOptions {
   // sleep twice the last, up to max_sleep (an idle rank wakes max_sleep apart, nothing more).
   std::chrono::microseconds poll_spin{200};
   std::chrono::microseconds max_sleep{1000};
+  // A rank the driver has heard nothing from for this long (serving ranks say they are alive
+  // every quarter of it, even while a large buffer arrives) is lost: its running tasks fail with
+  // brine::HostLost and it is given no more. 0: wait for ranks forever.
+  std::chrono::milliseconds host_timeout{60'000};
+};
+
+// A rank stopped answering (ClusterOptions::host_timeout) while it had the task; the task may or
+// may not have run. code() is ErrorCode::kWorkerCrashed: the workers that held it are out of reach.
+class HostLost : public Error {
+ public:
+  explicit HostLost(const std::string& message) : Error(ErrorCode::kWorkerCrashed, "brine::HostLost", message) {}
+  const char* name() const noexcept override { return "brine::HostLost"; }
 };
 
 // Counters of one serving rank, as the driver sees them.
@@ -98,6 +114,7 @@ struct ClusterRankStats {
   uint64_t buffers_sent = 0;        // buffers shipped beside envelopes
   uint64_t buffer_bytes_sent = 0;   // their bytes (part of bytes_sent)
   uint64_t buffers_cached = 0;      // SharedVectors the rank holds now
+  bool lost = false;                // silent past ClusterOptions::host_timeout: given up
 };
 
 struct ClusterStats {
