@@ -1002,6 +1002,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     } catch (const std::exception& err) {
       std::fprintf(stderr, "brine: the cluster's service thread failed: %s\n", err.what());
       broken_ = std::current_exception();
+      closing_.store(true, std::memory_order_release);  // submit refuses from now on
     }
     // Whatever is left can no longer finish.
     std::vector<std::shared_ptr<ClusterTask>> left(backlog_.begin(), backlog_.end());

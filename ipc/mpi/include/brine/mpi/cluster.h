@@ -47,6 +47,9 @@
 // ClusterOptions::poll_spin after its last message, then sleeps in growing steps up to
 // ClusterOptions::max_sleep between polls. All member functions may be called from any thread
 // of the driver. A ClusterPool is made once per process (MPI can be initialized only once).
+// Futures complete, and their done-callbacks run, on the driver's service thread: a callback may
+// submit more tasks, but must not wait for another future of the cluster (nothing would
+// complete it while the service thread waits).
 #pragma once
 
 #include <sys/types.h>
