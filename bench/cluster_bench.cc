@@ -1,5 +1,5 @@
 // brine::ClusterPool against raw MPI, in one run:
-//   mpirun -np 3 [--mca btl self,vader|self,tcp] brine_cluster_bench [--tasks N] [--array-mib M] [--rounds R]
+//   mpirun -np 3 [--mca btl self,vader|self,tcp] brine_cluster_bench [--tasks N] [--array-mib M] [--rounds R] [--json FILE]
 //
 // Rows (one line each on stdout, then one JSON object, as bench/mpi_pingpong does):
 //   BM_Cluster/mpi_pingpong      8-byte MPI_Send/MPI_Recv ping-pong, rank 0 <-> 1, this job's transport
@@ -48,6 +48,13 @@ BRINE_REGISTER(total);
 std::size_t count(std::span<const double> xs) { return xs.size(); }  // takes the array, reads nothing
 BRINE_REGISTER(count);
 
+const char* text_option(int argc, char** argv, const char* name) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return nullptr;
+}
+
 long option(int argc, char** argv, const char* name, long fallback) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], name) == 0) return std::atol(argv[i + 1]);
@@ -92,6 +99,7 @@ int main(int argc, char** argv) {
   const long tasks = option(argc, argv, "--tasks", 100'000);
   const long array_mib = option(argc, argv, "--array-mib", 1024);
   const long rounds = option(argc, argv, "--rounds", 2000);
+  const char* json_path = text_option(argc, argv, "--json");  // also write the JSON there
 
   // The raw ping-pong first, on MPI_COMM_WORLD, before the cluster's service loops exist.
   int provided = 0;
@@ -220,6 +228,12 @@ int main(int argc, char** argv) {
                               {"rows", rows}};
   pool.shutdown();
   std::printf("%s\n", out.dump(2).c_str());
+  if (json_path != nullptr) {
+    if (FILE* f = std::fopen(json_path, "w")) {
+      std::fprintf(f, "%s\n", out.dump(2).c_str());
+      std::fclose(f);
+    }
+  }
   MPI_Finalize();
   return 0;
 }

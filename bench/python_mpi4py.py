@@ -1,7 +1,7 @@
 """The cluster benchmark's map workloads on mpi4py.futures.MPIPoolExecutor, for comparison with
 bench/cluster_bench.cc in the same run:
 
-    mpirun -np 7 python3 -m mpi4py.futures bench/python_mpi4py.py [--tasks N]
+    mpirun -np 7 python3 -m mpi4py.futures bench/python_mpi4py.py [--tasks N] [--json FILE]
 
 Rank 0 runs this script; the other 6 ranks are MPIPoolExecutor's workers (brine's bench runs 3
 ranks x 2 workers). Prints one line per row and a JSON object, like brine_cluster_bench.
@@ -33,6 +33,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--json", help="also write the JSON object to this file")
     args = parser.parse_args()
     rows = []
     with MPIPoolExecutor() as pool:
@@ -69,8 +70,12 @@ def main():
         s = time.perf_counter() - t
         print(f"{'map_uneven':22} {s:12.3f} s    (ideal {ideal:.3f} s on {workers} workers: {s / ideal:.2f}x)")
         rows.append({"name": "BM_MPIPoolExecutor/map_uneven", "value": s, "unit": "s", "ideal_s": ideal, "workers": workers})
-    print(json.dumps({"context": {"executable": "python_mpi4py.py", "mpi4py": __import__("mpi4py").__version__,
-                                  "python": sys.version.split()[0], "workers": workers}, "rows": rows}, indent=2))
+    out = json.dumps({"context": {"executable": "python_mpi4py.py", "mpi4py": __import__("mpi4py").__version__,
+                                  "python": sys.version.split()[0], "workers": workers}, "rows": rows}, indent=2)
+    print(out)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(out + "\n")
 
 
 if __name__ == "__main__":

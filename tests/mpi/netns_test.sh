@@ -61,9 +61,11 @@ chmod +x "$work/agent.sh"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export BRINE_TEST_EXPECT_HOSTS="brine-host-1,brine-host-2"
+forward=(-x BRINE_TEST_EXPECT_HOSTS)
+for v in ASAN_OPTIONS LSAN_OPTIONS; do [[ -n ${!v:-} ]] && forward+=(-x "$v"); done
 ip netns exec "${ns[0]}" unshare --uts sh -c 'hostname brine-host-0 && exec "$@"' sh \
   "$mpirun" --oversubscribe -np 3 --host "$net.1:1,$net.2:1,$net.3:1" \
   --mca plm_rsh_agent "$work/agent.sh" \
   --mca btl self,tcp --mca btl_tcp_if_include "$net.0/24" --mca oob_tcp_if_include "$net.0/24" \
-  -x BRINE_TEST_EXPECT_HOSTS \
+  "${forward[@]}" \
   "$binary" "$@"
