@@ -74,6 +74,11 @@ std::vector<double> scaled(std::vector<double> xs, double k) {
 }
 BRINE_REGISTER(scaled);
 
+void must_be_positive(int x) {
+  if (x <= 0) throw std::invalid_argument("not positive: " + std::to_string(x));
+}
+BRINE_REGISTER(must_be_positive);
+
 brine::ClusterRankStats rank_stats(int rank) {
   for (const auto& r : g_pool->stats().ranks) {
     if (r.rank == rank) return r;
@@ -202,6 +207,17 @@ TEST(ClusterPoolTest, RemoteExceptionsKeepTheirType) {
     EXPECT_EQ(e.where(), "divide");
   }
   EXPECT_EQ(g_pool->submit(divide, 1.0, 4.0).get(), 0.25);
+}
+
+TEST(ClusterPoolTest, VoidTasksReportOnlyTheirErrors) {
+  EXPECT_NO_THROW(g_pool->submit(must_be_positive, 3).get());
+  try {
+    g_pool->submit(must_be_positive, -2).get();
+    FAIL() << "no exception";
+  } catch (const brine::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::invalid_argument");
+    EXPECT_EQ(e.message(), "not positive: -2");
+  }
 }
 
 TEST(ClusterPoolTest, CallbacksWaitForAndCancel) {
