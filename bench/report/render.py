@@ -1082,7 +1082,7 @@ def cluster_section(results_dir):
                              f"{map_b / 1e6:.2f} vs {map_p / 1e6:.2f} M tasks/s ({map_b / map_p:.1f}x)"))
     lines.append(table(["row", "brine", "alternative, same run", "ratio"], body))
     lines += ["", "Targets (issue 15):", ""] + [f"- {verdict}: {text}: {detail}" for verdict, text, detail in verdicts]
-    lines += ["", "Dask distributed is not measured (not installed here)."]
+    lines += ["", "Dask distributed: `bench/python_dask.py`, run on its own (not by run_report.sh)."]
     return "\n".join(lines), verdicts
 
 
