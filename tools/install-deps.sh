@@ -16,7 +16,7 @@ packages=(g++ clang cmake ninja-build pkg-config
 # and Google Benchmark's compare.py (with scipy, which it imports) for `brine bench --compare`.
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libprotobuf-dev protobuf-compiler capnproto libcapnp-dev libcereal-dev libmsgpack-cxx-dev
-    libboost-serialization-dev python3 python3-joblib python3-numpy python3-mpi4py
+    libboost-serialization-dev python3 python3-joblib python3-numpy python3-mpi4py python3-distributed
     python3-matplotlib libbenchmark-tools python3-scipy)
 fi
 
