@@ -48,16 +48,20 @@ if ((quick)); then
   python_args=(--quick)
   mpi_iterations=1000
   pool_args=(--quick)
+  cluster_args=(--tasks 10000 --array-mib 64 --rounds 200)
+  mpi4py_args=(--tasks 10000 --rounds 200)
 else
   mode=full
   gbench_args=(--benchmark_min_time=0.3)
   python_args=()
   mpi_iterations=200000
   pool_args=()
+  cluster_args=()
+  mpi4py_args=()
 fi
 
 # One line per step as it starts, and how it ended (rows written, seconds) when it is done.
-steps=7
+steps=8
 step=0
 started=0
 progress() { step=$((step + 1)); started=$SECONDS; printf '[%d/%d] %s ... ' "$step" "$steps" "$*"; }
@@ -92,6 +96,27 @@ if [[ -x $bench_bin/brine_mpi_pingpong ]] && command -v mpirun >/dev/null; then
     && done_with "$raw_dir/mpi.json" || { rm -f "$raw_dir/mpi.json"; echo "failed (see raw/mpi.log)"; }
 else
   skip "brine_mpi_pingpong or mpirun missing"
+fi
+
+# Issue 15: brine::ClusterPool over MPI (3 ranks x 2 workers) and mpi4py.futures.MPIPoolExecutor
+# (1 + 6 ranks) on the same workloads, over shared memory and over TCP.
+progress "cluster over MPI (brine_cluster_bench, mpi4py.futures)"
+if [[ -x $bench_bin/brine_cluster_bench ]] && command -v mpirun >/dev/null; then
+  cluster_rows=0
+  for btl in vader tcp; do
+    timeout 600 mpirun --allow-run-as-root --oversubscribe -np 3 --mca btl "self,$btl" \
+      "$bench_bin/brine_cluster_bench" "${cluster_args[@]+"${cluster_args[@]}"}" --json "$raw_dir/cluster_$btl.json" \
+      >"$raw_dir/cluster_$btl.log" 2>&1 && cluster_rows=$((cluster_rows + 1)) || echo -n "(cluster over $btl failed, see raw/cluster_$btl.log) "
+    if [[ -x $python ]] && "$python" -c "import mpi4py" 2>/dev/null; then
+      timeout 600 mpirun --allow-run-as-root --oversubscribe -np 7 --mca btl "self,$btl" \
+        "$python" -m mpi4py.futures "$here/python_mpi4py.py" "${mpi4py_args[@]+"${mpi4py_args[@]}"}" \
+        --json "$raw_dir/mpi4py_$btl.json" >"$raw_dir/mpi4py_$btl.log" 2>&1 \
+        || echo -n "(mpi4py over $btl failed, see raw/mpi4py_$btl.log) "
+    fi
+  done
+  echo "$cluster_rows of 2 transports, $((SECONDS - started)) s"
+else
+  skip "brine_cluster_bench or mpirun missing"
 fi
 
 progress "python pools ($python python_pools.py)"

@@ -1015,6 +1015,77 @@ def python_package_section(rows, results_dir):
     return "\n".join(lines), verdicts
 
 
+def cluster_section(results_dir):
+    """Issue 15: brine::ClusterPool over MPI against the raw ping-pong of the same run and
+    mpi4py.futures.MPIPoolExecutor on the same workloads (cluster_<btl>.json, mpi4py_<btl>.json)."""
+    def load(name):
+        path = os.path.join(results_dir, name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            data = json.load(f)
+        return {r["name"].split("/", 1)[1]: r for r in data.get("rows", [])}, data.get("context", {})
+
+    runs = {btl: (load(f"cluster_{btl}.json"), load(f"mpi4py_{btl}.json")) for btl in ("vader", "tcp")}
+    runs = {btl: r for btl, r in runs.items() if r[0]}
+    if not runs:
+        return None, []
+    lines = ["## Across hosts: the cluster pool over MPI", "",
+             "`bench/cluster_bench.cc` under `mpirun -np 3` (3 ranks x 2 workers, rank 0 included) and "
+             "`bench/python_mpi4py.py` under `mpirun -np 7 python3 -m mpi4py.futures` (1 + 6 ranks), on this host, "
+             "once with `--mca btl self,vader` (shared memory) and once with `--mca btl self,tcp`. The raw "
+             "ping-pong is measured by the cluster benchmark itself, in the same job, before the pool starts.", ""]
+    verdicts, body = [], []
+
+    def v(rows, key):
+        return rows.get(key, {}).get("value") if rows else None
+
+    for btl, ((brine, ctx), mpi4py) in runs.items():
+        py = mpi4py[0] if mpi4py else {}
+        ping, rt = v(brine, "mpi_pingpong"), v(brine, "round_trip")
+        map_b, map_p = v(brine, "map_small"), v(py, "map_small")
+        one_b, one_p = v(brine, "map_small_chunksize_1"), v(py, "map_small_chunksize_1")
+        rt_p = v(py, "round_trip")
+        unev = brine.get("map_uneven", {})
+        unev_p = py.get("map_uneven", {}) if py else {}
+        ship, arr = brine.get("array_ship", {}), brine.get("array_sum", {})
+
+        def ratio(a, b, fmt="{:.1f}x"):
+            return fmt.format(a / b) if a and b else "n/a"
+        body += [
+            [f"{btl}: task round trip, median", f"{rt:.1f} us" if rt else "n/a", f"MPI ping-pong {ping:.2f} us" if ping else "n/a",
+             ratio(rt, ping) + " the ping-pong"],
+            [f"{btl}: task round trip vs MPIPoolExecutor", f"{rt:.1f} us" if rt else "n/a", f"{rt_p:.1f} us" if rt_p else "n/a",
+             ratio(rt_p, rt) + " faster"],
+            [f"{btl}: map of small tasks, default chunks", f"{map_b / 1e6:.2f} M/s" if map_b else "n/a",
+             f"{map_p / 1e6:.2f} M/s" if map_p else "n/a", ratio(map_b, map_p)],
+            [f"{btl}: map, chunksize 1", f"{one_b / 1e3:.1f} k/s" if one_b else "n/a",
+             f"{one_p / 1e3:.1f} k/s" if one_p else "n/a", ratio(one_b, one_p)],
+            [f"{btl}: 600 uneven tasks, wall / ideal", ratio(unev.get("value"), unev.get("ideal_s"), "{:.2f}x"),
+             ratio(unev_p.get("value"), unev_p.get("ideal_s"), "{:.2f}x"), ""],
+        ]
+        if arr:
+            sent = arr.get("buffer_bytes_sent_per_rank", {})
+            mib = arr.get("array_mib", 0)
+            once = all(int(b) == mib << 20 for b in sent.values()) and len(sent) > 0
+            body.append([f"{btl}: {mib} MiB SharedVector, 100 tasks: ship / sum",
+                         f"{ship.get('value', 0):.2f} s / {arr['value']:.2f} s",
+                         "one sum in-process " + f"{arr.get('local_sum_s', 0):.3f} s",
+                         "sent once to each rank" if once else f"sent: {sent}"])
+            verdicts.append(("PASS" if once else "MISS", f"the {mib} MiB array crosses to each rank once ({btl})",
+                             ", ".join(f"rank {r}: {int(b) >> 20} MiB" for r, b in sent.items())))
+        if rt and ping:
+            verdicts.append(("PASS" if rt <= 2 * ping else "MISS", f"cluster round trip <= 2x the raw MPI ping-pong ({btl})",
+                             f"{rt:.1f} us vs {ping:.2f} us ({rt / ping:.1f}x)"))
+        if map_b and map_p:
+            verdicts.append(("PASS" if map_b >= 10 * map_p else "MISS", f"cluster map >= 10x MPIPoolExecutor ({btl})",
+                             f"{map_b / 1e6:.2f} vs {map_p / 1e6:.2f} M tasks/s ({map_b / map_p:.1f}x)"))
+    lines.append(table(["row", "brine", "alternative, same run", "ratio"], body))
+    lines += ["", "Targets (issue 15):", ""] + [f"- {verdict}: {text}: {detail}" for verdict, text, detail in verdicts]
+    lines += ["", "Dask distributed: `bench/python_dask.py`, run on its own (not by run_report.sh)."]
+    return "\n".join(lines), verdicts
+
+
 def other_section(rows):
     known = ("BM_Serialization", "BM_Transport", "BM_Py", "BM_Pool", "BM_RawPingPong")
     rest = [r for r in rows if not r.parts[0].startswith(known)]
@@ -1052,8 +1123,10 @@ def main():
     verdicts += verdicts13
     python_package, verdicts14 = python_package_section(rows, args.results_dir)
     verdicts += verdicts14
+    cluster, verdicts15 = cluster_section(args.results_dir)
+    verdicts += verdicts15
     for text in (targets, targets13, glance_section(rows, out_dir), serialization_section(rows, out_dir),
-                 transport_section(rows), end_to_end, python_package, other_section(rows)):
+                 transport_section(rows), end_to_end, python_package, cluster, other_section(rows)):
         if text:
             sections += ["", text]
     if errors:

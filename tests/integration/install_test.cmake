@@ -6,5 +6,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefi
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -G Ninja
   -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${FLAGS}" COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build COMMAND_ERROR_IS_FATAL ANY)
-execute_process(COMMAND ${WORK_DIR}/build/outside COMMAND_ERROR_IS_FATAL ANY)
+# RUNNER: a launcher for the program, e.g. "mpirun -np 3" (optional).
+separate_arguments(runner UNIX_COMMAND "${RUNNER}")
+execute_process(COMMAND ${runner} ${WORK_DIR}/build/outside COMMAND_ERROR_IS_FATAL ANY)
 file(REMOVE_RECURSE ${WORK_DIR})

@@ -1,0 +1,1237 @@
+// ClusterPool over MPI. See <brine/mpi/cluster.h> for the contract; this file holds the three
+// parts that make it:
+//
+//  1. cluster_run: a registered function that a worker of a rank's local Pool runs. Its
+//     arguments are a driver's task envelope (verbatim, as received) and the buffers the driver
+//     sent beside it; it verifies the envelope and runs it with core's run_task, exactly as a
+//     Pool worker runs an envelope from its slot, and returns the result envelope's bytes.
+//  2. RankServer: one rank's share of the cluster, a local brine::Pool. It verifies each frame
+//     that arrives, submits cluster_run for it and, once its future completes, emits the result
+//     envelope (or an error envelope naming the rank, host and pid when the worker died).
+//  3. ClusterCore: MPI. On rank 0 a service thread owns every MPI call: it dispatches the
+//     backlog to the ranks with free workers, ships buffers a rank does not hold yet, receives
+//     results and completes the futures (outside its lock). On other ranks the main thread runs
+//     the same kind of loop around a RankServer until the driver says stop.
+//
+// Messages (on a duplicate of MPI_COMM_WORLD, so the program's own MPI traffic cannot match
+// ours), in MPI's non-overtaking order between one pair of ranks:
+//   kHello     rank -> 0   Hello {workers, pid, host}
+//   kBufferHead 0 -> rank  BufferHead {id, size, cached}, then the bytes as kBufferData
+//                          messages of at most kMaxChunk each, received in place into the rank's
+//                          arena
+//   kTask      0 -> rank   a task envelope (fb::Task) followed by a Trailer {task id, timeout}
+//   kResult    rank -> 0   a result envelope (fb::Result) followed by a Trailer
+//   kRelease   0 -> rank   ids of cached buffers the driver dropped
+//   kShutdown  0 -> rank   one byte: 1 = kill the workers now, 0 = finish first
+//   kBye       rank -> 0   the rank stopped serving (its results were all sent before)
+//   kAlive     rank -> 0   nothing to say, sent when a quarter of ClusterOptions::host_timeout
+//                          passed without a message (also between the pieces of a large buffer)
+#include "brine/mpi/cluster.h"
+
+#include <mpi.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <set>
+#include <span>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "brine/core/call.h"
+
+namespace brine {
+namespace detail {
+namespace {
+
+constexpr int kHello = 1;
+constexpr int kBufferHead = 2;
+constexpr int kBufferData = 3;
+constexpr int kTask = 4;
+constexpr int kResult = 5;
+constexpr int kRelease = 6;
+constexpr int kShutdown = 7;
+constexpr int kBye = 8;
+constexpr int kAlive = 9;
+
+// Buffers travel in pieces of at most this many bytes (MPI counts are ints; between two pieces
+// a receiving rank can say it is alive).
+constexpr std::size_t kMaxChunk = std::size_t{64} << 20;
+// A frame (envelope + trailer) is one message.
+constexpr std::size_t kMaxFrame = std::size_t{INT32_MAX};
+
+struct Hello {
+  uint32_t workers;
+  int32_t pid;
+  char host[64];
+};
+static_assert(std::is_trivially_copyable_v<Hello>);
+
+struct BufferHead {
+  uint64_t id;
+  uint64_t size;
+  uint64_t cached;  // 1: kept until released; 0: belongs to the next task only
+};
+static_assert(sizeof(BufferHead) == 24);
+
+// Follows every envelope on the wire: the envelope itself stays at the start of the message,
+// aligned as it was built.
+struct Trailer {
+  uint64_t task_id;
+  int64_t timeout_ms;
+};
+static_assert(sizeof(Trailer) == 16 && std::is_trivially_copyable_v<Trailer>);
+
+// Heap bytes aligned to 64 (vectors of any scalar decode in place from them).
+class AlignedBytes {
+ public:
+  explicit AlignedBytes(std::size_t n) : size_(n) {
+    data_ = static_cast<std::byte*>(std::aligned_alloc(64, (std::max<std::size_t>(n, 1) + 63) / 64 * 64));
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  ~AlignedBytes() { std::free(data_); }
+  AlignedBytes(const AlignedBytes&) = delete;
+  AlignedBytes& operator=(const AlignedBytes&) = delete;
+  std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::size_t size_;
+  std::byte* data_;
+};
+
+std::string mpi_error_text(int rc) {
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) return "MPI error " + std::to_string(rc);
+  return std::string(text, static_cast<std::size_t>(len));
+}
+
+void check(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) throw Error(ErrorCode::kUnknown, std::string("brine: MPI call ") + what + " failed: " + mpi_error_text(rc));
+}
+
+std::string host_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "unknown-host";
+  return host;
+}
+
+// The rank the launcher gave this process, before MPI_Init (Open MPI, PMIx, MPICH); -1 if none.
+int rank_from_environment() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return std::atoi(v);
+  }
+  return -1;
+}
+
+// A finished result envelope for a failure that happened outside the task (on a rank).
+std::vector<uint8_t> error_result(uint64_t task_id, fb::Phase phase, ErrorCode code, std::string_view type_name,
+                                  std::string_view message, std::string_view where) {
+  flatbuffers::FlatBufferBuilder fbb(512);
+  Encoder e(fbb);
+  finish_result(e, encode_error(e, task_id, phase, code, type_name, message, where));
+  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+void append_trailer(std::vector<uint8_t>& frame, Trailer t) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&t);
+  frame.insert(frame.end(), p, p + sizeof t);
+}
+
+Trailer read_trailer(const std::byte* frame, std::size_t size) {
+  if (size < sizeof(Trailer)) {
+    throw DecodeError("brine: a cluster message of " + std::to_string(size) + " bytes is too short for its trailer");
+  }
+  Trailer t;
+  std::memcpy(&t, frame + size - sizeof t, sizeof t);
+  return t;
+}
+
+// ---- 1. in a worker of a serving rank ----------------------------------------------------------
+
+// The buffers the driver sent beside an envelope, by the id its references name.
+class SentBuffers final : public BufferSource {
+ public:
+  SentBuffers(const std::vector<uint32_t>& ids, const std::vector<std::span<const uint8_t>>& buffers)
+      : ids_(ids), buffers_(buffers) {}
+  std::span<const std::byte> resolve(const fb::BufferRef& ref) const override {
+    for (std::size_t i = 0; i < ids_.size(); ++i) {
+      if (ids_[i] != ref.block()) continue;
+      const std::span<const uint8_t> b = buffers_[i];
+      if (ref.generation() != 0 || ref.offset() > b.size() || ref.length() > b.size() - ref.offset()) {
+        throw DecodeError("brine: a task references bytes [" + std::to_string(ref.offset()) + ", +" +
+                          std::to_string(ref.length()) + ") of cluster buffer " + std::to_string(ref.block()) +
+                          ", which holds " + std::to_string(b.size()) + " bytes");
+      }
+      return std::as_bytes(b.subspan(ref.offset(), ref.length()));
+    }
+    throw DecodeError("brine: a task references cluster buffer " + std::to_string(ref.block()) +
+                      ", which was not sent with it");
+  }
+
+ private:
+  const std::vector<uint32_t>& ids_;
+  const std::vector<std::span<const uint8_t>>& buffers_;
+};
+
+}  // namespace
+
+// Runs a driver's task envelope in this worker: the same verification and run_task as a Pool
+// worker's, with the references resolved against the buffers sent beside it. Everything the
+// result holds is copied into it (it crosses the network next).
+std::vector<uint8_t> cluster_run(std::span<const uint8_t> envelope, std::vector<uint32_t> ids,
+                                 std::vector<std::span<const uint8_t>> buffers) {
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  Encoder e(fbb);
+  ResultParts result;
+  uint64_t task_id = 0;
+  try {
+    if (ids.size() != buffers.size()) throw DecodeError("brine: a cluster task lists buffer ids and buffers that differ in number");
+    const fb::Task& task = verify_task(std::as_bytes(envelope));
+    task_id = task.task_id();
+    const SentBuffers source(ids, buffers);
+    Decoder d(&source);
+    d.set_envelope(envelope.data(), envelope.size(), task.refs());
+    result = run_task(task, FunctionRegistry::global(), d, e);
+  } catch (const Error& err) {
+    fbb.Clear();
+    result = encode_error(e, task_id, fb::Phase::DecodeTask, err.code(), current_exception_type(), err.what(), "cluster worker");
+  }
+  finish_result(e, result);
+  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+}  // namespace detail
+}  // namespace brine
+
+BRINE_REGISTER_AS(brine::detail::cluster_run, "brine::cluster_run");
+
+namespace brine::detail {
+namespace {
+
+// ---- 2. one rank's share of the cluster --------------------------------------------------------
+
+class RankServer {
+ public:
+  // Called with each finished result frame (envelope + trailer), from the pool's collector
+  // thread (or from run() itself, for a frame refused before it reached the pool).
+  using Emit = std::function<void(std::vector<uint8_t>)>;
+
+  RankServer(const PoolOptions& options, Emit emit) : emit_(std::move(emit)), pool_(options) {}
+
+  void identify(int rank) {
+    rank_ = rank;
+    where_ = "rank " + std::to_string(rank) + " (host " + host_name() + ", pid " + std::to_string(getpid()) + ")";
+  }
+  Pool& pool() noexcept { return pool_; }
+  unsigned workers() const noexcept { return pool_.size(); }
+  uint64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_acquire); }
+  std::size_t buffers_held() const noexcept { return buffers_.size(); }
+
+  // Arena bytes to receive a frame or a buffer into (never copied again on this rank).
+  SharedVector<uint8_t> allocate(std::size_t n) { return pool_.shared_vector<uint8_t>(n); }
+  void store(uint32_t id, SharedVector<uint8_t> data, bool cached) {
+    buffers_[id] = Held{std::move(data), cached};
+  }
+  void release(uint32_t id) { buffers_.erase(id); }
+
+  // Verifies a task frame and runs it on the local pool; its result (or error) is emitted once.
+  void run(const SharedVector<uint8_t>& frame) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(frame.data());
+    const Trailer t = read_trailer(bytes, frame.size());
+    const std::span<const uint8_t> envelope(frame.data(), frame.size() - sizeof(Trailer));
+    std::string fn = "a cluster task";
+    std::vector<uint32_t> used;  // buffer ids, in the order they are passed
+    std::vector<std::span<const uint8_t>> buffers;
+    try {
+      const fb::Task& task = verify_task(std::as_bytes(envelope));
+      if (task.task_id() != t.task_id) {
+        throw DecodeError("brine: a task envelope carries id " + std::to_string(task.task_id()) + " in a frame for task " +
+                          std::to_string(t.task_id));
+      }
+      if (const FunctionInfo* info = FunctionRegistry::global().find(task.function_id())) fn = info->name;
+      if (const auto* refs = task.refs()) {
+        for (flatbuffers::uoffset_t i = 0; i < refs->size(); ++i) {
+          const uint32_t id = refs->Get(i)->ref().block();
+          if (std::find(used.begin(), used.end(), id) != used.end()) continue;
+          const auto it = buffers_.find(id);
+          if (it == buffers_.end()) {
+            throw DecodeError("brine: " + where_ + " got a task that references cluster buffer " + std::to_string(id) +
+                              ", which it does not hold");
+          }
+          used.push_back(id);
+          buffers.emplace_back(it->second.data.data(), it->second.data.size());
+        }
+      }
+      in_flight_.fetch_add(1, std::memory_order_acq_rel);
+      Future<std::vector<uint8_t>> f;
+      try {
+        f = pool_.submit_with({.timeout = std::chrono::milliseconds(t.timeout_ms)}, cluster_run, envelope, used, buffers);
+      } catch (...) {
+        in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+        throw;
+      }
+      // A one-task buffer lives on in the local task that holds its arena block.
+      for (uint32_t id : used) {
+        if (auto it = buffers_.find(id); it != buffers_.end() && !it->second.cached) buffers_.erase(it);
+      }
+      f.add_done_callback([this, f, id = t.task_id, fn]() mutable {
+        std::vector<uint8_t> out;
+        try {
+          out = f.get();
+        } catch (const Error& err) {
+          out = failure(id, err, fn);
+        } catch (...) {
+          out = error_result(id, fb::Phase::Run, ErrorCode::kUnknown, current_exception_type(),
+                             "brine: on " + where_ + ": " + current_exception_message(), fn);
+        }
+        append_trailer(out, Trailer{id, 0});
+        emit_(std::move(out));  // before the count drops: a stopping loop waits for both
+        in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+      });
+    } catch (const Error& err) {
+      std::vector<uint8_t> out = failure(t.task_id, err, fn);
+      append_trailer(out, Trailer{t.task_id, 0});
+      emit_(std::move(out));
+    }
+  }
+
+ private:
+  // The envelope of a failure on this rank: the same error class, its message naming the rank.
+  std::vector<uint8_t> failure(uint64_t id, const Error& err, const std::string& fn) const {
+    std::string_view text = err.what();
+    const std::string prefix = std::string(err.name()) + ": ";
+    if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
+    return error_result(id, fb::Phase::Run, err.code(), err.name(), "brine: on " + where_ + ": " + std::string(text), fn);
+  }
+
+  struct Held {
+    SharedVector<uint8_t> data;
+    bool cached = false;
+  };
+  int rank_ = 0;
+  std::string where_ = "rank ?";
+  Emit emit_;
+  std::atomic<uint64_t> in_flight_{0};
+  std::unordered_map<uint32_t, Held> buffers_;  // the service thread's only
+  Pool pool_;  // last: destroyed first, while what its callbacks use still lives
+};
+
+// ---- 3. MPI ------------------------------------------------------------------------------------
+
+// A buffer the driver ships beside envelopes: a SharedVector's storage (cached on ranks by
+// identity until its last handle dies) or a copy made for one task.
+struct DriverBuffer {
+  DriverBuffer(uint32_t id_, std::size_t n, bool cached_) : id(id_), bytes(n), cached(cached_) {}
+  ~DriverBuffer();
+  uint32_t id;
+  AlignedBytes bytes;
+  bool cached;
+  std::weak_ptr<ClusterCore> core;  // set for cached buffers
+};
+
+struct ClusterTask {
+  uint64_t id = 0;
+  std::shared_ptr<TaskStateBase> state;  // until completed
+  std::shared_ptr<AlignedBytes> frame;   // envelope + trailer, until sent and done
+  std::vector<std::shared_ptr<DriverBuffer>> buffers;
+  std::shared_ptr<AlignedBytes> result;  // the value's views point into it: lives with the future
+  std::string function;
+  int rank = -1;
+};
+
+}  // namespace
+
+class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
+ public:
+  explicit ClusterCore(ClusterOptions options) : options_(std::move(options)) {}
+
+  // ---- set-up ----------------------------------------------------------------------------------
+
+  // Returns true on rank 0; serves and exits on every other rank.
+  bool start(int* argc, char*** argv) {
+    if (options_.pool.reducers != nullptr) {
+      throw NotSerializable("brine: per-pool reducers (PoolOptions::reducers) cannot cross MPI ranks; register a "
+                            "global brine::Reducer<T> instead");
+    }
+    // A rank's local pool starts before MPI does, so that its fork server is forked from a
+    // process with no MPI state and no threads of MPI's.
+    const int env_rank = rank_from_environment();
+    if (env_rank > 0) make_server();
+    if (env_rank == 0 && options_.driver_workers > 0) make_local();
+
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    int provided = MPI_THREAD_SINGLE;
+    if (initialized == 0) {
+      check(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+      owns_mpi_ = true;
+    } else {
+      MPI_Query_thread(&provided);
+    }
+    if (provided < MPI_THREAD_SERIALIZED) {
+      if (owns_mpi_) MPI_Finalize();
+      throw Error(ErrorCode::kUnknown, "brine: this MPI library gives thread level " + std::to_string(provided) +
+                                           "; brine::ClusterPool needs MPI_THREAD_SERIALIZED (initialize MPI with "
+                                           "MPI_Init_thread, or let the ClusterPool do it)");
+    }
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+    if (rank_ != 0) {
+      serve();  // never returns
+    }
+    if (options_.driver_workers > 0 && !local_) make_local();
+    if (size_ < 2 && !local_) {
+      finalize();
+      throw Error(ErrorCode::kUnknown, "brine: a ClusterPool needs a rank to run tasks on: start the program with "
+                                       "mpirun -np N (N >= 2), or give rank 0 workers with ClusterOptions::driver_workers");
+    }
+    // Every rank says how many workers it has, and where it runs.
+    if (local_) {
+      Link link;
+      link.local = true;
+      link.stats.rank = 0;
+      link.stats.host = host_name();
+      link.stats.pid = getpid();
+      link.stats.workers = local_->workers();
+      links_.push_back(std::move(link));
+    }
+    for (int r = 1; r < size_; ++r) {
+      Hello h{};
+      check(MPI_Recv(&h, sizeof h, MPI_BYTE, r, kHello, comm_, MPI_STATUS_IGNORE), "MPI_Recv (hello)");
+      Link link;
+      link.stats.rank = r;
+      link.stats.host = std::string(h.host, strnlen(h.host, sizeof h.host));
+      link.stats.pid = h.pid;
+      link.stats.workers = h.workers;
+      link.heard = std::chrono::steady_clock::now();
+      links_.push_back(std::move(link));
+    }
+    for (const Link& l : links_) total_workers_ += l.stats.workers;
+    service_ = std::thread([this] { service(); });
+    return true;
+  }
+
+  // ---- the driver's API ----------------------------------------------------------------------
+
+  void submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
+              const std::function<EncodedCall(Encoder&)>& encode, const SubmitOptions& opts) {
+    if (closing_.load(std::memory_order_acquire)) {
+      throw PoolClosed("brine: submit after the cluster was shut down; create a new brine::ClusterPool");
+    }
+    auto task = std::make_shared<ClusterTask>();
+    task->id = next_task_.fetch_add(1, std::memory_order_relaxed);
+    task->function = info.name;
+    flatbuffers::FlatBufferBuilder fbb(4096);
+    Sink sink(*this, task->buffers);
+    Encoder e(fbb, {options_.reference_threshold, &sink, nullptr});
+    std::exception_ptr error;
+    try {
+      const EncodedCall call = encode(e);
+      const auto refs = e.finish_refs();
+      fbb.Finish(fb::CreateTask(fbb, task->id, info.id, info.signature, call.vectorized ? kTaskVectorized : 0,
+                                info.image_id, flatbuffers::Offset<fb::AnyTable>(call.call),
+                                flatbuffers::Offset<fb::AnyTable>(call.bound), call.bound_count, call.batch, refs),
+                 fb::TaskIdentifier());
+      const std::size_t n = fbb.GetSize();
+      if (n + sizeof(Trailer) > kMaxFrame) {
+        throw NotSerializable("brine: a task envelope of " + std::to_string(n) + " bytes exceeds one MPI message (" +
+                              std::to_string(kMaxFrame) + " bytes); pass large data as brine::ref or a SharedVector");
+      }
+      task->frame = std::make_shared<AlignedBytes>(n + sizeof(Trailer));
+      std::memcpy(task->frame->data(), fbb.GetBufferPointer(), n);
+      const Trailer t{task->id, static_cast<int64_t>(opts.timeout.count())};
+      std::memcpy(task->frame->data() + n, &t, sizeof t);
+      state->bytes_copied = e.bytes_copied() + n;
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error) {
+      state->fail(std::move(error));
+      return;
+    }
+    task->state = state;
+    state->cancel_hook = [weak = weak_from_this(), task] {
+      auto core = weak.lock();
+      return core != nullptr && core->cancel(*task);
+    };
+    {
+      std::lock_guard lock(mu_);
+      if (closing_.load(std::memory_order_acquire)) {
+        task->state.reset();
+        throw PoolClosed("brine: submit after the cluster was shut down; create a new brine::ClusterPool");
+      }
+      backlog_.push_back(std::move(task));
+      ++submitted_;
+    }
+    cv_.notify_one();
+  }
+
+  std::pair<std::shared_ptr<const void>, void*> allocate_shared(std::size_t bytes) {
+    auto buf = std::make_shared<DriverBuffer>(next_buffer_.fetch_add(1, std::memory_order_relaxed), bytes, true);
+    buf->core = weak_from_this();
+    std::lock_guard lock(buffers_mu_);
+    cached_[reinterpret_cast<uintptr_t>(buf->bytes.data())] = buf;
+    return {buf, buf->bytes.data()};
+  }
+
+  // A cached buffer's last handle died: forget it here, and on every rank that holds it.
+  void drop_cached(const DriverBuffer& buf) noexcept {
+    {
+      std::lock_guard lock(buffers_mu_);
+      cached_.erase(reinterpret_cast<uintptr_t>(buf.bytes.data()));
+    }
+    try {
+      std::lock_guard lock(releases_mu_);  // not mu_: the last handle may die under it
+      releases_.push_back(buf.id);
+    } catch (...) {
+      // out of memory: the ranks keep a copy until they exit
+    }
+    cv_.notify_one();
+  }
+
+  bool cancel(ClusterTask& task) {
+    std::shared_ptr<TaskStateBase> state;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = std::find_if(backlog_.begin(), backlog_.end(), [&](const auto& t) { return t.get() == &task; });
+      if (it == backlog_.end()) return false;
+      state = std::move(task.state);
+      (*it)->frame.reset();
+      (*it)->buffers.clear();
+      backlog_.erase(it);
+      ++completed_;
+    }
+    if (state) state->fail(std::make_exception_ptr(Cancelled("brine: the task was cancelled before any rank started it")));
+    return true;
+  }
+
+  std::size_t default_chunksize(std::size_t n, bool vectorized) const noexcept {
+    const std::size_t per = n / (std::size_t{4} * std::max(1u, total_workers_));
+    return std::clamp<std::size_t>(per, 1, vectorized ? std::size_t{1} << 14 : 4096);
+  }
+
+  ClusterStats stats() const {
+    std::lock_guard lock(mu_);
+    ClusterStats s;
+    s.submitted = submitted_;
+    s.completed = completed_;
+    s.backlog = backlog_.size();
+    for (const Link& l : links_) {
+      s.ranks.push_back(l.stats);
+      s.ranks.back().buffers_cached = l.held.size();
+      s.ranks.back().lost = l.lost;
+    }
+    return s;
+  }
+
+  void shutdown(bool wait, bool cancel_futures) {
+    std::vector<std::shared_ptr<ClusterTask>> cancelled;
+    {
+      std::lock_guard lock(mu_);
+      if (!closing_.exchange(true, std::memory_order_acq_rel)) {
+        now_ = !wait;
+        if (!wait || cancel_futures) {
+          cancelled.assign(backlog_.begin(), backlog_.end());
+          backlog_.clear();
+          completed_ += cancelled.size();
+        }
+      }
+    }
+    for (auto& t : cancelled) {
+      if (t->state) {
+        t->state->fail(std::make_exception_ptr(Cancelled("brine: the cluster was shut down before any rank started the task")));
+      }
+    }
+    cv_.notify_one();
+    std::lock_guard join_lock(join_mu_);
+    if (service_.joinable()) service_.join();
+    finalize();
+  }
+
+  int rank_count() const noexcept { return size_; }
+  unsigned total_workers() const noexcept { return total_workers_; }
+  bool closed() const noexcept { return closing_.load(std::memory_order_acquire); }
+  const ClusterOptions& options() const noexcept { return options_; }
+
+ private:
+  struct Link {
+    ClusterRankStats stats;
+    std::set<uint32_t> held;  // cached buffers this rank holds
+    bool local = false;        // rank 0's own pool
+    bool bye = false;
+    bool lost = false;         // silent for longer than host_timeout: given up
+    std::chrono::steady_clock::time_point heard;  // its last message (or a send to it finishing)
+  };
+  struct PendingSend {
+    MPI_Request request;
+    int dest;
+    std::shared_ptr<const void> keep;  // the bytes, until MPI is done with them
+  };
+  struct Arrival {
+    std::shared_ptr<ClusterTask> task;
+    std::shared_ptr<TaskStateBase> state;
+    std::shared_ptr<AlignedBytes> bytes;  // result frame
+    std::exception_ptr error;             // instead of bytes
+  };
+
+  // Encodes a task's large buffers beside it: a SharedVector by identity, anything else copied
+  // into a buffer of its own.
+  class Sink final : public BufferSink {
+   public:
+    Sink(ClusterCore& core, std::vector<std::shared_ptr<DriverBuffer>>& used) : core_(core), used_(used) {}
+    std::optional<fb::BufferRef> locate(const void* data, std::size_t size) override {
+      std::shared_ptr<DriverBuffer> buf;  // before the lock: if it is the last handle, it dies after it
+      std::lock_guard lock(core_.buffers_mu_);
+      const auto addr = reinterpret_cast<uintptr_t>(data);
+      auto it = core_.cached_.upper_bound(addr);
+      if (it == core_.cached_.begin()) return std::nullopt;
+      --it;
+      buf = it->second.lock();
+      if (!buf || addr - it->first > buf->bytes.size() || size > buf->bytes.size() - (addr - it->first)) return std::nullopt;
+      if (std::none_of(used_.begin(), used_.end(), [&](const auto& b) { return b == buf; })) used_.push_back(buf);
+      return fb::BufferRef(buf->id, 0, addr - it->first, size);
+    }
+    fb::BufferRef place(const void* data, std::size_t size, std::size_t /*align: 64 covers it*/) override {
+      auto buf = std::make_shared<DriverBuffer>(core_.next_buffer_.fetch_add(1, std::memory_order_relaxed), size, false);
+      std::memcpy(buf->bytes.data(), data, size);
+      used_.push_back(buf);
+      return fb::BufferRef(buf->id, 0, 0, size);
+    }
+
+   private:
+    ClusterCore& core_;
+    std::vector<std::shared_ptr<DriverBuffer>>& used_;
+  };
+
+  void make_server() {
+    server_ = std::make_unique<RankServer>(options_.pool, [this](std::vector<uint8_t> frame) {
+      {
+        std::lock_guard lock(out_mu_);
+        out_.push_back(std::move(frame));
+      }
+      out_cv_.notify_one();
+    });
+  }
+  void make_local() {
+    PoolOptions o = options_.pool;
+    o.workers = options_.driver_workers;
+    local_ = std::make_unique<RankServer>(o, [this](std::vector<uint8_t> frame) {
+      {
+        std::lock_guard lock(out_mu_);
+        out_.push_back(std::move(frame));
+      }
+      cv_.notify_one();
+    });
+    local_->identify(0);
+  }
+
+  void finalize() noexcept {
+    if (lost_any_) {
+      // MPI_Finalize synchronizes with every rank, the silent one included: it would never
+      // return. Leave MPI as it is; when this process exits, mpirun ends the job.
+      if (owns_mpi_) {
+        std::fprintf(stderr, "brine: a rank stopped answering, so MPI_Finalize (which waits for every rank) is not "
+                             "called; when this program exits, mpirun ends the job, that rank included\n");
+      }
+      owns_mpi_ = false;
+      return;
+    }
+    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+    if (owns_mpi_) {
+      owns_mpi_ = false;
+      int finalized = 0;
+      MPI_Finalized(&finalized);
+      if (finalized == 0) MPI_Finalize();
+    }
+  }
+
+  void isend(const void* data, std::size_t n, int dest, int tag, std::shared_ptr<const void> keep) {
+    PendingSend p{MPI_REQUEST_NULL, dest, std::move(keep)};
+    check(MPI_Isend(data, static_cast<int>(n), MPI_BYTE, dest, tag, comm_, &p.request), "MPI_Isend");
+    last_sent_ = std::chrono::steady_clock::now();
+    sends_.push_back(std::move(p));
+  }
+  // Frees the sends MPI has finished with; true if any.
+  bool test_sends() {
+    bool any = false;
+    for (std::size_t i = 0; i < sends_.size();) {
+      int flag = 0;
+      check(MPI_Test(&sends_[i].request, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+      if (flag != 0) {
+        if (rank_ == 0) heard_from(sends_[i].dest);
+        sends_[i] = std::move(sends_.back());
+        sends_.pop_back();
+        any = true;
+      } else {
+        ++i;
+      }
+    }
+    return any;
+  }
+
+  // ---- driver: the service thread ----------------------------------------------------------
+
+  Link* pick() {
+    Link* best = nullptr;
+    uint64_t best_free = 0;
+    for (Link& l : links_) {
+      if (l.bye || l.lost || l.stats.in_flight >= l.stats.workers) continue;
+      const uint64_t free = l.stats.workers - l.stats.in_flight;
+      if (free > best_free) {
+        best = &l;
+        best_free = free;
+      }
+    }
+    return best;
+  }
+
+  void send_buffer(Link& l, const std::shared_ptr<DriverBuffer>& buf) {
+    const std::size_t n = buf->bytes.size();
+    if (l.local) {
+      SharedVector<uint8_t> copy = local_->allocate(n);
+      std::memcpy(copy.data(), buf->bytes.data(), n);
+      local_->store(buf->id, std::move(copy), buf->cached);
+    } else {
+      auto head = std::make_shared<BufferHead>(BufferHead{buf->id, n, buf->cached ? 1u : 0u});
+      isend(head.get(), sizeof *head, l.stats.rank, kBufferHead, head);
+      for (std::size_t off = 0; off < n; off += kMaxChunk) {
+        isend(buf->bytes.data() + off, std::min(kMaxChunk, n - off), l.stats.rank, kBufferData, buf);
+      }
+      l.stats.bytes_sent += sizeof(BufferHead) + n;
+    }
+    l.stats.buffers_sent += 1;
+    l.stats.buffer_bytes_sent += n;
+    if (buf->cached) l.held.insert(buf->id);
+  }
+
+  void send_task(Link& l, std::shared_ptr<ClusterTask> task) {
+    for (const auto& buf : task->buffers) {
+      if (!buf->cached || l.held.count(buf->id) == 0) send_buffer(l, buf);
+    }
+    const std::size_t n = task->frame->size();
+    if (l.local) {
+      SharedVector<uint8_t> frame = local_->allocate(n);
+      std::memcpy(frame.data(), task->frame->data(), n);
+      local_->run(frame);
+    } else {
+      isend(task->frame->data(), n, l.stats.rank, kTask, task->frame);
+      l.stats.bytes_sent += n;
+    }
+    task->buffers.clear();  // the sends and the ranks hold what they still need
+    task->rank = l.stats.rank;
+    l.stats.tasks_sent += 1;
+    l.stats.in_flight += 1;
+    in_flight_[task->id] = std::move(task);
+  }
+
+  void heard_from(int rank) {
+    for (Link& l : links_) {
+      if (l.stats.rank == rank && !l.local) l.heard = std::chrono::steady_clock::now();
+    }
+  }
+
+  // Gives up on ranks silent for longer than host_timeout: their tasks fail with HostLost, and
+  // nothing more is sent to them. If no rank is left, neither can the backlog run.
+  bool check_lost(std::vector<Arrival>& done) {
+    if (options_.host_timeout.count() <= 0) return false;
+    const auto now = std::chrono::steady_clock::now();
+    bool any = false;
+    for (Link& l : links_) {
+      if (l.local || l.bye || l.lost || now - l.heard <= options_.host_timeout) continue;
+      l.lost = true;
+      lost_any_ = true;
+      any = true;
+      const std::string who = "rank " + std::to_string(l.stats.rank) + " (host " + l.stats.host + ", pid " +
+                              std::to_string(l.stats.pid) + ")";
+      std::fprintf(stderr, "brine: %s has not answered for %lld ms (ClusterOptions::host_timeout); its %llu tasks fail "
+                   "with brine::HostLost and it gets no more\n", who.c_str(),
+                   static_cast<long long>(options_.host_timeout.count()), static_cast<unsigned long long>(l.stats.in_flight));
+      for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+        if (it->second->rank != l.stats.rank) {
+          ++it;
+          continue;
+        }
+        Arrival a;
+        a.task = std::move(it->second);
+        a.state = std::move(a.task->state);
+        a.error = std::make_exception_ptr(HostLost("brine: " + who + " stopped answering while it ran " + a.task->function +
+                                                   " (nothing heard for " + std::to_string(options_.host_timeout.count()) +
+                                                   " ms, ClusterOptions::host_timeout); the task may or may not have run"));
+        done.push_back(std::move(a));
+        it = in_flight_.erase(it);
+        ++completed_;
+      }
+      l.stats.in_flight = 0;
+      // Its sends may never finish: set aside, never waited for.
+      for (std::size_t i = 0; i < sends_.size();) {
+        if (sends_[i].dest == l.stats.rank) {
+          abandoned_.push_back(std::move(sends_[i]));
+          sends_[i] = std::move(sends_.back());
+          sends_.pop_back();
+        } else {
+          ++i;
+        }
+      }
+    }
+    if (any && std::all_of(links_.begin(), links_.end(), [](const Link& l) { return l.lost; })) {
+      for (auto& t : backlog_) {
+        Arrival a;
+        a.task = t;
+        a.state = std::move(t->state);
+        a.error = std::make_exception_ptr(HostLost("brine: every rank of the cluster stopped answering before " +
+                                                   a.task->function + " could run"));
+        done.push_back(std::move(a));
+        ++completed_;
+      }
+      backlog_.clear();
+    }
+    return any;
+  }
+
+  Link& link_of(int rank) {
+    for (Link& l : links_) {
+      if (l.stats.rank == rank && !l.local) return l;
+    }
+    throw Error(ErrorCode::kUnknown, "brine: a message from rank " + std::to_string(rank) + ", which serves no pool");
+  }
+
+  // A result frame from `rank`: matched to its task, verified, counted. Completed later,
+  // outside the lock.
+  void arrive(Link& l, std::shared_ptr<AlignedBytes> bytes, std::vector<Arrival>& done) {
+    l.stats.bytes_received += bytes->size();
+    Trailer t{};
+    try {
+      t = read_trailer(bytes->data(), bytes->size());
+    } catch (const Error& err) {
+      std::fprintf(stderr, "brine: dropped a malformed message from rank %d: %s\n", l.stats.rank, err.what());
+      return;
+    }
+    const auto it = in_flight_.find(t.task_id);
+    if (it == in_flight_.end() || it->second->rank != l.stats.rank) {
+      std::fprintf(stderr, "brine: dropped a result from rank %d for task %llu, which it was not running\n", l.stats.rank,
+                   static_cast<unsigned long long>(t.task_id));
+      return;
+    }
+    Arrival a;
+    a.task = std::move(it->second);
+    in_flight_.erase(it);
+    a.state = std::move(a.task->state);
+    l.stats.in_flight -= 1;
+    l.stats.tasks_done += 1;
+    ++completed_;
+    try {
+      const fb::Result& r = verify_result(std::span<const std::byte>(bytes->data(), bytes->size() - sizeof(Trailer)));
+      if (r.task_id() != t.task_id) throw DecodeError("brine: a result envelope's task id does not match its frame");
+      if (r.error() != nullptr && r.error()->code() == static_cast<int32_t>(ErrorCode::kWorkerCrashed)) {
+        l.stats.workers_crashed += 1;
+      }
+      a.bytes = std::move(bytes);
+    } catch (const Error& err) {
+      a.error = std::make_exception_ptr(DecodeError("brine: the result of " + a.task->function + " from rank " +
+                                                    std::to_string(l.stats.rank) + " (host " + l.stats.host +
+                                                    ") failed verification: " + err.what()));
+    }
+    done.push_back(std::move(a));
+  }
+
+  bool poll(std::vector<Arrival>& done) {
+    bool any = false;
+    for (;;) {
+      int flag = 0;
+      MPI_Message msg;
+      MPI_Status status;
+      check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, &msg, &status), "MPI_Improbe");
+      if (flag == 0) break;
+      any = true;
+      int count = 0;
+      MPI_Get_count(&status, MPI_BYTE, &count);
+      Link& l = link_of(status.MPI_SOURCE);
+      l.heard = std::chrono::steady_clock::now();
+      if (status.MPI_TAG == kResult) {
+        auto bytes = std::make_shared<AlignedBytes>(static_cast<std::size_t>(count));
+        check(MPI_Mrecv(bytes->data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (result)");
+        arrive(l, std::move(bytes), done);
+      } else {
+        std::vector<char> ignored(static_cast<std::size_t>(std::max(count, 1)));
+        check(MPI_Mrecv(ignored.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+        if (status.MPI_TAG == kBye) {
+          l.bye = true;
+        } else if (status.MPI_TAG == kAlive) {
+          // heard above
+        } else {
+          std::fprintf(stderr, "brine: dropped a message with tag %d from rank %d\n", status.MPI_TAG, status.MPI_SOURCE);
+        }
+      }
+    }
+    if (local_) {  // rank 0's own pool
+      std::deque<std::vector<uint8_t>> out;
+      {
+        std::lock_guard lock(out_mu_);
+        out.swap(out_);
+      }
+      for (auto& frame : out) {
+        any = true;
+        auto bytes = std::make_shared<AlignedBytes>(frame.size());
+        std::memcpy(bytes->data(), frame.data(), frame.size());
+        arrive(links_.front(), std::move(bytes), done);
+      }
+    }
+    return any;
+  }
+
+  bool send_releases() {
+    auto ids = std::make_shared<std::vector<uint32_t>>();
+    {
+      std::lock_guard lock(releases_mu_);
+      ids->swap(releases_);
+    }
+    if (ids->empty()) return false;
+    for (Link& l : links_) {
+      std::vector<uint32_t> mine;
+      for (uint32_t id : *ids) {
+        if (l.held.erase(id) != 0) mine.push_back(id);
+      }
+      if (mine.empty()) continue;
+      if (l.local) {
+        for (uint32_t id : mine) local_->release(id);
+        continue;
+      }
+      auto msg = std::make_shared<std::vector<uint32_t>>(std::move(mine));
+      isend(msg->data(), msg->size() * sizeof(uint32_t), l.stats.rank, kRelease, msg);
+      l.stats.bytes_sent += msg->size() * sizeof(uint32_t);
+    }
+    return true;
+  }
+
+  static void complete(std::vector<Arrival>& done) {
+    for (Arrival& a : done) {
+      if (!a.state) continue;
+      if (a.error) {
+        a.state->fail(a.error);
+        continue;
+      }
+      const auto* data = reinterpret_cast<const uint8_t*>(a.bytes->data());
+      const std::size_t n = a.bytes->size() - sizeof(Trailer);
+      const fb::Result& r = *flatbuffers::GetRoot<fb::Result>(data);  // verified on arrival
+      Decoder d;
+      d.set_envelope(data, n, r.refs());
+      a.task->result = a.bytes;  // views in the value point into it; the future keeps the task
+      a.state->decode(r, d);
+      a.state->finish();
+    }
+    done.clear();
+  }
+
+  void service() {
+    std::vector<Arrival> done;
+    std::unique_lock lock(mu_);
+    auto last = std::chrono::steady_clock::now();
+    std::chrono::microseconds nap{0};
+    bool said_stop = false;
+    try {
+      for (;;) {
+        bool progress = false;
+        if (!now_) {
+          while (!backlog_.empty()) {
+            Link* l = pick();
+            if (l == nullptr) break;
+            auto task = std::move(backlog_.front());
+            backlog_.pop_front();
+            send_task(*l, std::move(task));
+            progress = true;
+          }
+        }
+        progress |= send_releases();
+        progress |= poll(done);
+        progress |= test_sends();
+        progress |= check_lost(done);
+        if (closing_.load(std::memory_order_acquire) && !said_stop && (now_ || (backlog_.empty() && in_flight_.empty()))) {
+          said_stop = true;
+          progress = true;
+          for (Link& l : links_) {
+            if (l.local || l.lost) continue;
+            auto flag = std::make_shared<uint8_t>(now_ ? 1 : 0);
+            isend(flag.get(), 1, l.stats.rank, kShutdown, flag);
+          }
+          if (local_ && now_) {
+            lock.unlock();
+            local_->pool().shutdown(false);  // fails what runs there; the errors arrive in out_
+            lock.lock();
+          }
+        }
+        if (!done.empty()) {
+          lock.unlock();
+          complete(done);
+          lock.lock();
+        }
+        if (said_stop && sends_.empty() && (!local_ || local_->in_flight() == 0) &&
+            std::all_of(links_.begin(), links_.end(), [](const Link& l) { return l.local || l.bye || l.lost; })) {
+          break;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (progress) {
+          last = now;
+          nap = std::chrono::microseconds(0);
+          continue;
+        }
+        // While a send is in progress MPI needs our calls to move it along (a large message goes
+        // in fragments, each handed over in a call): poll, do not sleep.
+        if (now - last < options_.poll_spin || !sends_.empty()) {
+          lock.unlock();
+          sched_yield();
+          lock.lock();
+          continue;
+        }
+        nap = std::min(options_.max_sleep, std::max(std::chrono::microseconds(10), nap * 2));
+        cv_.wait_for(lock, nap);
+      }
+    } catch (const std::exception& err) {
+      std::fprintf(stderr, "brine: the cluster's service thread failed: %s\n", err.what());
+      broken_ = std::current_exception();
+      closing_.store(true, std::memory_order_release);  // submit refuses from now on
+    }
+    // Whatever is left can no longer finish.
+    std::vector<std::shared_ptr<ClusterTask>> left(backlog_.begin(), backlog_.end());
+    backlog_.clear();
+    for (auto& [id, t] : in_flight_) left.push_back(std::move(t));
+    in_flight_.clear();
+    lock.unlock();
+    complete(done);
+    for (auto& t : left) {
+      if (t->state) {
+        t->state->fail(std::make_exception_ptr(PoolClosed("brine: the cluster shut down before " + t->function +
+                                                          " finished (rank " + std::to_string(t->rank) + ")")));
+      }
+    }
+    if (local_) local_->pool().shutdown(true);
+  }
+
+  // ---- a serving rank ------------------------------------------------------------------------
+
+  [[noreturn]] void serve() {
+    int status = 0;
+    try {
+      if (!server_) make_server();
+      server_->identify(rank_);
+      Hello h{};
+      h.workers = server_->workers();
+      h.pid = getpid();
+      const std::string host = host_name();
+      std::strncpy(h.host, host.c_str(), sizeof h.host - 1);
+      check(MPI_Send(&h, sizeof h, MPI_BYTE, 0, kHello, comm_), "MPI_Send (hello)");
+      serve_loop();
+      for (auto& s : sends_) MPI_Wait(&s.request, MPI_STATUS_IGNORE);
+      sends_.clear();
+    } catch (const std::exception& err) {
+      std::fprintf(stderr, "brine: rank %d stops serving: %s\n", rank_, err.what());
+      status = 1;
+    }
+    if (status != 0) MPI_Abort(MPI_COMM_WORLD, 1);
+    server_->pool().shutdown(true);
+    server_.reset();
+    // This rank never returns to the program: it finalizes MPI even if the program initialized it.
+    owns_mpi_ = true;
+    finalize();
+    std::exit(0);
+  }
+
+  // A serving rank that has said nothing for a quarter of host_timeout says it is alive.
+  void keep_alive() {
+    if (options_.host_timeout.count() <= 0) return;
+    if (std::chrono::steady_clock::now() - last_sent_ < options_.host_timeout / 4) return;
+    isend(nullptr, 0, 0, kAlive, nullptr);
+  }
+
+  void serve_loop() {
+    auto last = std::chrono::steady_clock::now();
+    std::chrono::microseconds nap{0};
+    bool stopping = false;
+    for (;;) {
+      bool progress = false;
+      for (;;) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status status;
+        check(MPI_Improbe(0, MPI_ANY_TAG, comm_, &flag, &msg, &status), "MPI_Improbe");
+        if (flag == 0) break;
+        progress = true;
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        const auto n = static_cast<std::size_t>(count);
+        if (status.MPI_TAG == kTask) {
+          SharedVector<uint8_t> frame = server_->allocate(n);
+          check(MPI_Mrecv(frame.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (task)");
+          server_->run(frame);
+        } else if (status.MPI_TAG == kBufferHead) {
+          BufferHead head{};
+          if (n != sizeof head) throw DecodeError("brine: a buffer header of " + std::to_string(n) + " bytes");
+          check(MPI_Mrecv(&head, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (buffer)");
+          SharedVector<uint8_t> data = server_->allocate(head.size);
+          for (std::size_t off = 0; off < head.size; off += kMaxChunk) {
+            const auto piece = static_cast<int>(std::min<std::size_t>(kMaxChunk, head.size - off));
+            check(MPI_Recv(data.data() + off, piece, MPI_BYTE, 0, kBufferData, comm_, MPI_STATUS_IGNORE), "MPI_Recv (buffer)");
+            keep_alive();
+          }
+          server_->store(static_cast<uint32_t>(head.id), std::move(data), head.cached != 0);
+        } else if (status.MPI_TAG == kRelease) {
+          std::vector<uint32_t> ids(n / sizeof(uint32_t) + 1);
+          check(MPI_Mrecv(ids.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (release)");
+          for (std::size_t i = 0; i < n / sizeof(uint32_t); ++i) server_->release(ids[i]);
+        } else if (status.MPI_TAG == kShutdown) {
+          uint8_t now = 0;
+          check(MPI_Mrecv(&now, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (shutdown)");
+          stopping = true;
+          if (now != 0) server_->pool().shutdown(false);  // fails what runs; the errors go out below
+        } else {
+          std::vector<char> ignored(std::max<std::size_t>(n, 1));
+          check(MPI_Mrecv(ignored.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+          std::fprintf(stderr, "brine: rank %d dropped a message with tag %d\n", rank_, status.MPI_TAG);
+        }
+      }
+      std::deque<std::vector<uint8_t>> out;
+      {
+        std::lock_guard lock(out_mu_);
+        out.swap(out_);
+      }
+      for (auto& frame : out) {
+        progress = true;
+        if (frame.size() > kMaxFrame) {
+          const Trailer t = read_trailer(reinterpret_cast<const std::byte*>(frame.data()), frame.size());
+          frame = error_result(t.task_id, fb::Phase::EncodeResult, ErrorCode::kNotSerializable, "brine::NotSerializable",
+                               "brine: a result of " + std::to_string(frame.size()) +
+                                   " bytes exceeds one MPI message; return a smaller value",
+                               "cluster");
+          append_trailer(frame, t);
+        }
+        auto keep = std::make_shared<std::vector<uint8_t>>(std::move(frame));
+        isend(keep->data(), keep->size(), 0, kResult, keep);
+      }
+      keep_alive();
+      progress |= test_sends();
+      if (stopping && server_->in_flight() == 0) {
+        std::lock_guard lock(out_mu_);
+        if (out_.empty()) break;
+        continue;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (progress) {
+        last = now;
+        nap = std::chrono::microseconds(0);
+        continue;
+      }
+      if (now - last < options_.poll_spin || !sends_.empty()) {
+        sched_yield();
+        continue;
+      }
+      nap = std::min(options_.max_sleep, std::max(std::chrono::microseconds(10), nap * 2));
+      std::unique_lock lock(out_mu_);
+      out_cv_.wait_for(lock, nap, [this] { return !out_.empty(); });
+    }
+    check(MPI_Send(nullptr, 0, MPI_BYTE, 0, kBye, comm_), "MPI_Send (bye)");
+  }
+
+  ClusterOptions options_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool owns_mpi_ = false;
+  int rank_ = 0;
+  int size_ = 1;
+  unsigned total_workers_ = 0;
+
+  std::atomic<uint64_t> next_task_{1};
+  std::atomic<uint32_t> next_buffer_{1};
+  std::atomic<bool> closing_{false};
+
+  mutable std::mutex mu_;  // guards what follows, up to buffers_mu_
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<ClusterTask>> backlog_;
+  std::unordered_map<uint64_t, std::shared_ptr<ClusterTask>> in_flight_;
+  std::vector<Link> links_;
+  uint64_t submitted_ = 0;
+  uint64_t completed_ = 0;
+  bool now_ = false;
+  bool lost_any_ = false;
+  std::exception_ptr broken_;
+
+  std::mutex releases_mu_;
+  std::vector<uint32_t> releases_;  // cached buffers dropped by the driver, to release on ranks
+
+  std::mutex buffers_mu_;
+  std::map<uintptr_t, std::weak_ptr<DriverBuffer>> cached_;  // SharedVectors by address
+
+  std::vector<PendingSend> sends_;  // the thread making MPI calls only
+  std::vector<PendingSend> abandoned_;  // sends to lost ranks: never completed, kept until exit
+  std::chrono::steady_clock::time_point last_sent_{};  // a serving rank's last message to rank 0
+
+  // Result frames from a RankServer's pool, for the thread making MPI calls.
+  std::mutex out_mu_;
+  std::condition_variable out_cv_;
+  std::deque<std::vector<uint8_t>> out_;
+
+  std::mutex join_mu_;
+  std::thread service_;
+  std::unique_ptr<RankServer> local_;   // rank 0's pool (driver_workers)
+  std::unique_ptr<RankServer> server_;  // a serving rank's pool
+};
+
+namespace {
+DriverBuffer::~DriverBuffer() {
+  if (!cached) return;
+  if (auto c = core.lock()) c->drop_cached(*this);
+}
+}  // namespace
+
+}  // namespace brine::detail
+
+namespace brine {
+
+ClusterPool::ClusterPool(ClusterOptions options, int* argc, char*** argv)
+    : core_(std::make_shared<detail::ClusterCore>(std::move(options))) {
+  core_->start(argc, argv);
+}
+
+ClusterPool::~ClusterPool() {
+  try {
+    core_->shutdown(true, false);
+  } catch (...) {
+    // shutting down cannot report more than the service thread printed
+  }
+}
+
+void ClusterPool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
+                                 const EncodeArgs& encode, const SubmitOptions& opts) {
+  core_->submit(state, info, encode, opts);
+}
+
+ClusterPool::SharedBuffer ClusterPool::allocate_shared_buffer(std::size_t bytes, std::size_t align) {
+  if (align > 64) {
+    throw NotSerializable("brine: ClusterPool::shared_vector aligns to 64 bytes; an element needs " + std::to_string(align));
+  }
+  auto [owner, data] = core_->allocate_shared(bytes);
+  return SharedBuffer{std::move(owner), data};
+}
+
+std::size_t ClusterPool::default_chunksize(std::size_t n, bool vectorized) const noexcept {
+  return core_->default_chunksize(n, vectorized);
+}
+int ClusterPool::rank_count() const noexcept { return core_->rank_count(); }
+unsigned ClusterPool::size() const noexcept { return core_->total_workers(); }
+bool ClusterPool::closed() const noexcept { return core_->closed(); }
+ClusterStats ClusterPool::stats() const { return core_->stats(); }
+const ClusterOptions& ClusterPool::options() const noexcept { return core_->options(); }
+void ClusterPool::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }
+
+}  // namespace brine
