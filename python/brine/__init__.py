@@ -24,6 +24,7 @@ finally:
 from concurrent.futures import as_completed, wait, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED  # noqa: F401
 
 from ._pickling import NotPicklable, set_pickler, get_pickler
+from ._pickling import set_pickler as set_loky_pickler  # loky's name, for code moved from loky
 from ._pool import (Pool, Future, WorkerCrashed, InitializerFailed, TaskTimeout, PoolClosed, ArenaExhausted,
                     BrineError, get_reusable_executor)
 from ._shared import shared_array
@@ -35,5 +36,6 @@ if "joblib" in _sys.modules:  # joblib is loaded already: "brine" is a backend n
     register_joblib()
 
 __all__ = ["Pool", "Future", "WorkerCrashed", "InitializerFailed", "TaskTimeout", "PoolClosed", "ArenaExhausted",
-           "BrineError", "NotPicklable", "get_reusable_executor", "set_pickler", "get_pickler", "shared_array",
+           "BrineError", "NotPicklable", "get_reusable_executor", "set_pickler", "set_loky_pickler", "get_pickler",
+           "shared_array",
            "as_completed", "wait", "wrap_non_picklable_objects", "register_joblib", "load_native"]

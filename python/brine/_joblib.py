@@ -45,7 +45,8 @@ def _backend_class():
             n_jobs = self.effective_n_jobs(n_jobs)
             if n_jobs == 1:
                 raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
-            self._workers = _pool.get_reusable_executor(n_jobs, **self._pool_kwargs)
+            # joblib's loky backend keeps idle workers 300 s (idle_worker_timeout); so does this one.
+            self._workers = _pool.get_reusable_executor(n_jobs, **{"timeout": 300, **self._pool_kwargs})
             self.parallel = parallel
             return n_jobs
 

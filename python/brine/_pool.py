@@ -485,13 +485,28 @@ _reusable = None
 _reusable_lock = threading.Lock()
 
 
-def get_reusable_executor(max_workers=None, timeout=300, kill_workers=False, reuse="auto", **kwargs):
+def get_reusable_executor(max_workers=None, context=None, timeout=10, kill_workers=False, reuse="auto",
+                          job_reducers=None, result_reducers=None, initializer=None, initargs=(), env=None, **kwargs):
     """The running reusable pool if it is usable and was made with the same arguments, else a new
     one (the old one is shut down, letting queued tasks finish; with kill_workers, at once).
 
-    As loky's: `timeout` is how long an idle worker lives (seconds; it is restarted on demand)."""
+    loky's signature and meaning: ``context`` is a start method name or a multiprocessing context,
+    ``timeout`` how long an idle worker lives (seconds; it is restarted on demand), ``env`` a dict
+    of environment variables set in each worker before it runs a task. Other keywords are
+    brine.Pool's."""
     global _reusable
     kwargs.setdefault("idle_timeout", timeout)
+    if context is not None:
+        kwargs.setdefault("mp_context", context)
+    for key, value in (("job_reducers", job_reducers), ("result_reducers", result_reducers),
+                       ("initializer", initializer)):
+        if value is not None:
+            kwargs.setdefault(key, value)
+    if initargs:
+        kwargs.setdefault("initargs", tuple(initargs))
+    if env:
+        kwargs["initializer"] = _EnvInitializer(dict(env), kwargs.get("initializer"), tuple(kwargs.get("initargs", ())))
+        kwargs["initargs"] = ()
     with _reusable_lock:
         pool = _reusable
         wanted = max_workers or (pool._options["max_workers"] if pool is not None and reuse == "auto" else None)
@@ -508,6 +523,25 @@ def get_reusable_executor(max_workers=None, timeout=300, kill_workers=False, reu
                 pool.shutdown(wait=True)
         _reusable = Pool(wanted, **kwargs)
         return _reusable
+
+
+class _EnvInitializer:
+    """loky's ``env=``: sets the variables in the worker, then runs the user's initializer. Equal
+    when its parts are, so that get_reusable_executor reuses a pool made with the same env."""
+
+    def __init__(self, env, initializer, initargs):
+        self.env, self.initializer, self.initargs = env, initializer, initargs
+
+    def __call__(self):
+        os.environ.update(self.env)
+        if self.initializer is not None:
+            self.initializer(*self.initargs)
+
+    def __eq__(self, other):
+        return isinstance(other, _EnvInitializer) and (self.env, self.initializer, self.initargs) == (
+            other.env, other.initializer, other.initargs)
+
+    __hash__ = None
 
 
 # ---- process lifecycle ---------------------------------------------------------------------------

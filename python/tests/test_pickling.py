@@ -97,13 +97,17 @@ def test_get_reusable_executor_reuses_until_arguments_change():
     assert e4.submit(helpers.getpid).result(timeout=60) not in pids
     e5 = brine.get_reusable_executor(max_workers=1, kill_workers=True, reuse=False)
     assert e5 is not e4
-    e5.shutdown(wait=True)
+    # loky's positional order: (max_workers, context, timeout, ...)
+    e6 = brine.get_reusable_executor(1, "spawn", 5)
+    assert e6 is not e5 and e6.start_method == "spawn" and e6._options["idle_timeout"] == 5
+    assert brine.get_reusable_executor(1, "spawn", 5) is e6
+    e6.shutdown(wait=True)
 
 
 LOKY_STYLE = textwrap.dedent('''
-    # Written for loky; the only change is the import line.
-    from brine import get_reusable_executor, wrap_non_picklable_objects
-    import brine
+    # Written for loky; the only change is the import line (loky -> brine).
+    import os
+    from brine import get_reusable_executor, set_loky_pickler, wrap_non_picklable_objects
 
     def make_scaler(factor):
         @wrap_non_picklable_objects
@@ -118,15 +122,24 @@ LOKY_STYLE = textwrap.dedent('''
             self.total += x
             return self.total
 
+    @wrap_non_picklable_objects
+    def add_to(acc, x):
+        return acc.add(x)
+
+    @wrap_non_picklable_objects
+    def read_env(_):
+        return os.environ.get("LOKY_STYLE_FLAG")
+
     if __name__ == "__main__":
-        brine.set_pickler("pickle")              # loky: set_loky_pickler("pickle")
-        executor = get_reusable_executor(max_workers=2, timeout=2)
+        set_loky_pickler("pickle")    # the standard pickler: only what is wrapped goes by value
+        executor = get_reusable_executor(max_workers=2, timeout=2, env={"LOKY_STYLE_FLAG": "set"})
         scale = make_scaler(3)
         print(list(executor.map(scale, range(5))))
         acc = wrap_non_picklable_objects(Accumulator())
-        print(executor.submit(lambda a, x: a.add(x), acc, 5).result() if False else "skip-lambda")
+        print(executor.submit(add_to, acc, 5).result(), acc.total)   # the worker adds to a copy
         print(executor.submit(scale, 14).result())
-        executor = get_reusable_executor(max_workers=2, timeout=2)   # the same one
+        again = get_reusable_executor(max_workers=2, timeout=2, env={"LOKY_STYLE_FLAG": "set"})
+        print(again is executor, sorted(set(executor.map(read_env, range(4)))))
         print(sorted(set(executor.map(wrap_non_picklable_objects(lambda _: "ok"), range(4)))))
 ''')
 
@@ -137,4 +150,4 @@ def test_a_program_written_for_loky(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["[0, 3, 6, 9, 12]", "skip-lambda", "42", "['ok']"]
+    assert out.stdout.splitlines() == ["[0, 3, 6, 9, 12]", "5 0", "42", "True ['set']", "['ok']"]
