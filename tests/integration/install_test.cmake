@@ -8,5 +8,13 @@ execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build COMMAND_ERROR_IS_FATAL ANY)
 # RUNNER: a launcher for the program, e.g. "mpirun -np 3" (optional).
 separate_arguments(runner UNIX_COMMAND "${RUNNER}")
-execute_process(COMMAND ${runner} ${WORK_DIR}/build/outside COMMAND_ERROR_IS_FATAL ANY)
+if(DEFINED PYTHON)
+  # A library of native tasks for Python: SOURCE_DIR/main.py runs it with the installed package
+  # (PYTHON_DIR, relative to the prefix). ENV: a list of extra variables, e.g. the sanitizer runtime.
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PYTHONPATH=${prefix}/${PYTHON_DIR} ${ENV}
+                          ${PYTHON} ${SOURCE_DIR}/main.py ${WORK_DIR}/build/libmy_tasks.so
+                  WORKING_DIRECTORY / COMMAND_ERROR_IS_FATAL ANY)
+else()
+  execute_process(COMMAND ${runner} ${WORK_DIR}/build/outside COMMAND_ERROR_IS_FATAL ANY)
+endif()
 file(REMOVE_RECURSE ${WORK_DIR})
