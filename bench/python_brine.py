@@ -3,12 +3,14 @@
 
 Measures, with 2 workers:
   * one empty task, submit and wait: brine.Pool (forkserver, fork), ProcessPoolExecutor,
-    multiprocessing.Pool.apply, loky's reusable executor (fork for the last three, as in
-    python_pools.py);
+    multiprocessing.Pool.apply, loky's reusable executor (fork for these three, as in
+    python_pools.py), and joblib.Parallel (a kept-open Parallel, one delayed call);
   * a map of N trivial calls: brine with chunks, Pool.map (default chunksize), loky and
-    ProcessPoolExecutor with the same chunks as brine;
-  * a closure task (a lambda capturing a value) through brine and loky (multiprocessing cannot
-    pickle it), and a module-level function through both, for the closure's cost;
+    ProcessPoolExecutor with the same chunks as brine, joblib.Parallel (its automatic batching);
+  * a closure task (a lambda capturing a value) through brine, loky and joblib, and a
+    module-level function through brine and loky, for the closure's cost; multiprocessing and
+    ProcessPoolExecutor cannot pickle the lambda, so their row runs functools.partial of a
+    module function, the rewrite they force;
   * the sum of a float64 array of 1 MiB / 64 MiB / 1 GiB in a worker: brine with an ordinary
     array (copied once into the shared arena) and with brine.shared_array (no copy), Pool.apply,
     ProcessPoolExecutor, loky, joblib reusing its Parallel (memmapping), and the in-process sum;
@@ -31,6 +33,7 @@ from the rows of this run.
 
 import argparse
 import concurrent.futures
+import functools
 import json
 import multiprocessing
 import os
@@ -39,8 +42,17 @@ import sys
 
 from python_pools import median_seconds, row  # the same folder: one way to time and report
 
+try:
+    from joblib import Parallel, delayed
+except ImportError:  # main() says what is missing
+    Parallel = delayed = None
+
 WORKERS = 2
 MIB = 1 << 20
+
+
+def times(k, x):
+    return k * x
 
 
 def empty_task():
@@ -120,12 +132,36 @@ def bench_closures(brine, pools, repeats):
     rows.append(row("BM_PyBrineClosure/loky_module_function",
                     median_seconds(lambda: pools["loky"]().submit(identity, 2.0).result(), repeats, warmup=20),
                     iterations=repeats))
+    # multiprocessing and ProcessPoolExecutor cannot pickle the lambda; the closest they can run is
+    # a module function bound with functools.partial, measured here as theirs.
+    bound = functools.partial(times, k)
+    for name, call in (("mp_pool_apply_partial", lambda: pools["mp"].apply(bound, (2.0,))),
+                       ("process_pool_executor_partial", lambda: pools["ppe"].submit(bound, 2.0).result())):
+        rows.append(row(f"BM_PyBrineClosure/{name}", median_seconds(call, repeats, warmup=20), iterations=repeats))
+    return rows
+
+
+def bench_joblib(tasks, repeats):
+    """joblib.Parallel (its loky backend) on the round trip, the closure and the map; run last, once
+    loky's own reusable executor is shut down (joblib would take it over and fail)."""
+    k = 3.0
+    closure = lambda x: k * x  # noqa: E731  (joblib pickles it with cloudpickle)
+    few = max(5, repeats // 20)
+    rows = []
+    with Parallel(n_jobs=WORKERS) as parallel:  # kept open: its workers are reused between calls
+        rows.append(row("BM_PyBrineRoundTrip/joblib_parallel",
+                        median_seconds(lambda: parallel(delayed(empty_task)() for _ in range(1)), few, warmup=5),
+                        iterations=few))
+        rows.append(row("BM_PyBrineClosure/joblib_closure",
+                        median_seconds(lambda: parallel(delayed(closure)(2.0) for _ in range(1)), few, warmup=5),
+                        iterations=few))
+        seconds = median_seconds(lambda: parallel(delayed(identity)(i) for i in range(tasks)), 3)
+        rows.append(row(f"BM_PyBrineMap/{tasks}/joblib_parallel", seconds, unit="ms", iterations=3,
+                        items_per_second=tasks / seconds))
     return rows
 
 
 def bench_array_sums(brine, pools, sizes, np, native_lib):
-    from joblib import Parallel, delayed
-
     rows = []
 
     def measure(method, size, send, repeats):
@@ -231,7 +267,8 @@ def main():
         rows += bench_round_trips(brine, pools, repeats)
         rows += bench_closures(brine, pools, max(20, repeats // 4))
         rows += bench_maps(brine, pools, tasks)
-        rows += bench_array_sums(brine, pools, sizes, np, native)
+        rows += bench_array_sums(brine, pools, sizes, np, native)  # shuts loky's executor down
+        rows += bench_joblib(tasks, repeats)
 
     report = {
         "context": {
