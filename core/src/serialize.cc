@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <istream>
+#include <new>
 #include <ostream>
 #include <system_error>
 
@@ -101,6 +102,67 @@ class Fd {
 }  // namespace
 
 namespace detail {
+
+namespace {
+
+// A block of the dump allocator: its capacity in a 64-byte header before the bytes handed out.
+class RecyclingAllocator final : public flatbuffers::Allocator {
+ public:
+  static constexpr std::size_t kHeader = 64;
+  static constexpr std::size_t kMinKept = std::size_t{1} << 20;
+  static constexpr std::size_t kMaxKept = std::size_t{256} << 20;
+
+  uint8_t* allocate(size_t size) override {
+    if (size >= kMinKept / 2) {
+      if (uint8_t* kept = kept_.exchange(nullptr, std::memory_order_acq_rel)) {
+        const std::size_t capacity = capacity_of(kept);
+        if (capacity >= size && capacity / 2 <= size) return kept;
+        give_back(kept);
+      }
+    }
+    auto* block = static_cast<uint8_t*>(::operator new(size + kHeader, std::align_val_t{kHeader}));
+    std::memcpy(block, &size, sizeof size);
+    return block + kHeader;
+  }
+
+  void deallocate(uint8_t* p, size_t) override {
+    const std::size_t capacity = capacity_of(p);
+    if (capacity < kMinKept || capacity > kMaxKept) {
+      release(p);
+      return;
+    }
+    give_back(p);
+  }
+
+ private:
+  static std::size_t capacity_of(uint8_t* p) noexcept {
+    std::size_t capacity;
+    std::memcpy(&capacity, p - kHeader, sizeof capacity);
+    return capacity;
+  }
+  static void release(uint8_t* p) noexcept { ::operator delete(p - kHeader, std::align_val_t{kHeader}); }
+  // Keeps the larger of `p` and the kept block; frees the other.
+  void give_back(uint8_t* p) noexcept {
+    uint8_t* other = kept_.exchange(p, std::memory_order_acq_rel);
+    if (other == nullptr) return;
+    if (capacity_of(other) > capacity_of(p)) {
+      uint8_t* mine = kept_.exchange(other, std::memory_order_acq_rel);
+      if (mine != nullptr) release(mine);
+      return;
+    }
+    release(other);
+  }
+
+  std::atomic<uint8_t*> kept_{nullptr};
+};
+
+}  // namespace
+
+flatbuffers::Allocator& dump_allocator() noexcept {
+  static auto* allocator = new RecyclingAllocator;  // never destroyed: a Bytes may outlive statics
+  return *allocator;
+}
+
 
 // ---- writing ---------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <numeric>
 #include <sstream>
 
 extern char** environ;
@@ -176,6 +177,28 @@ TEST(SerializeTest, LargeArraysAre64ByteAlignedAndDecodeAsSpansIntoTheBlob) {
   }
   EXPECT_TRUE(std::ranges::equal(brine::loads<std::span<const double>>(brine::dumps(xs)), xs));
   EXPECT_EQ(brine::loads<std::vector<double>>(brine::dumps(brine::copy(xs))), xs);
+}
+
+// A loop of large dumps writes into the buffer the previous one freed (pages already mapped),
+// never into one still in use.
+TEST(SerializeTest, ALargeDumpReusesTheBufferOfAFreedOne) {
+  std::vector<double> xs(std::size_t{1} << 19);  // 4 MiB
+  std::iota(xs.begin(), xs.end(), 0.0);
+  (void)brine::dumps(xs);  // a dump of this size before: the next ones reserve the same room
+  std::uintptr_t first = 0;
+  {
+    const brine::Bytes a = brine::dumps(xs);
+    const brine::Bytes held = brine::dumps(xs);
+    EXPECT_NE(a.data(), held.data());
+    first = reinterpret_cast<std::uintptr_t>(a.data());
+  }
+  xs[7] = -1;
+  const brine::Bytes b = brine::dumps(xs);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.data()), first);
+  EXPECT_EQ(brine::loads<std::vector<double>>(b), xs);
+  const brine::Bytes c = brine::dumps(std::vector<double>(10, 1.5));  // small: its own buffer
+  EXPECT_NE(c.data(), b.data());
+  EXPECT_EQ(brine::loads<std::vector<double>>(c), std::vector<double>(10, 1.5));
 }
 
 TEST(SerializeTest, PerCallReducersChangeTheEncoding) {
