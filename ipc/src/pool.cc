@@ -1349,6 +1349,10 @@ void Pool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, c
   core_->submit(state, info, encode, opts);
 }
 
+std::size_t Pool::map_window() const noexcept {
+  return std::max<std::size_t>(2, std::size_t{options().ring_capacity} * std::max(1u, size()));
+}
+
 std::size_t Pool::default_chunksize(std::size_t n, bool vectorized) const noexcept {
   // Python's rule (n / 4 per worker) keeps every worker busy with a few chunks each. A chunk
   // of values (one table per call) is capped so envelopes stay small enough to pipeline; a

@@ -4,6 +4,8 @@
 #include <numeric>
 #include <set>
 #include <stdexcept>
+#include <thread>
+#include <tuple>
 
 #include "brine/ipc/pool.h"
 
@@ -70,6 +72,38 @@ TEST(MapTest, AFailingCallThrowsItsErrorAndThePoolGoesOn) {
     EXPECT_EQ(e.message(), "777 is cursed");
   }
   EXPECT_EQ(pool.map(fragile, iota(10)).back(), 9);
+}
+
+// map keeps at most map_window() tasks in the pool (submitted, not completed), whatever the
+// number of chunks; tuples and a failing call keep working on the one-call path.
+TEST(MapTest, ManyChunksStayWithinTheWindowAndFailuresStillComeOnceAllFinished) {
+  brine::Pool pool({.workers = 2, .ring_capacity = 8});
+  const std::size_t window = pool.map_window();
+  EXPECT_EQ(window, 16u);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> most{0};
+  std::thread watcher([&] {
+    while (!done.load()) {
+      const brine::PoolStats s = pool.stats();
+      most = std::max<uint64_t>(most.load(), s.submitted - s.completed);
+    }
+  });
+  const auto xs = iota(3'000);
+  const auto one = pool.map(square, xs, {.chunksize = 1});
+  const auto three = pool.map(square, xs, {.chunksize = 3});
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> in;
+  for (int64_t i = 0; i < 500; ++i) in.emplace_back(i, i, i);
+  const auto sums = pool.map(add3, in, {.chunksize = 1});
+  EXPECT_THROW(pool.map(fragile, iota(2'000), {.chunksize = 1}), brine::RemoteError);
+  const uint64_t completed_after_failure = pool.stats().completed;
+  done = true;
+  watcher.join();
+  for (std::size_t i = 0; i < xs.size(); ++i) ASSERT_EQ(one[i], xs[i] * xs[i]);
+  EXPECT_EQ(one, three);
+  for (int64_t i = 0; i < 500; ++i) ASSERT_EQ(sums[i], 3 * i);
+  EXPECT_LE(most.load(), window);
+  // Every call of the failed map ran before it threw: 3000 + 1000 + 500 + 2000 tasks.
+  EXPECT_EQ(completed_after_failure, 6'500u);
 }
 
 TEST(MapTest, ProgressReportsEveryCallOnce) {

@@ -24,8 +24,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
-#include <chrono>
 #include <atomic>
+#include <chrono>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -176,55 +178,66 @@ class Pool {
   // Calls callable(x) for every x of `inputs` (or std::apply(callable, x) when it takes
   // several parameters and x is a tuple) and returns the results in input order. Calls travel
   // in chunks of MapOptions::chunksize; the first failed call's error is thrown once every
-  // chunk has finished.
+  // chunk has finished. At most map_window() chunks are in the pool at once: the next one is
+  // submitted as the oldest is collected, so a map of a million one-call chunks keeps a few
+  // hundred tasks in flight, not a million futures and a million-task backlog.
   template <class C, class Range>
   auto map(const C& callable, const Range& inputs, const MapOptions& opts = {}) {
-    using R = typename CallableTraits<std::decay_t<C>>::Result;
+    using Traits = CallableTraits<std::decay_t<C>>;
+    using R = typename Traits::Result;
+    static_assert(!std::is_void_v<R>, "brine: map needs a callable that returns a value");
+    const std::size_t n = std::size(inputs);
+    const std::size_t chunk = map_chunksize<C, Range>(n, opts);
     std::vector<R> out;
-    out.reserve(std::size(inputs));
-    auto chunks = map_chunks(callable, inputs, opts);
-    wait_all(chunks);
-    for (auto& chunk : chunks) {
-      for (auto& v : chunk.get()) out.push_back(std::move(v));
+    out.reserve(n);
+    auto it = std::begin(inputs);
+    if (chunk == 1 && !opts.progress) {
+      // A chunk of one call is an ordinary task: no batch to encode and unpack.
+      windowed<Future<R>>(
+          n,
+          [&](std::size_t) {
+            const auto& x = *it++;
+            if constexpr (std::tuple_size_v<typename Traits::Params> == 1) {
+              return submit(callable, x);
+            } else {
+              return std::apply([&](const auto&... a) { return submit(callable, a...); }, x);
+            }
+          },
+          [&](Future<R>& f) { out.push_back(f.get()); });
+      return out;
     }
+    auto progress = opts.progress ? std::make_shared<std::atomic<std::size_t>>(0) : nullptr;
+    windowed<Future<std::vector<R>>>(
+        (n + chunk - 1) / chunk,
+        [&](std::size_t i) {
+          const std::size_t first = i * chunk;
+          return submit_chunk(callable, inputs, first, std::min(chunk, n - first), progress, opts.progress);
+        },
+        [&](Future<std::vector<R>>& f) {
+          for (auto& v : f.get()) out.push_back(std::move(v));
+        });
     return out;
   }
 
   // The chunks of a map as futures, for as_completed() (imap_unordered) or partial results.
+  // Every chunk is submitted at once.
   template <class C, class Range>
   auto map_chunks(const C& callable, const Range& inputs, const MapOptions& opts = {}) {
-    using Traits = CallableTraits<std::decay_t<C>>;
-    using R = typename Traits::Result;
+    using R = typename CallableTraits<std::decay_t<C>>::Result;
     static_assert(!std::is_void_v<R>, "brine: map needs a callable that returns a value");
-    const std::decay_t<C>& c = callable;
-    const FunctionInfo& info = Traits::info(c);
     const std::size_t n = std::size(inputs);
-    const std::size_t chunk =
-        opts.chunksize != 0 ? opts.chunksize : default_chunksize(n, map_vectorizable<std::decay_t<C>, Range>());
+    const std::size_t chunk = map_chunksize<C, Range>(n, opts);
     std::vector<Future<std::vector<R>>> futures;
     futures.reserve((n + chunk - 1) / chunk);
     auto progress = opts.progress ? std::make_shared<std::atomic<std::size_t>>(0) : nullptr;
     for (std::size_t first = 0; first < n; first += chunk) {
-      const std::size_t count = std::min(chunk, n - first);
-      auto state = std::make_shared<detail::BatchState<R>>();
-      if (progress) {
-        state->on_decoded = [progress, count, n, cb = opts.progress] { cb(progress->fetch_add(count) + count, n); };
-      }
-      state->expected = count;
-      if constexpr (map_vectorizable<std::decay_t<C>, Range>()) {
-        // Arithmetic in, arithmetic out: the chunk travels as two arrays, not count values.
-        state->vectorized = info.invoke_vectorized != nullptr;
-      }
-      submit_encoded(state, info, [&](Encoder& e) {
-        if constexpr (map_vectorizable<std::decay_t<C>, Range>()) {
-          if (state->vectorized) return encode_vectorized_batch(e, c, inputs, first, count);
-        }
-        return encode_batch(e, c, inputs, first, count);
-      });
-      futures.push_back(Future<std::vector<R>>::of(std::move(state), options().parent_wait));
+      futures.push_back(submit_chunk(callable, inputs, first, std::min(chunk, n - first), progress, opts.progress));
     }
     return futures;
   }
+
+  // How many tasks map() keeps in the pool at once: what the workers' rings hold.
+  std::size_t map_window() const noexcept;
 
   // The chunksize map uses when MapOptions::chunksize is 0, for n inputs (travelling as
   // arrays when vectorized).
@@ -269,6 +282,63 @@ class Pool {
   bool shutdown(std::chrono::milliseconds timeout, bool cancel_futures = false);
 
  private:
+  // Submits tasks 0..count-1 with `submit(i)`, keeping at most map_window() in flight, and
+  // hands each future to `collect` in submission order. The first error `collect` throws is
+  // rethrown once every task has been collected.
+  template <class F, class Submit, class Collect>
+  void windowed(std::size_t count, Submit submit, Collect collect) {
+    std::deque<F> in_flight;
+    std::exception_ptr first_error;
+    auto collect_oldest = [&] {
+      F f = std::move(in_flight.front());
+      in_flight.pop_front();
+      try {
+        collect(f);
+      } catch (...) {
+        if (!first_error) first_error = std::current_exception();
+      }
+    };
+    const std::size_t window = map_window();
+    for (std::size_t i = 0; i < count; ++i) {
+      if (in_flight.size() >= window) collect_oldest();
+      in_flight.push_back(submit(i));
+    }
+    while (!in_flight.empty()) collect_oldest();
+    if (first_error) std::rethrow_exception(first_error);
+  }
+
+  template <class C, class Range>
+  std::size_t map_chunksize(std::size_t n, const MapOptions& opts) const noexcept {
+    return opts.chunksize != 0 ? opts.chunksize : default_chunksize(n, map_vectorizable<std::decay_t<C>, Range>());
+  }
+  // One chunk of a map: inputs[first, first + count) as one task.
+  template <class C, class Range>
+  auto submit_chunk(const C& callable, const Range& inputs, std::size_t first, std::size_t count,
+                    const std::shared_ptr<std::atomic<std::size_t>>& progress,
+                    const std::function<void(std::size_t, std::size_t)>& on_progress) {
+    using Traits = CallableTraits<std::decay_t<C>>;
+    using R = typename Traits::Result;
+    const std::decay_t<C>& c = callable;
+    const FunctionInfo& info = Traits::info(c);
+    const std::size_t n = std::size(inputs);
+    auto state = std::make_shared<detail::BatchState<R>>();
+    if (progress) {
+      state->on_decoded = [progress, count, n, cb = on_progress] { cb(progress->fetch_add(count) + count, n); };
+    }
+    state->expected = count;
+    if constexpr (map_vectorizable<std::decay_t<C>, Range>()) {
+      // Arithmetic in, arithmetic out: the chunk travels as two arrays, not count values.
+      state->vectorized = info.invoke_vectorized != nullptr;
+    }
+    submit_encoded(state, info, [&](Encoder& e) {
+      if constexpr (map_vectorizable<std::decay_t<C>, Range>()) {
+        if (state->vectorized) return encode_vectorized_batch(e, c, inputs, first, count);
+      }
+      return encode_batch(e, c, inputs, first, count);
+    });
+    return Future<std::vector<R>>::of(std::move(state), options().parent_wait);
+  }
+
   using EncodeArgs = std::function<EncodedCall(Encoder&)>;
   void submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
                       const EncodeArgs& encode, const SubmitOptions& opts = {});
