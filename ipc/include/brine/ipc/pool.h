@@ -214,7 +214,8 @@ class Pool {
           return submit_chunk(callable, inputs, first, std::min(chunk, n - first), progress, opts.progress);
         },
         [&](Future<std::vector<R>>& f) {
-          for (auto& v : f.get()) out.push_back(std::move(v));
+          std::vector<R> chunk_out = f.get();
+          out.insert(out.end(), std::make_move_iterator(chunk_out.begin()), std::make_move_iterator(chunk_out.end()));
         });
     return out;
   }
