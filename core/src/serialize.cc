@@ -163,7 +163,6 @@ flatbuffers::Allocator& dump_allocator() noexcept {
   return *allocator;
 }
 
-
 // ---- writing ---------------------------------------------------------------------------------
 
 DumpWriter::DumpWriter(const ReducerTable* reducers, const DumpFacts& facts, std::size_t expected)

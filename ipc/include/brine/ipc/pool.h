@@ -178,7 +178,7 @@ class Pool {
   // Calls callable(x) for every x of `inputs` (or std::apply(callable, x) when it takes
   // several parameters and x is a tuple) and returns the results in input order. Calls travel
   // in chunks of MapOptions::chunksize; the first failed call's error is thrown once every
-  // chunk has finished. At most map_window() chunks are in the pool at once: the next one is
+  // chunk has finished. At most map_window() tasks are in the pool at once: the next one is
   // submitted as the oldest is collected, so a map of a million one-call chunks keeps a few
   // hundred tasks in flight, not a million futures and a million-task backlog.
   template <class C, class Range>
@@ -190,9 +190,9 @@ class Pool {
     const std::size_t chunk = map_chunksize<C, Range>(n, opts);
     std::vector<R> out;
     out.reserve(n);
-    auto it = std::begin(inputs);
     if (chunk == 1 && !opts.progress) {
       // A chunk of one call is an ordinary task: no batch to encode and unpack.
+      auto it = std::begin(inputs);
       windowed<Future<R>>(
           n,
           [&](std::size_t) {
