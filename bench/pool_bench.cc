@@ -17,9 +17,10 @@
 //                                      repeated sends: one untimed send comes first.
 //   BM_PoolStart/<start method>        a pool of 2 workers made, one empty task through it,
 //                                      destroyed: what a short-lived pool costs per method.
-//   BM_PoolSweep/<bytes>/<method>      issue 3's sweep: submit + complete of a task that takes
+//   BM_PoolSweep/<bytes>/interleaved   issue 3's sweep: submit + complete of a task that takes
 //                                      an array and only looks at its length, 8 B to 1 GiB,
-//                                      copy vs ref vs shared_vector, worker awake.
+//                                      copy vs ref vs shared_vector interleaved, worker awake;
+//                                      counters <way>_ns (medians), <way>_bytes_copied.
 //   BM_PoolArraySum/<n>MiB/ref_first  issue 13: the first send of an array by reference to a
 //                                      fresh pool (cold arena pages), against
 //                                      BM_PyArraySum/<n>MiB/joblib_parallel_memmap_first.
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -468,19 +470,48 @@ void array_sum_first_bench(benchmark::State& state, std::size_t bytes) {
 // Either would hide the data path being measured.
 constexpr Config kSweepConfig = Config::kWarm1;
 
-void sweep_bench(benchmark::State& state, std::size_t bytes, Send how) {
+// The three ways run interleaved, one task each per iteration in rotating order, so that the
+// VM's slow and fast states (which flip for seconds at a time) fall on all three alike; one
+// untimed send of each first, so that no way pays for the first touch of its pages. The row's
+// counters are each way's median; its time, the sum of the three.
+void sweep_bench(benchmark::State& state, std::size_t bytes) {
   Pool& pool = pool_for(kSweepConfig);
   const Arrays& a = resources().arrays(kSweepConfig, bytes);
   std::optional<ScopedPin> pin;
   pin_if_spinning(kSweepConfig, pin);
-  std::size_t copied = 0;
-  timed_loop(state, [&] {
-    Future<std::uint64_t> f = send_array<std::uint64_t>(pool, array_length, a, how);
-    copied = f.bytes_copied();
+  constexpr Send kWays[] = {Send::kCopy, Send::kRef, Send::kShared};
+  std::array<std::vector<double>, 3> ns;
+  std::array<double, 3> copied{};
+  const auto send = [&](std::size_t w) {
+    Future<std::uint64_t> f = send_array<std::uint64_t>(pool, array_length, a, kWays[w]);
+    copied[w] = static_cast<double>(f.bytes_copied());
     return f.get() == a.vector.size();
-  });
-  set_bytes(state, bytes);
-  state.counters["bytes_copied"] = static_cast<double>(copied);
+  };
+  for (std::size_t w = 0; w < 3; ++w) {
+    if (!send(w)) {
+      state.SkipWithError("wrong result");
+      return;
+    }
+  }
+  std::size_t turn = 0;
+  for (auto _ : state) {
+    for (std::size_t k = 0; k < 3; ++k) {
+      const std::size_t w = (turn + k) % 3;
+      const auto start = std::chrono::steady_clock::now();
+      const bool ok = send(w);
+      ns[w].push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+      if (!ok) {
+        state.SkipWithError("wrong result");
+        return;
+      }
+    }
+    ++turn;
+  }
+  for (std::size_t w = 0; w < 3; ++w) {
+    state.counters[std::string(send_name(kWays[w])) + "_ns"] = percentile(ns[w], 0.5);
+    state.counters[std::string(send_name(kWays[w])) + "_bytes_copied"] = copied[w];
+  }
+  state.counters["payload_bytes"] = static_cast<double>(bytes);
   state.SetLabel(config_name(kSweepConfig));
 }
 
@@ -598,10 +629,7 @@ void register_all() {
   add("BM_RawPingPong/eventfd_same_cpu", eventfd_same_cpu_ping_pong);
   add("BM_PoolRoundTrip/same_cpu", same_cpu_round_trip);
   for (std::size_t bytes : sweep_sizes()) {
-    for (Send how : {Send::kCopy, Send::kRef, Send::kShared}) {
-      add("BM_PoolSweep/" + std::to_string(bytes) + "/" + send_name(how), sweep_bench, bytes, how)
-          ->MinTime(quick ? 0.001 : 0.1);
-    }
+    add("BM_PoolSweep/" + std::to_string(bytes) + "/interleaved", sweep_bench, bytes)->MinTime(quick ? 0.001 : 0.3);
   }
 
   const std::string tasks = std::to_string(map_tasks());

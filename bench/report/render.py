@@ -467,11 +467,18 @@ def default_threshold():
 
 
 def sweep_series(rows):
-    """{method: [(bytes, ns), ...]} from BM_PoolSweep/<bytes>/<method>."""
+    """{method: [(bytes, ns), ...]} from BM_PoolSweep/<bytes>/interleaved (a median per method in
+    its counters, <method>_ns) or, from older runs, BM_PoolSweep/<bytes>/<method>."""
     series = defaultdict(list)
     for key, r in by_name(rows, "BM_PoolSweep/").items():
         size, method = key.split("/")
-        series[method].append((int(size), r.ns))
+        if method != "interleaved":
+            series[method].append((int(size), r.ns))
+            continue
+        for m in ("copy", "ref", "shared_vector"):
+            ns = r.counter(f"{m}_ns")
+            if ns:
+                series[m].append((int(size), ns))
     return {m: sorted(pts) for m, pts in series.items()}
 
 
@@ -505,7 +512,8 @@ def sweep_section(rows, out_dir):
              "flips between ~2 and ~15 µs with whether the worker was still spinning, which hides the data "
              "path); median per task. `copy` puts the bytes in the envelope "
              "(`brine::copy`), `ref` places them in a new arena block (`brine::ref`, one copy), "
-             "`shared_vector` sends a SharedVector (no copy). Reference must stay flat while copy grows."]
+             "`shared_vector` sends a SharedVector (no copy). The three run interleaved, one task each in turn, "
+             "after one untimed send each. Reference must stay flat while copy grows."]
     cost = {m: dict(series[m]) for m in methods}
     header = ["payload"] + [f"`{m}`" for m in methods] + ["copy ÷ ref"]
     body = [[fmt_bytes(size)] + [fmt_time(cost[m][size]) if size in cost[m] else "—" for m in methods] +

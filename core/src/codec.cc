@@ -14,16 +14,6 @@ uint32_t next_type_id() noexcept {
 }
 }  // namespace detail
 
-flatbuffers::Verifier::Options verifier_options(std::size_t buffer_size) {
-  flatbuffers::Verifier::Options opts;
-  opts.max_depth = static_cast<flatbuffers::uoffset_t>(kMaxDepth + 8);  // + envelope frames and boxes
-  // A table takes at least 4 bytes: more visits than that means shared sub-tables, bounded
-  // here so that verification stays linear in the buffer's size.
-  opts.max_tables = static_cast<flatbuffers::uoffset_t>(std::max<std::size_t>(buffer_size / 4, 1024));
-  opts.check_alignment = true;
-  return opts;
-}
-
 void Encoder::reserve(std::size_t more) {
   constexpr std::size_t kSlack = 64 * 1024;  // the tables and the root written after it
   const std::size_t now = fbb_.GetSize();

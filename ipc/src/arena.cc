@@ -1,11 +1,13 @@
 #include "brine/ipc/arena.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <boost/interprocess/managed_external_buffer.hpp>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "brine/core/error.h"
@@ -94,6 +96,19 @@ void ArenaView::populate(const void* data, std::size_t size, bool write) const n
 #endif
 }
 
+bool ArenaView::cold(const void* data, std::size_t size) const noexcept {
+  if (!warm_ || size == 0) return true;
+  std::byte* const arena = base_ + header_->arena_offset;
+  const auto* p = static_cast<const std::byte*>(data);
+  if (p < arena || p >= arena + header_->arena_size) return false;
+  const std::size_t first = static_cast<std::size_t>(p - arena) / kPopulateChunk;
+  const std::size_t last = (std::min(static_cast<std::size_t>(p - arena) + size, header_->arena_size) - 1) / kPopulateChunk;
+  for (std::size_t c = first; c <= last; ++c) {
+    if ((warm_[c / 64].load(std::memory_order_relaxed) >> (c % 64) & 1) == 0) return true;
+  }
+  return false;
+}
+
 std::span<const std::byte> ArenaView::resolve(const fb::BufferRef& ref) const {
   if (ref.block() >= header_->max_blocks) {
     throw DecodeError("brine: a reference names arena block " + std::to_string(ref.block()) + " of " +
@@ -155,16 +170,39 @@ std::optional<fb::BufferRef> ArenaView::locate(const void* data, std::size_t siz
 
 // ---- Arena ----------------------------------------------------------------------------------
 
-Arena::Arena(std::byte* base, SegmentHeader* header)
+Arena::Arena(std::byte* base, SegmentHeader* header, int fd)
     : ArenaView(base, header),
       heap_(new Heap{bip::managed_external_buffer(bip::create_only, base + header->arena_offset,
                                                   header->arena_size)}),
-      extents_(new Extent[header->max_blocks]) {
+      extents_(new Extent[header->max_blocks]),
+      fd_(fd) {
   auto* links = reinterpret_cast<std::atomic<uint32_t>*>(base + header->block_links_offset);
   for (uint32_t i = header->max_blocks; i-- > 0;) header->free_blocks.push(links, i);
 }
 
 Arena::~Arena() = default;
+
+void Arena::copy_in(std::byte* dst, const void* src, std::size_t size) noexcept {
+  if (size >= kPopulateMinBytes && fd_ >= 0 && cold(dst, size)) {
+    const auto* from = static_cast<const std::byte*>(src);
+    auto at = static_cast<off_t>(dst - base_);
+    std::size_t left = size;
+    while (left != 0) {
+      const ssize_t n = ::pwrite(fd_, from, std::min<std::size_t>(left, std::size_t{1} << 30), at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // e.g. a sealed or odd fd: the mapping below does the rest
+      from += n;
+      at += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    if (left == 0) return;
+    dst += size - left;
+    src = from;
+    size = left;
+  }
+  populate(dst, size, true);
+  if (size != 0) std::memcpy(dst, src, size);
+}
 
 BlockHandle Arena::try_allocate(std::size_t size, std::size_t align) noexcept {
   auto* links = reinterpret_cast<std::atomic<uint32_t>*>(base_ + header_->block_links_offset);

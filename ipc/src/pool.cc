@@ -63,8 +63,7 @@ class TaskSink final : public BufferSink {
   }
   fb::BufferRef place(const void* data, std::size_t size, std::size_t align) override {
     ipc::BlockHandle h = arena_.allocate(size, std::max<std::size_t>(align, 64));
-    arena_.populate(h.data(), size, true);  // one madvise, not a fault per page of the copy
-    if (size != 0) std::memcpy(h.data(), data, size);
+    arena_.copy_in(h.data(), data, size);
     fb::BufferRef ref = h.ref(0, size);
     blocks_.push_back(std::move(h));
     return ref;
@@ -222,7 +221,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
   for (uint32_t i = 0; i < options.max_blocks; ++i) new (segment.at<ipc::BlockDesc>(blocks_off) + i) ipc::BlockDesc();
   for (uint32_t i = 0; i < options.slot_count; ++i) new (&slot(i)) ipc::SlotHeader();
   for (uint32_t i = options.slot_count; i-- > 0;) header->free_slots.push(slot_links(), i);
-  arena = std::make_unique<ipc::Arena>(segment.base(), header);
+  arena = std::make_unique<ipc::Arena>(segment.base(), header, segment.fd());
 
   pending_.resize(options.slot_count);
   slot_owner_ = std::make_unique<std::atomic<uint32_t>[]>(options.slot_count);
@@ -340,8 +339,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   const uint32_t s = acquire_slot();
   ipc::SlotHeader& h = slot(s);
   if (envelope_block) {
-    arena->populate(envelope_block.data(), n, true);
-    std::memcpy(envelope_block.data(), fbb.GetBufferPointer(), n);
+    arena->copy_in(envelope_block.data(), fbb.GetBufferPointer(), n);
     h.envelope_block = envelope_block.id() + 1;
     rec.blocks.push_back(std::move(envelope_block));
   } else {

@@ -201,6 +201,28 @@ TEST(SerializeTest, ALargeDumpReusesTheBufferOfAFreedOne) {
   EXPECT_EQ(brine::loads<std::vector<double>>(c), std::vector<double>(10, 1.5));
 }
 
+// A dump starts from its type's precomputed tail (DumpInfo and trailer, built once per type):
+// the bytes are those the DumpInfo written afresh gives, and a loop of small dumps on one thread
+// reuses the buffer it freed.
+TEST(SerializeTest, ADumpFromItsTypesTailHasTheBytesOfOneWrittenAfresh) {
+  const Sensor sensor{"probe", {1.5, -2.0}, {{"a", 1}}, Mode::kExact};
+  const brine::Bytes from_tail = brine::dumps(sensor);
+  const auto& facts = brine::detail::facts_of<Sensor>();
+  brine::detail::DumpWriter fresh(nullptr, brine::detail::DumpFacts{facts.name, facts.schema.descriptor, {}, 0, 0, {}});
+  const brine::Bytes afresh = fresh.finish(brine::detail::write_root(fresh.encoder(), sensor), facts.schema.identifier);
+  EXPECT_EQ(from_tail, afresh);
+  EXPECT_EQ(brine::loads<Sensor>(afresh), sensor);
+
+  std::uintptr_t freed = 0;
+  {
+    const brine::Bytes first = brine::dumps(sensor);
+    freed = reinterpret_cast<std::uintptr_t>(first.data());
+  }
+  const brine::Bytes again = brine::dumps(sensor);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(again.data()), freed);
+  EXPECT_EQ(brine::loads<Sensor>(again), sensor);
+}
+
 TEST(SerializeTest, PerCallReducersChangeTheEncoding) {
   brine::ReducerTable table;
   // An override changes values, never the layout: int stays an int (offset by 1000 here).

@@ -5,8 +5,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <numeric>
 #include <thread>
 #include <vector>
@@ -93,6 +95,34 @@ TEST(ZeroCopyTest, AFreshSharedVectorIsBackedByMemoryBeforeItIsTouched) {
   // A vector sent by reference is copied into the arena the same way, and read by the worker.
   const std::vector<double> ys(n, 3.0);
   EXPECT_EQ(pool.submit(probe, brine::ref(ys)).get().sum, 3.0 * static_cast<double>(n));
+}
+
+// A large copy into arena pages this process never touched goes through the segment's fd
+// (pwrite), not through its mapping: it lands at the block's place, leaves the chunk cold in
+// this process, and is what a worker reads. Once the chunk is warm, the copy is a memcpy.
+TEST(ZeroCopyTest, ACopyIntoColdArenaPagesGoesThroughTheSegmentAndLandsInTheBlock) {
+  brine::Pool pool({.workers = 1, .arena_bytes = 64 << 20});
+  brine::ipc::Arena& arena = pool.arena();
+  const std::size_t n = (std::size_t{6} << 20) / sizeof(double);
+  std::vector<double> src(n);
+  std::iota(src.begin(), src.end(), 1.0);
+  brine::ipc::BlockHandle block = arena.allocate(n * sizeof(double));
+  ASSERT_TRUE(arena.cold(block.data(), n * sizeof(double)));
+  arena.copy_in(block.data(), src.data(), n * sizeof(double));
+  EXPECT_EQ(std::memcmp(block.data(), src.data(), n * sizeof(double)), 0);
+  EXPECT_TRUE(arena.cold(block.data(), n * sizeof(double))) << "the copy went through the mapping";
+
+  arena.populate(block.data(), n * sizeof(double), true);
+  ASSERT_FALSE(arena.cold(block.data(), n * sizeof(double)));
+  std::reverse(src.begin(), src.end());
+  arena.copy_in(block.data(), src.data(), n * sizeof(double));
+  EXPECT_EQ(std::memcmp(block.data(), src.data(), n * sizeof(double)), 0);
+
+  // The reference path of an ordinary vector, end to end: every element where the worker reads.
+  const double expected = static_cast<double>(n) * static_cast<double>(n + 1) / 2;
+  block.reset();
+  EXPECT_EQ(pool.submit(probe, brine::ref(src)).get().sum, expected);
+  EXPECT_EQ(pool.submit(probe, brine::copy(src)).get().sum, expected);  // the envelope's own block
 }
 
 TEST(ZeroCopyTest, A256MiBArgumentReachesTheWorkerWithoutACopy) {

@@ -206,7 +206,15 @@ class Decoder {
 
 // Verifier options shared by every envelope and dump: depth as written, and a table budget
 // proportional to the buffer (a buffer cannot hold more distinct tables than that; shared
-// sub-tables are bounded the same way).
-flatbuffers::Verifier::Options verifier_options(std::size_t buffer_size);
+// sub-tables are bounded the same way). Inline: it runs before every decode.
+inline flatbuffers::Verifier::Options verifier_options(std::size_t buffer_size) {
+  flatbuffers::Verifier::Options opts;
+  opts.max_depth = static_cast<flatbuffers::uoffset_t>(kMaxDepth + 8);  // + envelope frames and boxes
+  // A table takes at least 4 bytes: more visits than that means shared sub-tables, bounded
+  // here so that verification stays linear in the buffer's size.
+  opts.max_tables = static_cast<flatbuffers::uoffset_t>(buffer_size / 4 > 1024 ? buffer_size / 4 : 1024);
+  opts.check_alignment = true;
+  return opts;
+}
 
 }  // namespace brine

@@ -103,7 +103,8 @@ namespace detail {
 // it to the next dump that needs between half of it and all of it: a loop that dumps large values
 // writes into pages that are already mapped, where a fresh buffer from malloc (glibc maps
 // anything that large afresh) spent a third of a 75 MB dump faulting pages in. At most one
-// buffer is kept per process; it is released when a larger one replaces it.
+// buffer is kept per process; it is released when a larger one replaces it. Each thread also
+// keeps the last smaller buffer it freed, for its next small dump.
 flatbuffers::Allocator& dump_allocator() noexcept;
 
 // A FlatBufferBuilder that can make room ahead.
@@ -123,17 +124,31 @@ struct DumpFacts {
   std::string_view result_descriptor;
 };
 
+// The end of every dump of one type: the DumpInfo and the trailer, byte for byte the same in
+// each (a FlatBuffer is written from its end, so what is written first lands at the same place).
+// Built once per type: a dump of the type starts by copying it, and a load that finds it at the
+// end of its input knows the DumpInfo without verifying and comparing it.
+struct DumpTail {
+  std::vector<uint8_t> bytes;
+  std::size_t min_align = 1;        // the builder's alignment after writing it
+  flatbuffers::uoffset_t info = 0;  // the DumpInfo's position, counted from the end
+};
+DumpTail make_dump_tail(const DumpFacts& facts);
+
 // Builds one dump: the DumpInfo first (it lands at the end), then the value, then the root.
 class DumpWriter {
  public:
   // `expected`: the size the dump will probably have (its type's previous dump), reserved up
   // front so that a large dump is not copied by the builder as it grows.
   DumpWriter(const ReducerTable* reducers, const DumpFacts& facts, std::size_t expected = 0);
+  // The same, from the type's precomputed tail.
+  DumpWriter(const ReducerTable* reducers, const DumpTail& tail, std::size_t expected = 0);
   Encoder& encoder() noexcept { return encoder_; }
   // Finishes around the root table; checks the size limit.
   Bytes finish(flatbuffers::uoffset_t root, const std::string& identifier);
 
  private:
+  DumpWriter(const ReducerTable* reducers, std::size_t expected);
   GrowableBuilder fbb_;
   Encoder encoder_;
   flatbuffers::uoffset_t info_ = 0;
@@ -146,9 +161,10 @@ struct DumpView {
 };
 // The checks every dump passes before decoding: size, alignment, identifier (`identifier`,
 // or any when empty), format version, the shape against `descriptor` (by hash, then by the
-// evolution rule). Throws DecodeError naming the check.
+// evolution rule). Throws DecodeError naming the check. A dump ending with `tail` (the type's
+// own) has a DumpInfo known to pass them.
 DumpView open_dump(std::span<const std::byte> bytes, const std::string& identifier, const std::string& descriptor,
-                   const std::string& type_name);
+                   const std::string& type_name, const DumpTail* tail = nullptr);
 // A DecodeError for a dump whose root failed its typed verifier.
 [[noreturn]] void reject_root(std::span<const std::byte> bytes, const std::string& type_name);
 
@@ -164,8 +180,11 @@ struct Unplaced<Placed<T>> {
 
 // What dumps and loads check a T against, computed once per type.
 struct TypeFacts {
+  TypeFacts(SchemaFacts s, std::string n)
+      : schema(std::move(s)), name(std::move(n)), tail(make_dump_tail(DumpFacts{name, schema.descriptor, {}, 0, 0, {}})) {}
   SchemaFacts schema;
   std::string name;  // type_signature<T>()
+  DumpTail tail;
 };
 template <class T>
 const TypeFacts& facts_of() {
@@ -178,7 +197,7 @@ Bytes value_blob(const T& value, const ReducerTable* reducers) {
   using Stored = typename Unplaced<T>::type;
   const TypeFacts& f = facts_of<Stored>();
   static std::atomic<std::size_t> last_size{0};
-  DumpWriter w(reducers, DumpFacts{f.name, f.schema.descriptor, {}, 0, 0, {}}, last_size.load(std::memory_order_relaxed));
+  DumpWriter w(reducers, f.tail, last_size.load(std::memory_order_relaxed));
   Bytes out = w.finish(write_root<T>(w.encoder(), value), f.schema.identifier);
   last_size.store(out.size(), std::memory_order_relaxed);
   return out;
@@ -204,7 +223,7 @@ Bytes call_blob(const C& callable, const A&... args) {
 template <class T>
 T decode_blob(std::span<const std::byte> bytes, const ReducerTable* reducers) {
   const TypeFacts& f = facts_of<T>();
-  const DumpView view = open_dump(bytes, f.schema.identifier, f.schema.descriptor, f.name);
+  const DumpView view = open_dump(bytes, f.schema.identifier, f.schema.descriptor, f.name, &f.tail);
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   Decoder d(nullptr, reducers);
   d.set_envelope(data, bytes.size(), nullptr);

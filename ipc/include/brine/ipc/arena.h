@@ -69,6 +69,8 @@ class ArenaView : public BufferSource {
   static constexpr std::size_t kPopulateMinBytes = std::size_t{256} << 10;
   static constexpr std::size_t kPopulateChunk = std::size_t{2} << 20;
   void populate(const void* data, std::size_t size, bool write) const noexcept;
+  // Whether some chunk under [data, data + size) was never populated by this process.
+  bool cold(const void* data, std::size_t size) const noexcept;
   // The block containing [data, data+size), with the offset inside it, if any.
   std::optional<fb::BufferRef> locate(const void* data, std::size_t size) const noexcept;
 
@@ -86,8 +88,9 @@ class ArenaView : public BufferSource {
 
 class Arena : public ArenaView {
  public:
-  // Formats the arena region described by `header` (parent, once).
-  Arena(std::byte* base, SegmentHeader* header);
+  // Formats the arena region described by `header` (parent, once). `fd`: the segment's memfd,
+  // mapped at `base` (copy_in writes through it), or -1.
+  Arena(std::byte* base, SegmentHeader* header, int fd = -1);
   ~Arena() override;
 
   // Parent-side resolve: checks against the parent's private record of each block, not the
@@ -102,6 +105,13 @@ class Arena : public ArenaView {
   // A reference to the block holding [data, data+size) if it lies in the arena.
   BlockHandle find(const void* data, std::size_t size) noexcept;
   BlockHandle retain(uint32_t id) noexcept;
+  // Copies `size` bytes from `src` to `dst`, inside the arena. Into chunks this process never
+  // touched, a large copy goes through the segment's fd (pwrite): the kernel copies through its
+  // own mapping of the pages, so this process takes no page fault, and on a VM whose hypervisor
+  // shadows the page tables (this one) no trap per page either: the first send of 1 GiB by
+  // brine::ref went from 2.79/2.46 s to 1.03/0.85 s (BM_PoolArraySum/1024MiB/ref_first, old
+  // and new binaries interleaved). Into warm chunks: populate (a no-op there), then memcpy.
+  void copy_in(std::byte* dst, const void* src, std::size_t size) noexcept;
 
   std::size_t used() const noexcept;
   std::size_t capacity() const noexcept;
@@ -125,6 +135,7 @@ class Arena : public ArenaView {
   struct Heap;
   std::unique_ptr<Heap> heap_;
   std::unique_ptr<Extent[]> extents_;
+  int fd_ = -1;
   std::mutex mu_;                          // guards heap_ and by_offset_
   std::map<uint64_t, uint32_t> by_offset_;  // block offset -> id, to locate user pointers
 };
