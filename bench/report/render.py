@@ -891,14 +891,17 @@ def targets13_section(rows):
     # 3. Big data: repeated and first sends of 1 GiB, copy against reference below the threshold.
     time_ratio("`brine::ref` of 1 GiB + sum in a worker, repeated sends, ≤ 2× the in-process sum",
                ns(pool.get("ArraySum/1024MiB/ref")), ns(pool.get("ArraySum/1024MiB/in_process")), 2,
-               "`brine::ref(std::vector)` copies the vector into the arena on every send (the sum itself is the "
-               "in-process one); a `SharedVector` is built in the arena and sent without a copy (its row is "
-               "beside it in the end-to-end section).")
+               "`brine::ref(std::vector)` copies the vector into the arena on every send, and a copy moves "
+               "twice the bytes the sum reads (it reads 1 GiB and writes 1 GiB): the send alone costs about two "
+               "sums. A `SharedVector` is built in the arena and sent without a copy (its row is beside it in "
+               "the end-to-end section).")
     time_ratio("first send of a fresh 1 GiB array by `brine::ref` + sum ≤ 1.2× joblib's memmapping",
                ns(pool.get("ArraySum/1024MiB/ref_first")),
                ns(py.get("ArraySum/1024MiB/joblib_parallel_memmap_first")), 1.2,
-               "the first send faults in 1 GiB of fresh shared memory in the parent (populated in bulk) and "
-               "copies into it; joblib writes the array to a file in /dev/shm and the worker maps it.")
+               "the parent writes the array into fresh pages of the pool's memfd (pwrite: the kernel allocates "
+               "and fills 1 GiB of shared memory), then the worker's first read of those pages costs a trap "
+               "per page on this VM; joblib writes its file in /dev/shm the same way and its worker reads it "
+               "the same way.")
     threshold = default_threshold()
     sweep = {m: dict(pts) for m, pts in sweep_series(rows).items()}
     copy_pts, ref_pts = sweep.get("copy", {}), sweep.get("ref", {})
