@@ -449,6 +449,11 @@ def array_sum_section(rows, out_dir):
     return "\n".join(lines)
 
 
+def profile_link(anchor):
+    """Where a pool MISS row's perf profile is (bench/profile_misses.sh writes PROFILES.md)."""
+    return f" Profile: [PROFILES.md#{anchor}](PROFILES.md#{anchor})."
+
+
 def default_threshold():
     """kDefaultReferenceThreshold from brine's headers, in bytes, if it can be read."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "core", "include", "brine",
@@ -606,7 +611,7 @@ def targets_section(rows, crossover_line):
            "a task moves about ten cache lines between the cores (ring index and cell, slot header, "
            "envelope, result, completion ring and index) where a ping-pong moves two; under perf the "
            "framework's own code is a small share of the samples, the rest is waiting for those lines. "
-           "Co-locating a small envelope with its ring cell would remove most of them.")
+           "Co-locating a small envelope with its ring cell would remove most of them." + profile_link("spin"))
     futex = ns(transport.get(("futex", "cross_cpu")))
     r = sleep / futex if sleep and futex else None
     target("empty-task round trip (sleeping, brine's defaults) within 2× of a raw futex ping-pong (cross CPU)",
@@ -663,7 +668,8 @@ def targets_section(rows, crossover_line):
            if r else "a row is missing",
            "the map of arithmetic calls already travels as two arrays per chunk; what is left is the "
            "per-chunk round trip and the copy of inputs and results through the envelope, which this "
-           "single-iteration row measures with the noise of a loaded 2-CPU machine." + span_note)
+           "single-iteration row measures with the noise of a loaded 2-CPU machine." + span_note +
+           profile_link("map_auto"))
     brine_c, memcpy_c = serialization_total(cells, "big_array", "brine"), serialization_total(cells, "big_array",
                                                                                               "memcpy")
     r = brine_c / memcpy_c if brine_c and memcpy_c else None
@@ -792,10 +798,14 @@ def serialization_targets(cells):
     by_size = lambda c, p, codec: size(p, codec)
     target("envelope encode+decode into the native struct ≤ 1.0× FlatBuffers build + verify + unpack into the "
            "same struct (`brine` / `flatbuffers_unpack`)", ratios("brine", "flatbuffers_unpack"), 1.0,
-           "see the profile notes in the issue's closing note.")
+           "the envelope is a call, not a bare value: it writes three tables (the task frame with its ids, "
+           "signature and image, the call's argument table, then the payload's own) where FlatBuffers writes "
+           "one, and verifies the frame and the call before decoding. Under perf (`perf record` on "
+           "`BM_SerializationEncode/small_task/brine`), `FlatBufferBuilder::EndTable` takes 32 % of encoding. "
+           "Payloads of a few hundred bytes or more amortize it.")
     target("envelope decoded in place (spans, string_view, struct spans) ≤ 1.0× FlatBuffers' verify + in-place "
            "read (`brine_view` / `flatbuffers`)", ratios("brine_view", "flatbuffers"), 1.0,
-           "see the profile notes in the issue's closing note.")
+           "the same three tables against one (see the row above).")
     target("envelope size ≤ 1.1× FlatBuffers' (`brine` bytes / `flatbuffers` bytes)",
            ratios("brine", "flatbuffers", by_size), 1.1,
            "the task frame (ids, signature, image id: about 60 B) dominates a 36-byte payload.")
@@ -880,28 +890,28 @@ def targets13_section(rows):
     time_ratio("default round trip, tasks back to back, ≤ 2× the spinning round trip",
                ns(pool.get("RoundTrip/sleep")), ns(pool.get("RoundTrip/spin")), 2,
                "unpinned, the parent and the worker often share a CPU or the machine is oversubscribed (other "
-               "builds): the adaptive wait then sleeps rather than spin, by design.")
+               "builds): the adaptive wait then sleeps rather than spin, by design." + profile_link("sleep"))
     time_ratio("default round trip, tasks 2 ms apart, ≤ 1.2× a bare futex ping-pong with the same pauses",
                ns(pool.get("RoundTrip/rare")), ns(raw.get("futex_rare")), 1.2,
                "a task still costs two wake-ups of sleeping processes (worker, then caller) plus the envelope "
-               "work, against one pair of wake-ups in the bare ping-pong's round trip.")
+               "work, against one pair of wake-ups in the bare ping-pong's round trip." + profile_link("rare"))
     time_ratio("default round trip, worker and caller on one CPU, ≤ 1.2× an eventfd ping-pong there",
                ns(pool.get("RoundTrip/same_cpu")), ns(raw.get("eventfd_same_cpu")), 1.2,
-               "the envelope encode/verify/decode on top of the two context switches.")
+               "the envelope encode/verify/decode on top of the two context switches." + profile_link("same_cpu"))
     # 3. Big data: repeated and first sends of 1 GiB, copy against reference below the threshold.
     time_ratio("`brine::ref` of 1 GiB + sum in a worker, repeated sends, ≤ 2× the in-process sum",
                ns(pool.get("ArraySum/1024MiB/ref")), ns(pool.get("ArraySum/1024MiB/in_process")), 2,
                "`brine::ref(std::vector)` copies the vector into the arena on every send, and a copy moves "
                "twice the bytes the sum reads (it reads 1 GiB and writes 1 GiB): the send alone costs about two "
                "sums. A `SharedVector` is built in the arena and sent without a copy (its row is beside it in "
-               "the end-to-end section).")
+               "the end-to-end section)." + profile_link("ref"))
     time_ratio("first send of a fresh 1 GiB array by `brine::ref` + sum ≤ 1.2× joblib's memmapping",
                ns(pool.get("ArraySum/1024MiB/ref_first")),
                ns(py.get("ArraySum/1024MiB/joblib_parallel_memmap_first")), 1.2,
                "the parent writes the array into fresh pages of the pool's memfd (pwrite: the kernel allocates "
                "and fills 1 GiB of shared memory), then the worker's first read of those pages costs a trap "
                "per page on this VM; joblib writes its file in /dev/shm the same way and its worker reads it "
-               "the same way.")
+               "the same way." + profile_link("ref_first"))
     threshold = default_threshold()
     sweep = {m: dict(pts) for m, pts in sweep_series(rows).items()}
     copy_pts, ref_pts = sweep.get("copy", {}), sweep.get("ref", {})
@@ -919,14 +929,15 @@ def targets13_section(rows):
            "runs quoted in the README.")
     # 4. Throughput of the submit path (the spinning round trip and map's default chunksize are
     # issue 6's targets above).
-    for name, text in (("submit_chunksize_1", "`submit()` in a loop of empty-ish tasks"),
-                       ("map_chunksize_1", "`map` with chunksize 1")):
+    for name, text, anchor in (("submit_chunksize_1", "`submit()` in a loop of empty-ish tasks", "submit"),
+                               ("map_chunksize_1", "`map` with chunksize 1", "map1")):
         row = next((m for k, m in pool.items() if k.startswith("Map/") and k.endswith("/" + name)), None)
         rate = row.counter("items_per_second") if row else None
         r = rate / 1e6 if rate else None
         target(f"{text} over 2 workers ≥ 1 M calls/s", r, r is not None and r >= 1, f"{r:.2f} M/s" if r else "",
                "every call is its own task: a slot, an envelope encoded and verified on each side, a ring "
-               "push and a completion; see the profile in the README's notes.")
+               "push and a completion; on 2 vCPUs the submitter, the collector and two workers oversubscribe "
+               "the machine, so nearly every hand-off is a futex wake." + profile_link(anchor))
     lines = ["## Targets (issue 13)", "", "Same-run ratios: scheduling of uneven work, adaptive waiting, big data "
              "and the submit path. The spinning round trip (≤ 3× the raw ping-pong) and `map`'s default "
              "chunksize (≥ 10× `Pool.map`) are issue 6's targets above."]
