@@ -1102,8 +1102,9 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       const std::string who = "rank " + std::to_string(l.stats.rank) + " (host " + l.stats.host + ", pid " +
                               std::to_string(l.stats.pid) + ")";
       std::fprintf(stderr, "brine: %s has not answered for %lld ms (ClusterOptions::host_timeout); its %llu tasks fail "
-                   "with brine::HostLost and it gets no more\n", who.c_str(),
-                   static_cast<long long>(options_.host_timeout.count()), static_cast<unsigned long long>(l.stats.in_flight));
+                   "with brine::HostLost, the %zu results it kept are lost, and it gets no more\n", who.c_str(),
+                   static_cast<long long>(options_.host_timeout.count()), static_cast<unsigned long long>(l.stats.in_flight),
+                   l.kept.size());
       for (auto it = in_flight_.begin(); it != in_flight_.end();) {
         if (it->second->rank != l.stats.rank) {
           ++it;
