@@ -908,10 +908,10 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void send_task(Link& l, std::shared_ptr<ClusterTask> task) {
     // RemoteRef arguments: read in place where they are kept, else the driver's staged copy.
     for (const auto& in : task->inputs) {
-      if (l.held.count(in->id) != 0) {
+      if (l.kept.count(in->id) != 0) {
         l.stats.inputs_in_place += 1;
-      } else {
-        task->buffers.push_back(staged_.at(in->id));
+      } else if (l.held.count(in->id) == 0) {
+        task->buffers.push_back(staged_.at(in->id));  // held: a copy was shipped before
       }
     }
     task->inputs.clear();  // a release the handles' deaths send now follows the task

@@ -15,8 +15,9 @@
 // 0 runs a local pool too and takes tasks like any other rank.
 //
 // What travels: tasks and results are brine's own FlatBuffers envelopes (fb::Task, fb::Result),
-// byte for byte what a Pool puts in shared memory, followed on the wire by a 16-byte trailer (the
-// cluster's task id and the task's timeout). Every envelope that arrives is verified (the
+// byte for byte what a Pool puts in shared memory, followed on the wire by a 24-byte trailer (the
+// cluster's task id, the task's timeout, and for submit_remote the id to keep the result under
+// and its element size). Every envelope that arrives is verified (the
 // FlatBuffers verifier plus brine's typed verifiers) before use; a bad one fails its task with
 // brine::DecodeError. Buffers that would be referenced in a Pool's arena (large vectors,
 // brine::ref, SharedVector) travel beside the task: each is sent to a rank at most once while it
