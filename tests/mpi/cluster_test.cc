@@ -314,10 +314,16 @@ TEST(ClusterPoolTest, AWorkerKilledOnARemoteRankFailsOnlyItsTask) {
   EXPECT_EQ(ranks.size(), serving_ranks().size());
 }
 
-TEST(ClusterPoolTest, ASharedVectorCrossesToEachRankOnce) {
+uint64_t buffer_bytes_sent_total() {
+  uint64_t n = 0;
+  for (const auto& r : g_pool->stats().ranks) n += r.buffer_bytes_sent;
+  return n;
+}
+
+TEST(ClusterPoolTest, ASharedVectorCrossesToEachHostOnce) {
   constexpr std::size_t kN = std::size_t{1} << 20;  // 8 MiB
-  std::map<int, uint64_t> before;
-  for (const auto& r : g_pool->stats().ranks) before[r.rank] = r.buffer_bytes_sent;
+  std::map<int, brine::ClusterRankStats> before;
+  for (const auto& r : g_pool->stats().ranks) before[r.rank] = r;
   double expected = 0;
   {
     brine::SharedVector<double> v = g_pool->shared_vector<double>(kN);
@@ -326,17 +332,30 @@ TEST(ClusterPoolTest, ASharedVectorCrossesToEachRankOnce) {
     std::vector<brine::Future<double>> fs;
     for (int i = 0; i < 40; ++i) fs.push_back(g_pool->submit(total, v));
     for (auto& f : fs) EXPECT_EQ(f.get(), expected);
-    // Both ranks ran some of the 40 tasks, and each got the 8 MiB exactly once.
+    // Every rank that ran some of the 40 tasks holds the 8 MiB. It crossed the network once per
+    // host: from the driver to one rank of each host, from that rank to the others there.
+    std::map<std::string, uint64_t> from_driver, from_peers, users;
     for (const auto& r : g_pool->stats().ranks) {
-      EXPECT_EQ(r.buffer_bytes_sent - before[r.rank], kN * sizeof(double)) << "rank " << r.rank;
-      EXPECT_EQ(r.buffers_cached, 1u) << "rank " << r.rank;
+      const brine::ClusterRankStats& b = before[r.rank];
+      const bool used = r.tasks_sent > b.tasks_sent;
+      EXPECT_EQ(r.buffers_cached, used ? 1u : 0u) << "rank " << r.rank;
+      if (r.pid == getpid()) {  // rank 0's own pool: a copy in this process, no network
+        EXPECT_EQ(r.buffer_bytes_sent - b.buffer_bytes_sent, used ? kN * sizeof(double) : 0u);
+        continue;
+      }
+      from_driver[r.host] += r.buffer_bytes_sent - b.buffer_bytes_sent;
+      from_peers[r.host] += r.buffers_from_peers - b.buffers_from_peers;
+      users[r.host] += used ? 1 : 0;
+    }
+    for (const auto& [host, n] : users) {
+      EXPECT_EQ(from_driver[host], n > 0 ? kN * sizeof(double) : 0u) << "host " << host;
+      EXPECT_EQ(from_peers[host], n > 0 ? n - 1 : 0u) << "host " << host;
     }
     // A slice of it is the same buffer: nothing more is sent.
+    const uint64_t sent = buffer_bytes_sent_total();
     EXPECT_EQ(g_pool->submit(total, std::span<const double>(v.data() + 10, 100)).get(),
               std::accumulate(v.begin() + 10, v.begin() + 110, 0.0));
-    for (const auto& r : g_pool->stats().ranks) {
-      EXPECT_EQ(r.buffer_bytes_sent - before[r.rank], kN * sizeof(double)) << "rank " << r.rank;
-    }
+    EXPECT_EQ(buffer_bytes_sent_total(), sent);
   }
   // Its last handle died: every rank is told to drop it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -347,6 +366,41 @@ TEST(ClusterPoolTest, ASharedVectorCrossesToEachRankOnce) {
     if (!dropped) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_TRUE(dropped);
+}
+
+std::pair<int, double> where_total_after(std::span<const double> xs, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {rank_here(), std::accumulate(xs.begin(), xs.end(), 0.0)};
+}
+BRINE_REGISTER(where_total_after);
+
+TEST(ClusterPoolTest, RanksOfOneHostPassASharedVectorOnInsteadOfTheDriver) {
+  constexpr std::size_t kN = std::size_t{1} << 20;  // 8 MiB
+  std::map<int, brine::ClusterRankStats> before;
+  for (const auto& r : g_pool->stats().ranks) before[r.rank] = r;
+  brine::SharedVector<double> v = g_pool->shared_vector<double>(kN);
+  std::fill(v.begin(), v.end(), 0.25);
+  // Slow tasks, twice the cluster's workers: every rank takes some.
+  std::vector<brine::Future<std::pair<int, double>>> fs;
+  for (unsigned i = 0; i < 2 * g_pool->size(); ++i) fs.push_back(g_pool->submit(where_total_after, v, 200));
+  std::set<int> ran;
+  for (auto& f : fs) {
+    const auto [rank, sum] = f.get();
+    EXPECT_EQ(sum, 0.25 * kN);
+    ran.insert(rank);
+  }
+  EXPECT_EQ(ran, serving_ranks());
+  std::map<std::string, uint64_t> from_driver, from_peers, ranks;
+  for (const auto& r : g_pool->stats().ranks) {
+    if (r.pid == getpid()) continue;  // rank 0's own pool copies in this process
+    from_driver[r.host] += r.buffer_bytes_sent - before[r.rank].buffer_bytes_sent;
+    from_peers[r.host] += r.buffers_from_peers - before[r.rank].buffers_from_peers;
+    ranks[r.host] += 1;
+  }
+  for (const auto& [host, n] : ranks) {
+    EXPECT_EQ(from_driver[host], kN * sizeof(double)) << "host " << host << ": once from the driver";
+    EXPECT_EQ(from_peers[host], n - 1) << "host " << host << ": from a rank there to each other rank";
+  }
 }
 
 TEST(ClusterPoolTest, LargeArgumentsByValueTravelBesideTheirTask) {
@@ -405,11 +459,6 @@ uint64_t sent_total() {
   for (const auto& r : g_pool->stats().ranks) n += r.bytes_sent;
   return n;
 }
-uint64_t buffer_bytes_total() {
-  uint64_t n = 0;
-  for (const auto& r : g_pool->stats().ranks) n += r.buffer_bytes_sent;
-  return n;
-}
 
 // Waits (up to 10 s) until `done` holds of the stats; false if it never did.
 template <class F>
@@ -461,7 +510,7 @@ TEST(ClusterRemoteTest, ATaskTakingAKeptResultRunsOnItsRankAndReadsItInPlace) {
   brine::RemoteRef<std::vector<double>> ref = g_pool->submit_remote(ramp, kRamp, 0);
   const int holder = ref.rank();
   const brine::ClusterRankStats before = rank_stats(holder);
-  const uint64_t sent = sent_total(), buffers = buffer_bytes_total(), received = received_total();
+  const uint64_t sent = sent_total(), buffers = buffer_bytes_sent_total(), received = received_total();
   const uint64_t staged = g_pool->stats().results_staged;
 
   const auto [rank, sum] = g_pool->submit(where_total, ref).get();
@@ -474,7 +523,7 @@ TEST(ClusterRemoteTest, ATaskTakingAKeptResultRunsOnItsRankAndReadsItInPlace) {
   const brine::ClusterRankStats after = rank_stats(holder);
   EXPECT_EQ(after.inputs_in_place, before.inputs_in_place + 3);
   EXPECT_EQ(after.tasks_sent, before.tasks_sent + 3);
-  EXPECT_EQ(buffer_bytes_total(), buffers) << "no buffer was shipped for the argument";
+  EXPECT_EQ(buffer_bytes_sent_total(), buffers) << "no buffer was shipped for the argument";
   EXPECT_LT(sent_total() - sent, 3 * 4096u) << "only the three small envelopes went out";
   EXPECT_LT(received_total() - received, 3 * 4096u) << "only the three small results came back";
   EXPECT_EQ(g_pool->stats().results_staged, staged);
@@ -495,27 +544,36 @@ TEST(ClusterRemoteTest, KeptResultsChainOnTheirRank) {
   EXPECT_EQ(v[12345], 2 * 12345.0);
 }
 
-TEST(ClusterRemoteTest, AnArgumentKeptElsewhereTravelsOnceThroughTheDriver) {
+TEST(ClusterRemoteTest, AnArgumentKeptElsewhereTravelsToTheTaskOnce) {
   // Two results made at the same time land on different ranks (each has 2 free workers).
   brine::RemoteRef<std::vector<double>> a = g_pool->submit_remote(ramp, kRamp, 300);
   brine::RemoteRef<std::vector<double>> b = g_pool->submit_remote(ramp, kRamp / 2, 300);
   ASSERT_NE(a.rank(), b.rank());
-  const uint64_t buffers = rank_stats(a.rank()).buffer_bytes_sent;
+  const brine::ClusterRankStats home = rank_stats(a.rank());
+  const uint64_t buffers = home.buffer_bytes_sent, from_peers = home.buffers_from_peers;
   const uint64_t staged = g_pool->stats().results_staged;
+  // Two serving ranks of one host pass the value between them; otherwise it goes via the driver.
+  const bool same_host = home.host == rank_stats(b.rank()).host && home.pid != getpid() && rank_stats(b.rank()).pid != getpid();
   const double expected = [] {
     double s = 0;
     for (int i = 0; i < kRamp / 2; ++i) s += double(i) * i;
     return s;
   }();
   for (int i = 0; i < 3; ++i) {
-    // Runs where the larger argument is; the smaller is copied to the driver once and shipped
-    // to that rank once, then cached there.
+    // Runs where the larger argument is; the smaller is copied there once (from its rank on the
+    // same host, else to the driver and on), then cached there.
     const auto [rank, dot] = g_pool->submit(where_dot, a, b).get();
     EXPECT_EQ(rank, a.rank());
     EXPECT_EQ(dot, expected);
   }
-  EXPECT_EQ(g_pool->stats().results_staged, staged + 1);
-  EXPECT_EQ(rank_stats(a.rank()).buffer_bytes_sent - buffers, (kRamp / 2) * sizeof(double));
+  if (same_host) {
+    EXPECT_EQ(g_pool->stats().results_staged, staged);
+    EXPECT_EQ(rank_stats(a.rank()).buffers_from_peers, from_peers + 1);
+    EXPECT_EQ(rank_stats(a.rank()).buffer_bytes_sent, buffers);
+  } else {
+    EXPECT_EQ(g_pool->stats().results_staged, staged + 1);
+    EXPECT_EQ(rank_stats(a.rank()).buffer_bytes_sent - buffers, (kRamp / 2) * sizeof(double));
+  }
   EXPECT_EQ(rank_stats(a.rank()).inputs_in_place >= 3, true);
 }
 

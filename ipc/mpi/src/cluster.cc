@@ -26,6 +26,13 @@
 //   kFetch     0 -> rank   Fetch {task id, keep id}: send the kept result, as kResult (the
 //                          envelope as the worker made it, with its own task id)
 //   kHeld      rank -> 0   uint64: the buffers and kept results the rank holds now (on change)
+//   kHave      rank -> 0   uint64: a cached buffer's id, once the rank holds all of it
+//   kPeerSend  0 -> rank   PeerSend {id, to}: send a buffer (or kept value) you hold to rank `to`
+//   kPeerHead  0 -> rank   PeerHead {id, from}: receive a buffer from rank `from` (same host)
+//   kPeerData  rank -> rank  its size (uint64; UINT64_MAX: not held), then the bytes in pieces of
+//                          at most kMaxChunk. Ranks of one host pass cached buffers to each other
+//                          this way, so the driver sends each once per host (Open MPI carries
+//                          messages between ranks of a host over shared memory: btl vader)
 //   kRelease   0 -> rank   ids of cached buffers the driver dropped
 //   kShutdown  0 -> rank   one byte: 1 = kill the workers now, 0 = finish first
 //   kBye       rank -> 0   the rank stopped serving (its results were all sent before)
@@ -70,6 +77,10 @@ constexpr int kBye = 8;
 constexpr int kAlive = 9;
 constexpr int kFetch = 10;
 constexpr int kHeld = 11;
+constexpr int kHave = 12;
+constexpr int kPeerSend = 13;
+constexpr int kPeerHead = 14;
+constexpr int kPeerData = 15;
 
 // BufferRef::generation of a reference to a kept result (RemoteRef): the whole value, whatever
 // its size (the driver does not know it when it encodes the task).
@@ -110,6 +121,17 @@ struct Fetch {
   uint64_t keep_id;
 };
 static_assert(sizeof(Fetch) == 16);
+
+struct PeerSend {
+  uint64_t id;
+  int64_t to;
+};
+struct PeerHead {
+  uint64_t id;
+  int64_t from;
+};
+static_assert(sizeof(PeerSend) == 16 && sizeof(PeerHead) == 16);
+constexpr uint64_t kNotHeld = UINT64_MAX;
 
 // Heap bytes aligned to 64 (vectors of any scalar decode in place from them).
 class AlignedBytes {
@@ -318,6 +340,13 @@ class RankServer {
   SharedVector<uint8_t> kept_frame(uint32_t id) const {
     const auto it = buffers_.find(id);
     return it != buffers_.end() ? it->second.frame : SharedVector<uint8_t>();
+  }
+  // What a task reads for `id` (a cached buffer or a kept value), to pass to a host peer; empty
+  // if this rank holds nothing under `id`.
+  std::optional<SharedVector<uint8_t>> held(uint32_t id) const {
+    const auto it = buffers_.find(id);
+    if (it == buffers_.end()) return std::nullopt;
+    return it->second.data;
   }
   // The error frame a fetch of a result this rank does not keep gets.
   std::vector<uint8_t> not_kept(uint64_t task_id, uint32_t id) const {
@@ -748,6 +777,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     ClusterRankStats stats;
     std::set<uint32_t> held;  // cached buffers and kept results this rank holds
     std::set<uint32_t> kept;  // of those, the results it computed and keeps (submit_remote)
+    std::set<uint32_t> have;  // of those, the ones it said it holds whole (kHave): it can pass them on
     bool local = false;        // rank 0's own pool
     bool bye = false;
     bool lost = false;         // silent for longer than host_timeout: given up
@@ -849,7 +879,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void isend(const void* data, std::size_t n, int dest, int tag, std::shared_ptr<const void> keep) {
     PendingSend p{MPI_REQUEST_NULL, dest, std::move(keep)};
     check(MPI_Isend(data, static_cast<int>(n), MPI_BYTE, dest, tag, comm_, &p.request), "MPI_Isend");
-    last_sent_ = std::chrono::steady_clock::now();
+    if (dest == 0) last_sent_ = std::chrono::steady_clock::now();  // what keep_alive() measures
     sends_.push_back(std::move(p));
   }
   // Frees the sends MPI has finished with; true if any.
@@ -872,11 +902,14 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
 
   // ---- driver: the service thread ----------------------------------------------------------
 
-  Link* pick() {
+  // The rank with the most free workers (then the lowest); with `task`, only one that need not
+  // wait for a buffer a rank of its host is still receiving (see must_wait).
+  Link* pick(const ClusterTask* task = nullptr) {
     Link* best = nullptr;
     uint64_t best_free = 0;
     for (Link& l : links_) {
       if (l.bye || l.lost || l.stats.in_flight >= l.stats.workers) continue;
+      if (task != nullptr && must_wait(l, *task)) continue;
       const uint64_t free = l.stats.workers - l.stats.in_flight;
       if (free > best_free) {
         best = &l;
@@ -886,8 +919,52 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     return best;
   }
 
+  // A rank of l's host (not l, not rank 0's own pool) that holds all of buffer `id` and can pass
+  // it on; nullptr if none (then `arriving` says whether one is still receiving it).
+  Link* host_peer(const Link& l, uint32_t id, bool& arriving) {
+    arriving = false;
+    if (!options_.share_on_host || l.local) return nullptr;
+    for (Link& p : links_) {
+      if (&p == &l || p.local || p.lost || p.bye || p.stats.host != l.stats.host || p.held.count(id) == 0) continue;
+      if (p.have.count(id) != 0) return &p;
+      arriving = true;
+    }
+    return nullptr;
+  }
+  // Whether a task sent to `l` now would need a cached buffer (or kept value) that l lacks and
+  // a rank of its host is still receiving: it waits for that copy rather than take a second one
+  // across the network.
+  bool must_wait(const Link& l, const ClusterTask& task) {
+    bool arriving = false;
+    for (const auto& buf : task.buffers) {
+      if (buf->cached && l.held.count(buf->id) == 0 && host_peer(l, buf->id, arriving) == nullptr && arriving) return true;
+    }
+    for (const auto& in : task.inputs) {
+      if (l.held.count(in->id) == 0 && host_peer(l, in->id, arriving) == nullptr && arriving) return true;
+    }
+    return false;
+  }
+  // Has `from` pass what it holds under `id` to `l`, a rank of the same host.
+  void send_from_peer(Link& l, Link& from, uint32_t id) {
+    auto order = std::make_shared<PeerSend>(PeerSend{id, l.stats.rank});
+    isend(order.get(), sizeof *order, from.stats.rank, kPeerSend, order);
+    from.stats.bytes_sent += sizeof *order;
+    auto head = std::make_shared<PeerHead>(PeerHead{id, from.stats.rank});
+    isend(head.get(), sizeof *head, l.stats.rank, kPeerHead, head);
+    l.stats.bytes_sent += sizeof *head;
+    l.stats.buffers_from_peers += 1;
+    l.held.insert(id);
+  }
+
   void send_buffer(Link& l, const std::shared_ptr<DriverBuffer>& buf) {
     const std::size_t n = buf->bytes.size();
+    bool arriving = false;
+    if (buf->cached) {
+      if (Link* peer = host_peer(l, buf->id, arriving)) {
+        send_from_peer(l, *peer, buf->id);  // the bytes crossed the network to this host once already
+        return;
+      }
+    }
     if (l.local) {
       SharedVector<uint8_t> copy = local_->allocate(n);
       std::memcpy(copy.data(), buf->bytes.data(), n);
@@ -908,10 +985,15 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void send_task(Link& l, std::shared_ptr<ClusterTask> task) {
     // RemoteRef arguments: read in place where they are kept, else the driver's staged copy.
     for (const auto& in : task->inputs) {
+      bool arriving = false;
       if (l.kept.count(in->id) != 0) {
         l.stats.inputs_in_place += 1;
-      } else if (l.held.count(in->id) == 0) {
-        task->buffers.push_back(staged_.at(in->id));  // held: a copy was shipped before
+      } else if (l.held.count(in->id) != 0) {
+        // a copy was shipped before
+      } else if (Link* peer = host_peer(l, in->id, arriving)) {
+        send_from_peer(l, *peer, in->id);  // kept (or copied) on this host: rank to rank
+      } else {
+        task->buffers.push_back(staged_.at(in->id));
       }
     }
     task->inputs.clear();  // a release the handles' deaths send now follows the task
@@ -954,8 +1036,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     for (auto it = backlog_.begin(); it != backlog_.end();) {
       Link* l = nullptr;
       if ((*it)->inputs.empty()) {
-        l = pick();
-        if (l == nullptr) break;  // no free worker anywhere: nothing else can go either
+        l = pick(it->get());
+        if (l == nullptr) break;  // no free worker (that need not wait): later tasks wait too
       } else {
         std::exception_ptr error;
         l = place(**it, error);
@@ -1012,11 +1094,12 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     if (l == nullptr) return nullptr;
     bool missing = false;
     for (const auto& in : task.inputs) {
-      if (l->held.count(in->id) != 0 || staged_.count(in->id) != 0) continue;
+      bool arriving = false;
+      if (l->held.count(in->id) != 0 || staged_.count(in->id) != 0 || host_peer(*l, in->id, arriving) != nullptr) continue;
       missing = true;
-      if (staging_.insert(in->id).second) fetch_from(*link_at(in->rank), in, nullptr);
+      if (!arriving && staging_.insert(in->id).second) fetch_from(*link_at(in->rank), in, nullptr);
     }
-    return missing ? nullptr : l;
+    return missing || must_wait(*l, task) ? nullptr : l;
   }
 
   // Asks `l` for the value `ref` keeps there, for `waiter` (or, without one, to stage it at the
@@ -1209,6 +1292,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         a.task->keep->rank = l.stats.rank;
         l.held.insert(a.task->keep->id);
         l.kept.insert(a.task->keep->id);
+        l.have.insert(a.task->keep->id);
         l.stats.results_kept += 1;
       }
       a.bytes = std::move(bytes);
@@ -1282,6 +1366,10 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
           l.bye = true;
         } else if (status.MPI_TAG == kHeld) {
           if (count == sizeof(uint64_t)) std::memcpy(&l.stats.held_reported, ignored.data(), sizeof(uint64_t));
+        } else if (status.MPI_TAG == kHave) {
+          uint64_t id = 0;
+          if (count == sizeof id) std::memcpy(&id, ignored.data(), sizeof id);
+          if (l.held.count(static_cast<uint32_t>(id)) != 0) l.have.insert(static_cast<uint32_t>(id));
         } else if (status.MPI_TAG == kAlive) {
           // heard above
         } else {
@@ -1322,6 +1410,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       std::vector<uint32_t> mine;
       for (uint32_t id : *ids) {
         l.kept.erase(id);
+        l.have.erase(id);
         if (l.held.erase(id) != 0) mine.push_back(id);
       }
       if (mine.empty()) continue;
@@ -1481,6 +1570,98 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     std::exit(0);
   }
 
+  void say_have(uint64_t id) {
+    auto msg = std::make_shared<uint64_t>(id);
+    isend(msg.get(), sizeof *msg, 0, kHave, msg);
+  }
+
+  // kPeerSend: passes what this rank holds under an id to a rank of its host: the size, then
+  // the bytes (kNotHeld if it holds nothing under it: the receiver then gives up on it).
+  void peer_send(const PeerSend& order) {
+    const std::optional<SharedVector<uint8_t>> data = server_->held(static_cast<uint32_t>(order.id));
+    const int to = static_cast<int>(order.to);
+    auto size = std::make_shared<uint64_t>(data ? data->size() : kNotHeld);
+    isend(size.get(), sizeof *size, to, kPeerData, size);
+    if (!data) {
+      std::fprintf(stderr, "brine: rank %d was asked to pass buffer %llu to rank %d but holds none\n", rank_,
+                   static_cast<unsigned long long>(order.id), to);
+      return;
+    }
+    auto keep = std::make_shared<SharedVector<uint8_t>>(*data);  // until MPI is done with the bytes
+    for (std::size_t off = 0; off < keep->size(); off += kMaxChunk) {
+      isend(keep->data() + off, std::min(kMaxChunk, keep->size() - off), to, kPeerData, keep);
+    }
+  }
+
+  // kPeerHead: receives a cached buffer from a rank of this host into the arena, then tells the
+  // driver it has it. While it waits, it serves the peer sends the driver asks of this rank (two
+  // ranks receiving from each other must not wait on each other) and says it is alive. A peer
+  // that sends nothing for host_timeout is given up on: the buffer is not stored, and tasks that
+  // need it fail as referencing a buffer the rank does not hold.
+  void peer_receive(const PeerHead& head) {
+    const int from = static_cast<int>(head.from);
+    auto size = std::make_shared<uint64_t>(0);
+    if (!receive_from_peer(size, size.get(), sizeof *size, from)) return;
+    if (*size == kNotHeld) {
+      std::fprintf(stderr, "brine: rank %d got no buffer %llu from rank %d, which held none\n", rank_,
+                   static_cast<unsigned long long>(head.id), from);
+      return;
+    }
+    auto data = std::make_shared<SharedVector<uint8_t>>(server_->allocate(*size));
+    for (std::size_t off = 0; off < data->size(); off += kMaxChunk) {
+      if (!receive_from_peer(data, data->data() + off, std::min(kMaxChunk, data->size() - off), from)) return;
+    }
+    server_->store(static_cast<uint32_t>(head.id), *data, true);
+    say_have(head.id);
+  }
+
+  // One kPeerData message of exactly `n` bytes from `from` into `into` (kept alive by `keep`).
+  bool receive_from_peer(std::shared_ptr<const void> keep, void* into, std::size_t n, int from) {
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Irecv(into, static_cast<int>(n), MPI_BYTE, from, kPeerData, comm_, &request), "MPI_Irecv (peer)");
+    auto since = std::chrono::steady_clock::now();
+    for (;;) {
+      int flag = 0;
+      MPI_Status status;
+      check(MPI_Test(&request, &flag, &status), "MPI_Test (peer)");
+      if (flag != 0) {
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        if (static_cast<std::size_t>(count) == n) return true;
+        std::fprintf(stderr, "brine: rank %d got %d bytes from rank %d where %zu were due; buffer dropped\n", rank_, count,
+                     from, n);
+        return false;
+      }
+      int order_waiting = 0;
+      MPI_Message msg;
+      MPI_Status order_status;
+      check(MPI_Improbe(0, kPeerSend, comm_, &order_waiting, &msg, &order_status), "MPI_Improbe (peer send)");
+      if (order_waiting != 0) {
+        PeerSend order{};
+        check(MPI_Mrecv(&order, sizeof order, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (peer send)");
+        peer_send(order);
+        since = std::chrono::steady_clock::now();
+        continue;
+      }
+      test_sends();
+      keep_alive();
+      const auto waited = std::chrono::steady_clock::now() - since;
+      if (options_.host_timeout.count() > 0 && waited > options_.host_timeout) {
+        std::fprintf(stderr, "brine: rank %d gave up on a buffer from rank %d (nothing for %lld ms)\n", rank_, from,
+                     static_cast<long long>(options_.host_timeout.count()));
+        MPI_Cancel(&request);
+        abandoned_recvs_.push_back({request, std::move(keep)});  // never completed: its bytes live until exit
+        return false;
+      }
+      // The sender may need this core (ranks of one host): spin briefly, then nap between polls.
+      if (waited < options_.poll_spin) {
+        sched_yield();
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+    }
+  }
+
   // A serving rank that has said nothing for a quarter of host_timeout says it is alive.
   void keep_alive() {
     if (options_.host_timeout.count() <= 0) return;
@@ -1520,6 +1701,17 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
             keep_alive();
           }
           server_->store(static_cast<uint32_t>(head.id), std::move(data), head.cached != 0);
+          if (head.cached != 0) say_have(head.id);
+        } else if (status.MPI_TAG == kPeerSend) {
+          PeerSend order{};
+          if (n != sizeof order) throw DecodeError("brine: a peer send order of " + std::to_string(n) + " bytes");
+          check(MPI_Mrecv(&order, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (peer send)");
+          peer_send(order);
+        } else if (status.MPI_TAG == kPeerHead) {
+          PeerHead head{};
+          if (n != sizeof head) throw DecodeError("brine: a peer buffer header of " + std::to_string(n) + " bytes");
+          check(MPI_Mrecv(&head, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (peer head)");
+          peer_receive(head);
         } else if (status.MPI_TAG == kFetch) {
           Fetch req{};
           if (n != sizeof req) throw DecodeError("brine: a fetch request of " + std::to_string(n) + " bytes");
@@ -1646,6 +1838,11 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
 
   std::vector<PendingSend> sends_;  // the thread making MPI calls only
   std::vector<PendingSend> abandoned_;  // sends to lost ranks: never completed, kept until exit
+  struct AbandonedReceive {
+    MPI_Request request;
+    std::shared_ptr<const void> keep;
+  };
+  std::vector<AbandonedReceive> abandoned_recvs_;  // receives from silent peers, kept until exit
   std::chrono::steady_clock::time_point last_sent_{};  // a serving rank's last message to rank 0
 
   // Result frames from a RankServer's pool, for the thread making MPI calls.

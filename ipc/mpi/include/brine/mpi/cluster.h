@@ -22,8 +22,12 @@
 // brine::DecodeError. Buffers that would be referenced in a Pool's arena (large vectors,
 // brine::ref, SharedVector) travel beside the task: each is sent to a rank at most once while it
 // lives there, and a SharedVector from ClusterPool::shared_vector is kept by every rank that has
-// it (cached by identity) until its last handle in the driver dies, so a big array used by many
-// tasks crosses the network once per rank. ClusterStats counts the bytes sent to every rank.
+// it (cached by identity) until its last handle in the driver dies. Ranks that share a host
+// (the same hostname) pass such a buffer to each other (MPI between ranks of a host, which Open
+// MPI carries over shared memory with its vader transport), so a big array used by many tasks
+// crosses the network once per host (ClusterOptions::share_on_host); a task that would need a
+// copy a rank of its host is still receiving waits for it rather than take a second one.
+// ClusterStats counts the bytes sent to every rank.
 //
 // Results by reference (Ray's object store, on MPI): submit_remote runs a task like submit, but
 // its result stays on the rank that computed it, and the driver gets a RemoteRef<R> that records
@@ -106,6 +110,9 @@ struct ClusterOptions {
   // every quarter of it, even while a large buffer arrives) is lost: its running tasks fail with
   // brine::HostLost and it is given no more. 0: wait for ranks forever.
   std::chrono::milliseconds host_timeout{60'000};
+  // Ranks of one host (the same hostname) pass cached buffers and kept values to each other,
+  // so the driver sends each once per host, not once per rank; false: each rank gets its own.
+  bool share_on_host = true;
 };
 
 // A rank stopped answering (ClusterOptions::host_timeout) while it had the task; the task may or
@@ -139,6 +146,8 @@ struct ClusterRankStats {
   uint64_t buffers_sent = 0;        // buffers shipped beside envelopes
   uint64_t buffer_bytes_sent = 0;   // their bytes (part of bytes_sent)
   uint64_t buffers_cached = 0;      // SharedVectors (and copies of kept results) the rank holds now
+  uint64_t buffers_from_peers = 0;  // of those sent to it, the ones a rank of its host passed on
+                                    // (ClusterOptions::share_on_host): not in buffers_sent or bytes_sent
   uint64_t results_held = 0;        // results kept there for live RemoteRefs (submit_remote)
   uint64_t results_kept = 0;        // results it kept in all
   uint64_t results_fetched = 0;     // kept results brought to the driver (their bytes count in bytes_received)
