@@ -26,7 +26,8 @@
 //   kFetch     0 -> rank   Fetch {task id, keep id}: send the kept result, as kResult (the
 //                          envelope as the worker made it, with its own task id)
 //   kHeld      rank -> 0   uint64: the buffers and kept results the rank holds now (on change)
-//   kHave      rank -> 0   uint64: a cached buffer's id, once the rank holds all of it
+//   kHave      rank -> 0   uint64: a cached buffer's id, once the rank holds all of it (with
+//                          kHaveFailed: a peer did not pass it after all)
 //   kPeerSend  0 -> rank   PeerSend {id, to}: send a buffer (or kept value) you hold to rank `to`
 //   kPeerHead  0 -> rank   PeerHead {id, from}: receive a buffer from rank `from` (same host)
 //   kPeerData  rank -> rank  its size (uint64; UINT64_MAX: not held), then the bytes in pieces of
@@ -132,6 +133,9 @@ struct PeerHead {
 };
 static_assert(sizeof(PeerSend) == 16 && sizeof(PeerHead) == 16);
 constexpr uint64_t kNotHeld = UINT64_MAX;
+// Set in a kHave id: the rank did not get that buffer from its peer after all (the driver sends
+// it again to the next task there that needs it).
+constexpr uint64_t kHaveFailed = uint64_t{1} << 63;
 
 // Heap bytes aligned to 64 (vectors of any scalar decode in place from them).
 class AlignedBytes {
@@ -1369,7 +1373,13 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         } else if (status.MPI_TAG == kHave) {
           uint64_t id = 0;
           if (count == sizeof id) std::memcpy(&id, ignored.data(), sizeof id);
-          if (l.held.count(static_cast<uint32_t>(id)) != 0) l.have.insert(static_cast<uint32_t>(id));
+          const auto buffer = static_cast<uint32_t>(id & ~kHaveFailed);
+          if ((id & kHaveFailed) != 0) {  // its peer did not pass it: the next task there gets it anew
+            l.held.erase(buffer);
+            l.have.erase(buffer);
+          } else if (l.held.count(buffer) != 0) {
+            l.have.insert(buffer);
+          }
         } else if (status.MPI_TAG == kAlive) {
           // heard above
         } else {
@@ -1601,15 +1611,22 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void peer_receive(const PeerHead& head) {
     const int from = static_cast<int>(head.from);
     auto size = std::make_shared<uint64_t>(0);
-    if (!receive_from_peer(size, size.get(), sizeof *size, from)) return;
+    if (!receive_from_peer(size, size.get(), sizeof *size, from)) {
+      say_have(head.id | kHaveFailed);
+      return;
+    }
     if (*size == kNotHeld) {
       std::fprintf(stderr, "brine: rank %d got no buffer %llu from rank %d, which held none\n", rank_,
                    static_cast<unsigned long long>(head.id), from);
+      say_have(head.id | kHaveFailed);
       return;
     }
     auto data = std::make_shared<SharedVector<uint8_t>>(server_->allocate(*size));
     for (std::size_t off = 0; off < data->size(); off += kMaxChunk) {
-      if (!receive_from_peer(data, data->data() + off, std::min(kMaxChunk, data->size() - off), from)) return;
+      if (!receive_from_peer(data, data->data() + off, std::min(kMaxChunk, data->size() - off), from)) {
+        say_have(head.id | kHaveFailed);
+        return;
+      }
     }
     server_->store(static_cast<uint32_t>(head.id), *data, true);
     say_have(head.id);
