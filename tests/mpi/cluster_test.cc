@@ -615,7 +615,7 @@ TEST(ClusterRemoteTest, AnyResultCanBeKeptAndFetched) {
   EXPECT_EQ(s, "item-3@" + std::to_string(ref.rank()));
 }
 
-TEST(ClusterRemoteTest, EmptyHandlesAreRefusedClearly) {
+TEST(ClusterRemoteTest, EmptyAndForeignHandlesAreRefusedClearly) {
   brine::RemoteRef<std::vector<double>> empty;
   EXPECT_FALSE(empty.valid());
   try {
@@ -626,6 +626,15 @@ TEST(ClusterRemoteTest, EmptyHandlesAreRefusedClearly) {
   }
   EXPECT_THROW(g_pool->submit(where_total, empty), brine::BadRemoteRef);
   EXPECT_THROW(g_pool->submit_remote(scaled_view, empty, 1.0), brine::BadRemoteRef);
+  // A handle this pool did not make (as one from another ClusterPool would be).
+  brine::RemoteRef<std::vector<double>> foreign(std::make_shared<brine::detail::RemoteResult>(sizeof(double)));
+  try {
+    g_pool->submit(where_total, foreign);
+    FAIL() << "no exception";
+  } catch (const brine::BadRemoteRef& e) {
+    EXPECT_NE(std::string(e.what()).find("another ClusterPool"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(foreign.get(), brine::PoolClosed);
 }
 
 // The worker's side of a cluster task, in this process: a corrupt or truncated envelope from
