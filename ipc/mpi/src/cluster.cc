@@ -325,8 +325,14 @@ class RankServer {
   SharedVector<uint8_t> allocate(std::size_t n) { return pool_.shared_vector<uint8_t>(n); }
   void store(uint32_t id, SharedVector<uint8_t> data, bool cached) {
     buffers_[id] = Held{std::move(data), cached, {}};
+    missing_.erase(id);
   }
-  void release(uint32_t id) { buffers_.erase(id); }
+  void release(uint32_t id) {
+    buffers_.erase(id);
+    missing_.erase(id);
+  }
+  // A buffer a rank of this host was to pass on never came: tasks that need it fail saying why.
+  void missing(uint32_t id, std::string why) { missing_[id] = std::move(why); }
 
   // Takes in the results kept since the last call. The thread that owns buffers_ calls it after
   // taking the emitted frames: a notice it sends was emitted after its result was queued here,
@@ -383,8 +389,9 @@ class RankServer {
           if (std::find(used.begin(), used.end(), id) != used.end()) continue;
           const auto it = buffers_.find(id);
           if (it == buffers_.end()) {
+            const auto why = missing_.find(id);
             throw DecodeError("brine: " + where_ + " got a task that references cluster buffer " + std::to_string(id) +
-                              ", which it does not hold");
+                              ", which it does not hold" + (why != missing_.end() ? ": " + why->second : std::string()));
           }
           used.push_back(id);
           buffers.emplace_back(it->second.data.data(), it->second.data.size());
@@ -471,6 +478,7 @@ class RankServer {
   Emit emit_;
   std::atomic<uint64_t> in_flight_{0};
   std::unordered_map<uint32_t, Held> buffers_;  // the service thread's only
+  std::unordered_map<uint32_t, std::string> missing_;  // likewise: buffers a peer did not pass on, and why
   std::mutex kept_mu_;
   std::deque<std::pair<uint32_t, Held>> kept_;  // kept by the pool's collector, for adopt_kept()
   Pool pool_;  // last: destroyed first, while what its callbacks use still lives
@@ -1611,24 +1619,21 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void peer_receive(const PeerHead& head) {
     const int from = static_cast<int>(head.from);
     auto size = std::make_shared<uint64_t>(0);
-    if (!receive_from_peer(size, size.get(), sizeof *size, from)) {
+    const auto id = static_cast<uint32_t>(head.id);
+    const auto give_up = [&](const std::string& why) {
+      server_->missing(id, "rank " + std::to_string(from) + " of its host was to pass it on, but " + why +
+                               "; submit the task again (the driver then sends the buffer itself)");
       say_have(head.id | kHaveFailed);
-      return;
-    }
-    if (*size == kNotHeld) {
-      std::fprintf(stderr, "brine: rank %d got no buffer %llu from rank %d, which held none\n", rank_,
-                   static_cast<unsigned long long>(head.id), from);
-      say_have(head.id | kHaveFailed);
-      return;
-    }
+    };
+    if (!receive_from_peer(size, size.get(), sizeof *size, from)) return give_up("stopped answering");
+    if (*size == kNotHeld) return give_up("held none");
     auto data = std::make_shared<SharedVector<uint8_t>>(server_->allocate(*size));
     for (std::size_t off = 0; off < data->size(); off += kMaxChunk) {
       if (!receive_from_peer(data, data->data() + off, std::min(kMaxChunk, data->size() - off), from)) {
-        say_have(head.id | kHaveFailed);
-        return;
+        return give_up("stopped answering");
       }
     }
-    server_->store(static_cast<uint32_t>(head.id), *data, true);
+    server_->store(id, *data, true);
     say_have(head.id);
   }
 
