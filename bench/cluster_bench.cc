@@ -1,5 +1,5 @@
 // brine::ClusterPool against raw MPI, in one run:
-//   mpirun -np 3 [--mca btl self,vader|self,tcp] brine_cluster_bench [--tasks N] [--array-mib M] [--rounds R] [--json FILE]
+//   mpirun -np 3 [--mca btl self,vader|self,tcp] brine_cluster_bench [--tasks N] [--array-mib M] [--result-mib R] [--rounds R] [--json FILE]
 //
 // Rows (one line each on stdout, then one JSON object, as bench/mpi_pingpong does):
 //   BM_Cluster/mpi_pingpong      8-byte MPI_Send/MPI_Recv ping-pong, rank 0 <-> 1, this job's transport
@@ -8,9 +8,13 @@
 //   BM_Cluster/map_uneven        600 tasks sleeping 0..4 ms (fixed seed): wall time against the ideal
 //   BM_Cluster/array_ship        an M MiB SharedVector taken by 100 tasks that do not read it: shipping
 //   BM_Cluster/array_sum         the same array summed by 100 tasks: time and bytes sent per rank (all)
+//   BM_Cluster/remote_result     an R MiB result kept on a serving rank (submit_remote) summed by a
+//                                task there, in place, against brought to the driver (get) and summed
+//                                there: time and bytes on the network for each
 // Workers: 2 per rank, rank 0 included (ClusterOptions::driver_workers = 2): 3 ranks x 2 workers.
 // bench/python_mpi4py.py runs the same map workloads on mpi4py.futures.MPIPoolExecutor.
 #include <mpi.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,6 +51,21 @@ BRINE_REGISTER(total);
 
 std::size_t count(std::span<const double> xs) { return xs.size(); }  // takes the array, reads nothing
 BRINE_REGISTER(count);
+
+std::vector<double> ones_after(long n, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return std::vector<double>(static_cast<std::size_t>(n), 1.0);
+}
+BRINE_REGISTER(ones_after);
+
+// Bytes that crossed between rank 0 and the serving ranks, both ways.
+uint64_t network_bytes(const brine::ClusterPool& pool) {
+  uint64_t n = 0;
+  for (const auto& r : pool.stats().ranks) {
+    if (r.pid != getpid()) n += r.bytes_sent + r.bytes_received;
+  }
+  return n;
+}
 
 const char* text_option(int argc, char** argv, const char* name) {
   for (int i = 1; i + 1 < argc; ++i) {
@@ -98,6 +117,7 @@ int main(int argc, char** argv) {
   brine::run_if_worker();
   const long tasks = option(argc, argv, "--tasks", 100'000);
   const long array_mib = option(argc, argv, "--array-mib", 1024);
+  const long result_mib = option(argc, argv, "--result-mib", 64);
   const long rounds = option(argc, argv, "--rounds", 2000);
   const char* json_path = text_option(argc, argv, "--json");  // also write the JSON there
 
@@ -222,6 +242,36 @@ int main(int argc, char** argv) {
     std::printf("%-22s %12.3f s    (%ld MiB array, 100 sums; one sum in-process %.3f s; sent:%s)\n", "array_sum", s,
                 array_mib, local_s, text.c_str());
     row("array_sum", s, "s", {{"array_mib", array_mib}, {"local_sum_s", local_s}, {"buffer_bytes_sent_per_rank", per_rank}});
+  }
+
+  if (result_mib > 0) {
+    const long n = (result_mib << 20) / long(sizeof(double));
+    // Three results made at once land on the three ranks; take one kept on a serving rank.
+    std::vector<brine::RemoteRef<std::vector<double>>> refs;
+    for (int i = 0; i < 3; ++i) refs.push_back(pool.submit_remote(ones_after, n, 50));
+    brine::RemoteRef<std::vector<double>> kept;
+    for (auto& r : refs) {
+      if (r.rank() != 0 && !kept.valid()) kept = r;
+    }
+    // By reference: the sum runs where the result is kept, reading it in place.
+    uint64_t before = network_bytes(pool);
+    auto t = std::chrono::steady_clock::now();
+    const double by_ref = pool.submit(total, kept).get();
+    const double ref_s = seconds_since(t);
+    const uint64_t ref_bytes = network_bytes(pool) - before;
+    // By value, as submit returns it: the result comes to the driver, which sums it.
+    before = network_bytes(pool);
+    t = std::chrono::steady_clock::now();
+    const double by_value = total(kept.get());
+    const double value_s = seconds_since(t);
+    const uint64_t value_bytes = network_bytes(pool) - before;
+    if (by_value != double(n) || by_ref != double(n)) std::fprintf(stderr, "remote_result: wrong sum\n");
+    std::printf("%-22s %12.3f s    (%ld MiB result of rank %d summed there: %llu bytes on the network; brought to "
+                "the driver and summed there: %.3f s, %llu bytes)\n",
+                "remote_result", ref_s, result_mib, kept.rank(), static_cast<unsigned long long>(ref_bytes), value_s,
+                static_cast<unsigned long long>(value_bytes));
+    row("remote_result", ref_s, "s",
+        {{"result_mib", result_mib}, {"network_bytes", ref_bytes}, {"by_value_s", value_s}, {"by_value_network_bytes", value_bytes}});
   }
 
   char version[MPI_MAX_LIBRARY_VERSION_STRING];

@@ -79,6 +79,45 @@ void must_be_positive(int x) {
 }
 BRINE_REGISTER(must_be_positive);
 
+// n values 0, 1, 2, ... made after `ms` milliseconds (a result kept where it was made).
+std::vector<double> ramp(int n, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  std::vector<double> out(static_cast<std::size_t>(n));
+  std::iota(out.begin(), out.end(), 0.0);
+  return out;
+}
+BRINE_REGISTER(ramp);
+
+std::vector<double> broken_ramp(int n) { throw std::length_error("no ramp of " + std::to_string(n)); }
+BRINE_REGISTER(broken_ramp);
+
+std::vector<double> scaled_view(std::span<const double> xs, double k) {
+  std::vector<double> out(xs.begin(), xs.end());
+  for (double& x : out) x *= k;
+  return out;
+}
+BRINE_REGISTER(scaled_view);
+
+// Where the task ran and what it read: the sum, and whether the bytes were in this process's
+// memory without a copy into the envelope (they are, for any span argument).
+std::pair<int, double> where_total(std::span<const double> xs) {
+  return {rank_here(), std::accumulate(xs.begin(), xs.end(), 0.0)};
+}
+BRINE_REGISTER(where_total);
+
+std::pair<int, double> where_dot(std::span<const double> a, std::span<const double> b) {
+  double s = 0;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) s += a[i] * b[i];
+  return {rank_here(), s};
+}
+BRINE_REGISTER(where_dot);
+
+double total_vector(std::vector<double> xs) { return std::accumulate(xs.begin(), xs.end(), 0.0); }
+BRINE_REGISTER(total_vector);
+
+double total_shared(brine::SharedVector<double> xs) { return std::accumulate(xs.begin(), xs.end(), 0.0); }
+BRINE_REGISTER(total_shared);
+
 brine::ClusterRankStats rank_stats(int rank) {
   for (const auto& r : g_pool->stats().ranks) {
     if (r.rank == rank) return r;
@@ -275,10 +314,16 @@ TEST(ClusterPoolTest, AWorkerKilledOnARemoteRankFailsOnlyItsTask) {
   EXPECT_EQ(ranks.size(), serving_ranks().size());
 }
 
-TEST(ClusterPoolTest, ASharedVectorCrossesToEachRankOnce) {
+uint64_t buffer_bytes_sent_total() {
+  uint64_t n = 0;
+  for (const auto& r : g_pool->stats().ranks) n += r.buffer_bytes_sent;
+  return n;
+}
+
+TEST(ClusterPoolTest, ASharedVectorCrossesToEachHostOnce) {
   constexpr std::size_t kN = std::size_t{1} << 20;  // 8 MiB
-  std::map<int, uint64_t> before;
-  for (const auto& r : g_pool->stats().ranks) before[r.rank] = r.buffer_bytes_sent;
+  std::map<int, brine::ClusterRankStats> before;
+  for (const auto& r : g_pool->stats().ranks) before[r.rank] = r;
   double expected = 0;
   {
     brine::SharedVector<double> v = g_pool->shared_vector<double>(kN);
@@ -287,17 +332,30 @@ TEST(ClusterPoolTest, ASharedVectorCrossesToEachRankOnce) {
     std::vector<brine::Future<double>> fs;
     for (int i = 0; i < 40; ++i) fs.push_back(g_pool->submit(total, v));
     for (auto& f : fs) EXPECT_EQ(f.get(), expected);
-    // Both ranks ran some of the 40 tasks, and each got the 8 MiB exactly once.
+    // Every rank that ran some of the 40 tasks holds the 8 MiB. It crossed the network once per
+    // host: from the driver to one rank of each host, from that rank to the others there.
+    std::map<std::string, uint64_t> from_driver, from_peers, users;
     for (const auto& r : g_pool->stats().ranks) {
-      EXPECT_EQ(r.buffer_bytes_sent - before[r.rank], kN * sizeof(double)) << "rank " << r.rank;
-      EXPECT_EQ(r.buffers_cached, 1u) << "rank " << r.rank;
+      const brine::ClusterRankStats& b = before[r.rank];
+      const bool used = r.tasks_sent > b.tasks_sent;
+      EXPECT_EQ(r.buffers_cached, used ? 1u : 0u) << "rank " << r.rank;
+      if (r.pid == getpid()) {  // rank 0's own pool: a copy in this process, no network
+        EXPECT_EQ(r.buffer_bytes_sent - b.buffer_bytes_sent, used ? kN * sizeof(double) : 0u);
+        continue;
+      }
+      from_driver[r.host] += r.buffer_bytes_sent - b.buffer_bytes_sent;
+      from_peers[r.host] += r.buffers_from_peers - b.buffers_from_peers;
+      users[r.host] += used ? 1 : 0;
+    }
+    for (const auto& [host, n] : users) {
+      EXPECT_EQ(from_driver[host], n > 0 ? kN * sizeof(double) : 0u) << "host " << host;
+      EXPECT_EQ(from_peers[host], n > 0 ? n - 1 : 0u) << "host " << host;
     }
     // A slice of it is the same buffer: nothing more is sent.
+    const uint64_t sent = buffer_bytes_sent_total();
     EXPECT_EQ(g_pool->submit(total, std::span<const double>(v.data() + 10, 100)).get(),
               std::accumulate(v.begin() + 10, v.begin() + 110, 0.0));
-    for (const auto& r : g_pool->stats().ranks) {
-      EXPECT_EQ(r.buffer_bytes_sent - before[r.rank], kN * sizeof(double)) << "rank " << r.rank;
-    }
+    EXPECT_EQ(buffer_bytes_sent_total(), sent);
   }
   // Its last handle died: every rank is told to drop it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -308,6 +366,41 @@ TEST(ClusterPoolTest, ASharedVectorCrossesToEachRankOnce) {
     if (!dropped) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_TRUE(dropped);
+}
+
+std::pair<int, double> where_total_after(std::span<const double> xs, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {rank_here(), std::accumulate(xs.begin(), xs.end(), 0.0)};
+}
+BRINE_REGISTER(where_total_after);
+
+TEST(ClusterPoolTest, RanksOfOneHostPassASharedVectorOnInsteadOfTheDriver) {
+  constexpr std::size_t kN = std::size_t{1} << 20;  // 8 MiB
+  std::map<int, brine::ClusterRankStats> before;
+  for (const auto& r : g_pool->stats().ranks) before[r.rank] = r;
+  brine::SharedVector<double> v = g_pool->shared_vector<double>(kN);
+  std::fill(v.begin(), v.end(), 0.25);
+  // Slow tasks, twice the cluster's workers: every rank takes some.
+  std::vector<brine::Future<std::pair<int, double>>> fs;
+  for (unsigned i = 0; i < 2 * g_pool->size(); ++i) fs.push_back(g_pool->submit(where_total_after, v, 200));
+  std::set<int> ran;
+  for (auto& f : fs) {
+    const auto [rank, sum] = f.get();
+    EXPECT_EQ(sum, 0.25 * kN);
+    ran.insert(rank);
+  }
+  EXPECT_EQ(ran, serving_ranks());
+  std::map<std::string, uint64_t> from_driver, from_peers, ranks;
+  for (const auto& r : g_pool->stats().ranks) {
+    if (r.pid == getpid()) continue;  // rank 0's own pool copies in this process
+    from_driver[r.host] += r.buffer_bytes_sent - before[r.rank].buffer_bytes_sent;
+    from_peers[r.host] += r.buffers_from_peers - before[r.rank].buffers_from_peers;
+    ranks[r.host] += 1;
+  }
+  for (const auto& [host, n] : ranks) {
+    EXPECT_EQ(from_driver[host], kN * sizeof(double)) << "host " << host << ": once from the driver";
+    EXPECT_EQ(from_peers[host], n - 1) << "host " << host << ": from a rank there to each other rank";
+  }
 }
 
 TEST(ClusterPoolTest, LargeArgumentsByValueTravelBesideTheirTask) {
@@ -349,6 +442,199 @@ TEST(ClusterPoolTest, RankStatsCountWhatWasSent) {
   EXPECT_EQ(sent, done);
   EXPECT_GE(rank_stats(1).bytes_sent, before.bytes_sent);
   EXPECT_GE(rank_stats(1).bytes_received, before.bytes_received);
+}
+
+// ---- results by reference (submit_remote) ----------------------------------------------------
+
+constexpr int kRamp = 1 << 20;  // 8 MiB of doubles
+constexpr double kRampSum = double(kRamp) * (kRamp - 1) / 2;
+
+uint64_t received_total() {
+  uint64_t n = 0;
+  for (const auto& r : g_pool->stats().ranks) n += r.bytes_received;
+  return n;
+}
+uint64_t sent_total() {
+  uint64_t n = 0;
+  for (const auto& r : g_pool->stats().ranks) n += r.bytes_sent;
+  return n;
+}
+
+// Waits (up to 10 s) until `done` holds of the stats; false if it never did.
+template <class F>
+bool eventually(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done(g_pool->stats())) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Every rank holds what the driver's books say it holds (kept results released, etc.).
+bool ranks_agree(const brine::ClusterStats& s) {
+  for (const auto& r : s.ranks) {
+    if (r.held_reported != r.buffers_cached + r.results_held) return false;
+  }
+  return true;
+}
+
+TEST(ClusterRemoteTest, AKeptResultStaysOnItsRankUntilGetFetchesIt) {
+  ASSERT_TRUE(eventually(ranks_agree));
+  const uint64_t received = received_total();
+  brine::RemoteRef<std::vector<double>> ref = g_pool->submit_remote(ramp, kRamp, 0);
+  const int holder = ref.rank();  // waits for the task
+  EXPECT_TRUE(serving_ranks().count(holder));
+  EXPECT_GT(ref.bytes(), kRamp * sizeof(double));
+  // Only the notice came back, not the 8 MiB.
+  EXPECT_LT(received_total() - received, 4096u) << "the kept result crossed the network";
+  EXPECT_EQ(rank_stats(holder).results_held, 1u);
+  EXPECT_TRUE(eventually([&](const brine::ClusterStats& s) { return ranks_agree(s); }));
+
+  const uint64_t fetched_before = rank_stats(holder).results_fetched;
+  const uint64_t before_get = received_total();
+  const std::vector<double> v = ref.get();
+  ASSERT_EQ(v.size(), static_cast<std::size_t>(kRamp));
+  for (int i = 0; i < kRamp; i += 4099) ASSERT_EQ(v[i], double(i));
+  EXPECT_GE(received_total() - before_get, kRamp * sizeof(double));
+  EXPECT_EQ(rank_stats(holder).results_fetched, fetched_before + 1);
+  // The value stays there: it can be fetched again, and by several threads at once.
+  auto f1 = ref.fetch();
+  auto f2 = ref.fetch();
+  EXPECT_EQ(f1.get().back(), kRamp - 1.0);
+  EXPECT_EQ(f2.get().front(), 0.0);
+  EXPECT_EQ(rank_stats(holder).results_held, 1u);
+}
+
+TEST(ClusterRemoteTest, ATaskTakingAKeptResultRunsOnItsRankAndReadsItInPlace) {
+  brine::RemoteRef<std::vector<double>> ref = g_pool->submit_remote(ramp, kRamp, 0);
+  const int holder = ref.rank();
+  const brine::ClusterRankStats before = rank_stats(holder);
+  const uint64_t sent = sent_total(), buffers = buffer_bytes_sent_total(), received = received_total();
+  const uint64_t staged = g_pool->stats().results_staged;
+
+  const auto [rank, sum] = g_pool->submit(where_total, ref).get();
+  EXPECT_EQ(rank, holder) << "the task did not run where its argument is kept";
+  EXPECT_EQ(sum, kRampSum);
+  // std::vector<T> and SharedVector<T> parameters read it the same way.
+  EXPECT_EQ(g_pool->submit(total_vector, ref).get(), kRampSum);
+  EXPECT_EQ(g_pool->submit(total_shared, ref).get(), kRampSum);
+
+  const brine::ClusterRankStats after = rank_stats(holder);
+  EXPECT_EQ(after.inputs_in_place, before.inputs_in_place + 3);
+  EXPECT_EQ(after.tasks_sent, before.tasks_sent + 3);
+  EXPECT_EQ(buffer_bytes_sent_total(), buffers) << "no buffer was shipped for the argument";
+  EXPECT_LT(sent_total() - sent, 3 * 4096u) << "only the three small envelopes went out";
+  EXPECT_LT(received_total() - received, 3 * 4096u) << "only the three small results came back";
+  EXPECT_EQ(g_pool->stats().results_staged, staged);
+}
+
+TEST(ClusterRemoteTest, KeptResultsChainOnTheirRank) {
+  // The second task is submitted before the first is done: it waits for its argument.
+  brine::RemoteRef<std::vector<double>> a = g_pool->submit_remote(ramp, kRamp, 200);
+  brine::RemoteRef<std::vector<double>> b = g_pool->submit_remote(scaled_view, a, 2.0);
+  EXPECT_FALSE(b.done());
+  EXPECT_EQ(b.rank(), a.rank());
+  const uint64_t received = received_total();
+  const auto [rank, sum] = g_pool->submit(where_total, b).get();
+  EXPECT_EQ(rank, a.rank());
+  EXPECT_EQ(sum, 2 * kRampSum);
+  EXPECT_LT(received_total() - received, 4096u);
+  const std::vector<double> v = b.get();
+  EXPECT_EQ(v[12345], 2 * 12345.0);
+}
+
+TEST(ClusterRemoteTest, AnArgumentKeptElsewhereTravelsToTheTaskOnce) {
+  // Two results made at the same time land on different ranks (each has 2 free workers).
+  brine::RemoteRef<std::vector<double>> a = g_pool->submit_remote(ramp, kRamp, 300);
+  brine::RemoteRef<std::vector<double>> b = g_pool->submit_remote(ramp, kRamp / 2, 300);
+  ASSERT_NE(a.rank(), b.rank());
+  const brine::ClusterRankStats home = rank_stats(a.rank());
+  const uint64_t buffers = home.buffer_bytes_sent, from_peers = home.buffers_from_peers;
+  const uint64_t staged = g_pool->stats().results_staged;
+  // Two serving ranks of one host pass the value between them; otherwise it goes via the driver.
+  const bool same_host = home.host == rank_stats(b.rank()).host && home.pid != getpid() && rank_stats(b.rank()).pid != getpid();
+  const double expected = [] {
+    double s = 0;
+    for (int i = 0; i < kRamp / 2; ++i) s += double(i) * i;
+    return s;
+  }();
+  for (int i = 0; i < 3; ++i) {
+    // Runs where the larger argument is; the smaller is copied there once (from its rank on the
+    // same host, else to the driver and on), then cached there.
+    const auto [rank, dot] = g_pool->submit(where_dot, a, b).get();
+    EXPECT_EQ(rank, a.rank());
+    EXPECT_EQ(dot, expected);
+  }
+  if (same_host) {
+    EXPECT_EQ(g_pool->stats().results_staged, staged);
+    EXPECT_EQ(rank_stats(a.rank()).buffers_from_peers, from_peers + 1);
+    EXPECT_EQ(rank_stats(a.rank()).buffer_bytes_sent, buffers);
+  } else {
+    EXPECT_EQ(g_pool->stats().results_staged, staged + 1);
+    EXPECT_EQ(rank_stats(a.rank()).buffer_bytes_sent - buffers, (kRamp / 2) * sizeof(double));
+  }
+  EXPECT_EQ(rank_stats(a.rank()).inputs_in_place >= 3, true);
+}
+
+TEST(ClusterRemoteTest, DroppedHandlesAreFreedOnTheirRank) {
+  ASSERT_TRUE(eventually(ranks_agree));
+  int holder = -1;
+  uint64_t held_before = 0;
+  {
+    brine::RemoteRef<std::vector<double>> ref = g_pool->submit_remote(ramp, 1000, 0);
+    holder = ref.rank();
+    held_before = rank_stats(holder).held_reported;
+    brine::RemoteRef<std::vector<double>> copy = ref;  // copies share the value
+    EXPECT_EQ(rank_stats(holder).results_held, 1u);
+    EXPECT_TRUE(eventually([&](const brine::ClusterStats& s) { return ranks_agree(s); }));
+    EXPECT_EQ(copy.get().size(), 1000u);
+  }
+  EXPECT_TRUE(eventually([&](const brine::ClusterStats&) { return rank_stats(holder).results_held == 0; }));
+  EXPECT_TRUE(eventually(ranks_agree)) << "the rank still holds the value";
+  EXPECT_EQ(rank_stats(holder).held_reported + 1, held_before);
+}
+
+TEST(ClusterRemoteTest, AFailedKeptTaskFailsItsGetAndTheTasksThatTakeIt) {
+  brine::RemoteRef<std::vector<double>> ref = g_pool->submit_remote(broken_ramp, 7);
+  try {
+    ref.get();
+    FAIL() << "no exception";
+  } catch (const brine::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::length_error");
+    EXPECT_EQ(e.message(), "no ramp of 7");
+  }
+  EXPECT_THROW(ref.rank(), brine::RemoteError);
+  EXPECT_THROW(g_pool->submit(where_total, ref).get(), brine::RemoteError);
+  for (const auto& r : g_pool->stats().ranks) EXPECT_EQ(r.results_held, 0u) << "rank " << r.rank;
+}
+
+TEST(ClusterRemoteTest, AnyResultCanBeKeptAndFetched) {
+  brine::RemoteRef<std::string> ref = g_pool->submit_remote(label, 3);
+  const std::string s = ref.get();
+  EXPECT_EQ(s, "item-3@" + std::to_string(ref.rank()));
+}
+
+TEST(ClusterRemoteTest, EmptyAndForeignHandlesAreRefusedClearly) {
+  brine::RemoteRef<std::vector<double>> empty;
+  EXPECT_FALSE(empty.valid());
+  try {
+    empty.get();
+    FAIL() << "no exception";
+  } catch (const brine::BadRemoteRef& e) {
+    EXPECT_NE(std::string(e.what()).find("submit_remote"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(g_pool->submit(where_total, empty), brine::BadRemoteRef);
+  EXPECT_THROW(g_pool->submit_remote(scaled_view, empty, 1.0), brine::BadRemoteRef);
+  // A handle this pool did not make (as one from another ClusterPool would be).
+  brine::RemoteRef<std::vector<double>> foreign(std::make_shared<brine::detail::RemoteResult>(sizeof(double)));
+  try {
+    g_pool->submit(where_total, foreign);
+    FAIL() << "no exception";
+  } catch (const brine::BadRemoteRef& e) {
+    EXPECT_NE(std::string(e.what()).find("another ClusterPool"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(foreign.get(), brine::PoolClosed);
 }
 
 // The worker's side of a cluster task, in this process: a corrupt or truncated envelope from

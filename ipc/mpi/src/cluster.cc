@@ -19,8 +19,21 @@
 //   kBufferHead 0 -> rank  BufferHead {id, size, cached}, then the bytes as kBufferData
 //                          messages of at most kMaxChunk each, received in place into the rank's
 //                          arena
-//   kTask      0 -> rank   a task envelope (fb::Task) followed by a Trailer {task id, timeout}
-//   kResult    rank -> 0   a result envelope (fb::Result) followed by a Trailer
+//   kTask      0 -> rank   a task envelope (fb::Task) followed by a Trailer {task id, timeout,
+//                          keep id, element size}; a keep id asks the rank to keep the result
+//   kResult    rank -> 0   a result envelope (fb::Result) followed by a Trailer; for a kept
+//                          result, a notice (a result whose value is the kept envelope's size)
+//   kFetch     0 -> rank   Fetch {task id, keep id}: send the kept result, as kResult (the
+//                          envelope as the worker made it, with its own task id)
+//   kHeld      rank -> 0   uint64: the buffers and kept results the rank holds now (on change)
+//   kHave      rank -> 0   uint64: a cached buffer's id, once the rank holds all of it (with
+//                          kHaveFailed: a peer did not pass it after all)
+//   kPeerSend  0 -> rank   PeerSend {id, to}: send a buffer (or kept value) you hold to rank `to`
+//   kPeerHead  0 -> rank   PeerHead {id, from}: receive a buffer from rank `from` (same host)
+//   kPeerData  rank -> rank  its size (uint64; UINT64_MAX: not held), then the bytes in pieces of
+//                          at most kMaxChunk. Ranks of one host pass cached buffers to each other
+//                          this way, so the driver sends each once per host (Open MPI carries
+//                          messages between ranks of a host over shared memory: btl vader)
 //   kRelease   0 -> rank   ids of cached buffers the driver dropped
 //   kShutdown  0 -> rank   one byte: 1 = kill the workers now, 0 = finish first
 //   kBye       rank -> 0   the rank stopped serving (its results were all sent before)
@@ -63,6 +76,16 @@ constexpr int kRelease = 6;
 constexpr int kShutdown = 7;
 constexpr int kBye = 8;
 constexpr int kAlive = 9;
+constexpr int kFetch = 10;
+constexpr int kHeld = 11;
+constexpr int kHave = 12;
+constexpr int kPeerSend = 13;
+constexpr int kPeerHead = 14;
+constexpr int kPeerData = 15;
+
+// BufferRef::generation of a reference to a kept result (RemoteRef): the whole value, whatever
+// its size (the driver does not know it when it encodes the task).
+constexpr uint32_t kWholeKept = 1;
 
 // Buffers travel in pieces of at most this many bytes (MPI counts are ints; between two pieces
 // a receiving rank can say it is alive).
@@ -85,12 +108,34 @@ struct BufferHead {
 static_assert(sizeof(BufferHead) == 24);
 
 // Follows every envelope on the wire: the envelope itself stays at the start of the message,
-// aligned as it was built.
+// aligned as it was built. keep_id and elem_size are the driver's (0 from a rank).
 struct Trailer {
   uint64_t task_id;
   int64_t timeout_ms;
+  uint32_t keep_id;    // keep the result under this buffer id (submit_remote); 0: send it
+  uint32_t elem_size;  // of the kept value's elements, if it is one contiguous vector; else 0
 };
-static_assert(sizeof(Trailer) == 16 && std::is_trivially_copyable_v<Trailer>);
+static_assert(sizeof(Trailer) == 24 && std::is_trivially_copyable_v<Trailer>);
+
+struct Fetch {
+  uint64_t task_id;
+  uint64_t keep_id;
+};
+static_assert(sizeof(Fetch) == 16);
+
+struct PeerSend {
+  uint64_t id;
+  int64_t to;
+};
+struct PeerHead {
+  uint64_t id;
+  int64_t from;
+};
+static_assert(sizeof(PeerSend) == 16 && sizeof(PeerHead) == 16);
+constexpr uint64_t kNotHeld = UINT64_MAX;
+// Set in a kHave id: the rank did not get that buffer from its peer after all (the driver sends
+// it again to the next task there that needs it).
+constexpr uint64_t kHaveFailed = uint64_t{1} << 63;
 
 // Heap bytes aligned to 64 (vectors of any scalar decode in place from them).
 class AlignedBytes {
@@ -158,6 +203,37 @@ Trailer read_trailer(const std::byte* frame, std::size_t size) {
   return t;
 }
 
+// The bytes a task reads in place from a kept result (a vector<T> or SharedVector<T>): the vector
+// in field 0 of its value table (brine's Box<R>), checked to lie inside the envelope. Throws
+// DecodeError.
+std::span<const uint8_t> kept_value(std::span<const uint8_t> envelope, std::size_t elem_size) {
+  const fb::Result& r = verify_result(std::as_bytes(envelope));
+  if (r.error() != nullptr) throw DecodeError("brine: a kept result holds an error, not a value");
+  if (r.refs() != nullptr && r.refs()->size() != 0) {
+    throw DecodeError("brine: a kept result references arena buffers; a cluster result must hold its bytes");
+  }
+  const auto* table = reinterpret_cast<const flatbuffers::Table*>(r.value());
+  if (table == nullptr) throw DecodeError("brine: a kept result carries no value");
+  flatbuffers::Verifier v(envelope.data(), envelope.size(), verifier_options(envelope.size()));
+  if (!table->VerifyOffset(v, 4)) throw DecodeError("brine: a kept result's value is not a vector");
+  const auto* vec = table->GetPointer<const uint8_t*>(4);
+  if (vec == nullptr) return {};
+  if (!v.VerifyVectorOrString(vec, elem_size)) throw DecodeError("brine: a kept result's vector lies outside its envelope");
+  const auto count = flatbuffers::ReadScalar<flatbuffers::uoffset_t>(vec);
+  return {vec + sizeof(flatbuffers::uoffset_t), std::size_t{count} * elem_size};
+}
+
+// What a rank sends instead of a result it keeps: a result whose value is the kept envelope's size.
+std::vector<uint8_t> kept_notice(uint64_t task_id, uint64_t bytes) {
+  flatbuffers::FlatBufferBuilder fbb(128);
+  Encoder e(fbb);
+  ResultParts parts;
+  parts.task_id = task_id;
+  parts.value = Box<uint64_t>::write(e, bytes);
+  finish_result(e, parts);
+  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
 // ---- 1. in a worker of a serving rank ----------------------------------------------------------
 
 // The buffers the driver sent beside an envelope, by the id its references name.
@@ -169,6 +245,7 @@ class SentBuffers final : public BufferSource {
     for (std::size_t i = 0; i < ids_.size(); ++i) {
       if (ids_[i] != ref.block()) continue;
       const std::span<const uint8_t> b = buffers_[i];
+      if (ref.generation() == kWholeKept && ref.offset() == 0) return std::as_bytes(b);
       if (ref.generation() != 0 || ref.offset() > b.size() || ref.length() > b.size() - ref.offset()) {
         throw DecodeError("brine: a task references bytes [" + std::to_string(ref.offset()) + ", +" +
                           std::to_string(ref.length()) + ") of cluster buffer " + std::to_string(ref.block()) +
@@ -235,6 +312,11 @@ class RankServer {
     where_ = "rank " + std::to_string(rank) + " (host " + host_name() + ", pid " + std::to_string(getpid()) + ")";
   }
   Pool& pool() noexcept { return pool_; }
+  // Drops every buffer and kept result: their arena blocks must die before the pool does.
+  void drop_all() {
+    adopt_kept();
+    buffers_.clear();
+  }
   unsigned workers() const noexcept { return pool_.size(); }
   uint64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_acquire); }
   std::size_t buffers_held() const noexcept { return buffers_.size(); }
@@ -242,9 +324,49 @@ class RankServer {
   // Arena bytes to receive a frame or a buffer into (never copied again on this rank).
   SharedVector<uint8_t> allocate(std::size_t n) { return pool_.shared_vector<uint8_t>(n); }
   void store(uint32_t id, SharedVector<uint8_t> data, bool cached) {
-    buffers_[id] = Held{std::move(data), cached};
+    buffers_[id] = Held{std::move(data), cached, {}};
+    missing_.erase(id);
   }
-  void release(uint32_t id) { buffers_.erase(id); }
+  void release(uint32_t id) {
+    buffers_.erase(id);
+    missing_.erase(id);
+  }
+  // A buffer a rank of this host was to pass on never came: tasks that need it fail saying why.
+  void missing(uint32_t id, std::string why) { missing_[id] = std::move(why); }
+
+  // Takes in the results kept since the last call. The thread that owns buffers_ calls it after
+  // taking the emitted frames: a notice it sends was emitted after its result was queued here,
+  // so no task that uses the result can arrive before it is held.
+  void adopt_kept() {
+    std::deque<std::pair<uint32_t, Held>> kept;
+    {
+      std::lock_guard lock(kept_mu_);
+      kept.swap(kept_);
+    }
+    for (auto& [id, held] : kept) buffers_[id] = std::move(held);
+  }
+  // A kept result's frame (its envelope and a trailer with its task id), as a kResult message;
+  // empty if this rank does not keep `id`.
+  SharedVector<uint8_t> kept_frame(uint32_t id) const {
+    const auto it = buffers_.find(id);
+    return it != buffers_.end() ? it->second.frame : SharedVector<uint8_t>();
+  }
+  // What a task reads for `id` (a cached buffer or a kept value), to pass to a host peer; empty
+  // if this rank holds nothing under `id`.
+  std::optional<SharedVector<uint8_t>> held(uint32_t id) const {
+    const auto it = buffers_.find(id);
+    if (it == buffers_.end()) return std::nullopt;
+    return it->second.data;
+  }
+  // The error frame a fetch of a result this rank does not keep gets.
+  std::vector<uint8_t> not_kept(uint64_t task_id, uint32_t id) const {
+    std::vector<uint8_t> out = error_result(task_id, fb::Phase::Run, ErrorCode::kDecode, "brine::DecodeError",
+                                            "brine: " + where_ + " keeps no result " + std::to_string(id) +
+                                                " (released, or never kept there)",
+                                            "cluster fetch");
+    append_trailer(out, Trailer{task_id, 0, 0, 0});
+    return out;
+  }
 
   // Verifies a task frame and runs it on the local pool; its result (or error) is emitted once.
   void run(const SharedVector<uint8_t>& frame) {
@@ -267,8 +389,9 @@ class RankServer {
           if (std::find(used.begin(), used.end(), id) != used.end()) continue;
           const auto it = buffers_.find(id);
           if (it == buffers_.end()) {
+            const auto why = missing_.find(id);
             throw DecodeError("brine: " + where_ + " got a task that references cluster buffer " + std::to_string(id) +
-                              ", which it does not hold");
+                              ", which it does not hold" + (why != missing_.end() ? ": " + why->second : std::string()));
           }
           used.push_back(id);
           buffers.emplace_back(it->second.data.data(), it->second.data.size());
@@ -286,7 +409,8 @@ class RankServer {
       for (uint32_t id : used) {
         if (auto it = buffers_.find(id); it != buffers_.end() && !it->second.cached) buffers_.erase(it);
       }
-      f.add_done_callback([this, f, id = t.task_id, fn]() mutable {
+      f.add_done_callback([this, f, t, fn]() mutable {
+        const uint64_t id = t.task_id;
         std::vector<uint8_t> out;
         try {
           out = f.get();
@@ -296,13 +420,14 @@ class RankServer {
           out = error_result(id, fb::Phase::Run, ErrorCode::kUnknown, current_exception_type(),
                              "brine: on " + where_ + ": " + current_exception_message(), fn);
         }
-        append_trailer(out, Trailer{id, 0});
+        if (t.keep_id != 0) out = keep(t, std::move(out), fn);
+        append_trailer(out, Trailer{id, 0, 0, 0});
         emit_(std::move(out));  // before the count drops: a stopping loop waits for both
         in_flight_.fetch_sub(1, std::memory_order_acq_rel);
       });
     } catch (const Error& err) {
       std::vector<uint8_t> out = failure(t.task_id, err, fn);
-      append_trailer(out, Trailer{t.task_id, 0});
+      append_trailer(out, Trailer{t.task_id, 0, 0, 0});
       emit_(std::move(out));
     }
   }
@@ -317,14 +442,45 @@ class RankServer {
   }
 
   struct Held {
-    SharedVector<uint8_t> data;
-    bool cached = false;
+    SharedVector<uint8_t> data;   // what a task that references it reads
+    bool cached = false;          // kept until released (else: for the next task only)
+    SharedVector<uint8_t> frame;  // a kept result: its envelope and trailer, as a fetch sends it
   };
+
+  // Keeps a task's result envelope here (submit_remote): copied into the arena with the
+  // trailer a fetch sends, queued for adopt_kept(); returns the notice the driver gets instead
+  // (or the task's error, or an error naming this rank if the result cannot be kept).
+  std::vector<uint8_t> keep(const Trailer& t, std::vector<uint8_t> envelope, const std::string& fn) {
+    try {
+      const fb::Result& r = verify_result(std::as_bytes(std::span<const uint8_t>(envelope)));
+      if (r.error() != nullptr) return envelope;  // nothing to keep: the error goes to the driver
+      SharedVector<uint8_t> frame = allocate(envelope.size() + sizeof(Trailer));
+      std::memcpy(frame.data(), envelope.data(), envelope.size());
+      const Trailer back{t.task_id, 0, 0, 0};
+      std::memcpy(frame.data() + envelope.size(), &back, sizeof back);
+      std::span<const uint8_t> value(frame.data(), envelope.size());
+      if (t.elem_size != 0) value = kept_value(value, t.elem_size);
+      Held held{SharedVector<uint8_t>(std::make_shared<SharedVector<uint8_t>>(frame), const_cast<uint8_t*>(value.data()),
+                                      value.size()),
+                true, frame};
+      {
+        std::lock_guard lock(kept_mu_);
+        kept_.emplace_back(t.keep_id, std::move(held));
+      }
+      return kept_notice(t.task_id, envelope.size());
+    } catch (const Error& err) {
+      return failure(t.task_id, err, fn);
+    }
+  }
+
   int rank_ = 0;
   std::string where_ = "rank ?";
   Emit emit_;
   std::atomic<uint64_t> in_flight_{0};
   std::unordered_map<uint32_t, Held> buffers_;  // the service thread's only
+  std::unordered_map<uint32_t, std::string> missing_;  // likewise: buffers a peer did not pass on, and why
+  std::mutex kept_mu_;
+  std::deque<std::pair<uint32_t, Held>> kept_;  // kept by the pool's collector, for adopt_kept()
   Pool pool_;  // last: destroyed first, while what its callbacks use still lives
 };
 
@@ -341,6 +497,13 @@ struct DriverBuffer {
   std::weak_ptr<ClusterCore> core;  // set for cached buffers
 };
 
+// A future waiting for a kept result's value (RemoteRef::fetch).
+struct FetchRequest {
+  std::shared_ptr<RemoteResult> ref;
+  std::shared_ptr<TaskStateBase> state;
+  std::shared_ptr<std::shared_ptr<const void>> bytes;  // set to the fetched frame: the value's views point into it
+};
+
 struct ClusterTask {
   uint64_t id = 0;
   std::shared_ptr<TaskStateBase> state;  // until completed
@@ -349,6 +512,16 @@ struct ClusterTask {
   std::shared_ptr<AlignedBytes> result;  // the value's views point into it: lives with the future
   std::string function;
   int rank = -1;
+  // submit_remote: the record of its kept result, which is `state` (not owned here: the state's
+  // cancel hook owns this task, and a second owner would make a cycle)
+  RemoteResult* keep = nullptr;
+  std::vector<std::shared_ptr<RemoteResult>> inputs;   // RemoteRef arguments; a fetch: the value it brings
+  // A fetch of inputs[0]'s value from the rank that keeps it (its id is the task that made the
+  // value): not a task, takes no worker. Every future fetching that value while it travels
+  // waits on the one fetch; a staging fetch copies the value to the driver (staged_).
+  bool fetch = false;
+  bool staging = false;
+  std::vector<FetchRequest> waiters;
 };
 
 }  // namespace
@@ -428,15 +601,25 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   // ---- the driver's API ----------------------------------------------------------------------
 
   void submit(const std::shared_ptr<TaskStateBase>& state, const FunctionInfo& info,
-              const std::function<EncodedCall(Encoder&)>& encode, const SubmitOptions& opts) {
+              const std::function<EncodedCall(Encoder&)>& encode, const SubmitOptions& opts,
+              const std::shared_ptr<RemoteResult>& keep) {
     if (closing_.load(std::memory_order_acquire)) {
       throw PoolClosed("brine: submit after the cluster was shut down; create a new brine::ClusterPool");
     }
     auto task = std::make_shared<ClusterTask>();
     task->id = next_task_.fetch_add(1, std::memory_order_relaxed);
     task->function = info.name;
+    if (keep) {
+      keep->id = next_buffer_.fetch_add(1, std::memory_order_relaxed);
+      keep->task_id = task->id;
+      keep->function = info.name;
+      keep->core = weak_from_this();
+      task->keep = keep.get();
+      std::lock_guard lock(buffers_mu_);
+      remote_[reinterpret_cast<uintptr_t>(keep->token())] = keep;
+    }
     flatbuffers::FlatBufferBuilder fbb(4096);
-    Sink sink(*this, task->buffers);
+    Sink sink(*this, task->buffers, task->inputs);
     Encoder e(fbb, {options_.reference_threshold, &sink, nullptr});
     std::exception_ptr error;
     try {
@@ -453,7 +636,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       }
       task->frame = std::make_shared<AlignedBytes>(n + sizeof(Trailer));
       std::memcpy(task->frame->data(), fbb.GetBufferPointer(), n);
-      const Trailer t{task->id, static_cast<int64_t>(opts.timeout.count())};
+      const Trailer t{task->id, static_cast<int64_t>(opts.timeout.count()), keep ? keep->id : 0u,
+                      keep ? static_cast<uint32_t>(keep->elem_size) : 0u};
       std::memcpy(task->frame->data() + n, &t, sizeof t);
       state->bytes_copied = e.bytes_copied() + n;
     } catch (...) {
@@ -503,6 +687,37 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     cv_.notify_one();
   }
 
+  // A kept result's last handle died: forget its token, and free it on every rank that holds it.
+  void forget(const RemoteResult& ref) noexcept {
+    {
+      std::lock_guard lock(buffers_mu_);
+      remote_.erase(reinterpret_cast<uintptr_t>(ref.token()));
+    }
+    if (ref.id == 0) return;  // never submitted
+    try {
+      std::lock_guard lock(releases_mu_);
+      releases_.push_back(ref.id);
+    } catch (...) {
+      // out of memory: the rank keeps the value until it exits
+    }
+    cv_.notify_one();
+  }
+
+  // RemoteRef::fetch: queued until the value exists, then asked of the rank that keeps it.
+  void fetch(FetchRequest request) {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_.load(std::memory_order_acquire)) {
+        throw PoolClosed("brine: RemoteRef::get/fetch after the cluster was shut down: the ranks that kept results "
+                         "have stopped; fetch what you need before ClusterPool::shutdown");
+      }
+      fetches_.push_back(std::move(request));
+    }
+    cv_.notify_one();
+  }
+
+  bool owns(const RemoteResult& ref) const noexcept { return ref.core.lock().get() == this; }
+
   bool cancel(ClusterTask& task) {
     std::shared_ptr<TaskStateBase> state;
     {
@@ -530,9 +745,11 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     s.submitted = submitted_;
     s.completed = completed_;
     s.backlog = backlog_.size();
+    s.results_staged = results_staged_;
     for (const Link& l : links_) {
       s.ranks.push_back(l.stats);
-      s.ranks.back().buffers_cached = l.held.size();
+      s.ranks.back().buffers_cached = l.held.size() - l.kept.size();
+      s.ranks.back().results_held = l.kept.size();
       s.ranks.back().lost = l.lost;
     }
     return s;
@@ -570,7 +787,9 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
  private:
   struct Link {
     ClusterRankStats stats;
-    std::set<uint32_t> held;  // cached buffers this rank holds
+    std::set<uint32_t> held;  // cached buffers and kept results this rank holds
+    std::set<uint32_t> kept;  // of those, the results it computed and keeps (submit_remote)
+    std::set<uint32_t> have;  // of those, the ones it said it holds whole (kHave): it can pass them on
     bool local = false;        // rank 0's own pool
     bool bye = false;
     bool lost = false;         // silent for longer than host_timeout: given up
@@ -586,17 +805,26 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     std::shared_ptr<TaskStateBase> state;
     std::shared_ptr<AlignedBytes> bytes;  // result frame
     std::exception_ptr error;             // instead of bytes
+    std::shared_ptr<std::shared_ptr<const void>> keep_bytes;  // a fetch's: where its future keeps them
   };
 
   // Encodes a task's large buffers beside it: a SharedVector by identity, anything else copied
   // into a buffer of its own.
   class Sink final : public BufferSink {
    public:
-    Sink(ClusterCore& core, std::vector<std::shared_ptr<DriverBuffer>>& used) : core_(core), used_(used) {}
+    Sink(ClusterCore& core, std::vector<std::shared_ptr<DriverBuffer>>& used,
+         std::vector<std::shared_ptr<RemoteResult>>& inputs)
+        : core_(core), used_(used), inputs_(inputs) {}
     std::optional<fb::BufferRef> locate(const void* data, std::size_t size) override {
       std::shared_ptr<DriverBuffer> buf;  // before the lock: if it is the last handle, it dies after it
+      std::shared_ptr<RemoteResult> ref;
       std::lock_guard lock(core_.buffers_mu_);
       const auto addr = reinterpret_cast<uintptr_t>(data);
+      // A RemoteRef argument (prepare_cluster_argument): the whole value, wherever it is kept.
+      if (const auto r = core_.remote_.find(addr); r != core_.remote_.end() && (ref = r->second.lock())) {
+        if (std::none_of(inputs_.begin(), inputs_.end(), [&](const auto& in) { return in == ref; })) inputs_.push_back(ref);
+        return fb::BufferRef(ref->id, kWholeKept, 0, 0);
+      }
       auto it = core_.cached_.upper_bound(addr);
       if (it == core_.cached_.begin()) return std::nullopt;
       --it;
@@ -615,6 +843,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
    private:
     ClusterCore& core_;
     std::vector<std::shared_ptr<DriverBuffer>>& used_;
+    std::vector<std::shared_ptr<RemoteResult>>& inputs_;
   };
 
   void make_server() {
@@ -662,7 +891,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void isend(const void* data, std::size_t n, int dest, int tag, std::shared_ptr<const void> keep) {
     PendingSend p{MPI_REQUEST_NULL, dest, std::move(keep)};
     check(MPI_Isend(data, static_cast<int>(n), MPI_BYTE, dest, tag, comm_, &p.request), "MPI_Isend");
-    last_sent_ = std::chrono::steady_clock::now();
+    if (dest == 0) last_sent_ = std::chrono::steady_clock::now();  // what keep_alive() measures
     sends_.push_back(std::move(p));
   }
   // Frees the sends MPI has finished with; true if any.
@@ -685,11 +914,14 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
 
   // ---- driver: the service thread ----------------------------------------------------------
 
-  Link* pick() {
+  // The rank with the most free workers (then the lowest); with `task`, only one that need not
+  // wait for a buffer a rank of its host is still receiving (see must_wait).
+  Link* pick(const ClusterTask* task = nullptr) {
     Link* best = nullptr;
     uint64_t best_free = 0;
     for (Link& l : links_) {
       if (l.bye || l.lost || l.stats.in_flight >= l.stats.workers) continue;
+      if (task != nullptr && must_wait(l, *task)) continue;
       const uint64_t free = l.stats.workers - l.stats.in_flight;
       if (free > best_free) {
         best = &l;
@@ -699,8 +931,52 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     return best;
   }
 
+  // A rank of l's host (not l, not rank 0's own pool) that holds all of buffer `id` and can pass
+  // it on; nullptr if none (then `arriving` says whether one is still receiving it).
+  Link* host_peer(const Link& l, uint32_t id, bool& arriving) {
+    arriving = false;
+    if (!options_.share_on_host || l.local) return nullptr;
+    for (Link& p : links_) {
+      if (&p == &l || p.local || p.lost || p.bye || p.stats.host != l.stats.host || p.held.count(id) == 0) continue;
+      if (p.have.count(id) != 0) return &p;
+      arriving = true;
+    }
+    return nullptr;
+  }
+  // Whether a task sent to `l` now would need a cached buffer (or kept value) that l lacks and
+  // a rank of its host is still receiving: it waits for that copy rather than take a second one
+  // across the network.
+  bool must_wait(const Link& l, const ClusterTask& task) {
+    bool arriving = false;
+    for (const auto& buf : task.buffers) {
+      if (buf->cached && l.held.count(buf->id) == 0 && host_peer(l, buf->id, arriving) == nullptr && arriving) return true;
+    }
+    for (const auto& in : task.inputs) {
+      if (l.held.count(in->id) == 0 && host_peer(l, in->id, arriving) == nullptr && arriving) return true;
+    }
+    return false;
+  }
+  // Has `from` pass what it holds under `id` to `l`, a rank of the same host.
+  void send_from_peer(Link& l, Link& from, uint32_t id) {
+    auto order = std::make_shared<PeerSend>(PeerSend{id, l.stats.rank});
+    isend(order.get(), sizeof *order, from.stats.rank, kPeerSend, order);
+    from.stats.bytes_sent += sizeof *order;
+    auto head = std::make_shared<PeerHead>(PeerHead{id, from.stats.rank});
+    isend(head.get(), sizeof *head, l.stats.rank, kPeerHead, head);
+    l.stats.bytes_sent += sizeof *head;
+    l.stats.buffers_from_peers += 1;
+    l.held.insert(id);
+  }
+
   void send_buffer(Link& l, const std::shared_ptr<DriverBuffer>& buf) {
     const std::size_t n = buf->bytes.size();
+    bool arriving = false;
+    if (buf->cached) {
+      if (Link* peer = host_peer(l, buf->id, arriving)) {
+        send_from_peer(l, *peer, buf->id);  // the bytes crossed the network to this host once already
+        return;
+      }
+    }
     if (l.local) {
       SharedVector<uint8_t> copy = local_->allocate(n);
       std::memcpy(copy.data(), buf->bytes.data(), n);
@@ -719,6 +995,20 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   }
 
   void send_task(Link& l, std::shared_ptr<ClusterTask> task) {
+    // RemoteRef arguments: read in place where they are kept, else the driver's staged copy.
+    for (const auto& in : task->inputs) {
+      bool arriving = false;
+      if (l.kept.count(in->id) != 0) {
+        l.stats.inputs_in_place += 1;
+      } else if (l.held.count(in->id) != 0) {
+        // a copy was shipped before
+      } else if (Link* peer = host_peer(l, in->id, arriving)) {
+        send_from_peer(l, *peer, in->id);  // kept (or copied) on this host: rank to rank
+      } else {
+        task->buffers.push_back(staged_.at(in->id));
+      }
+    }
+    task->inputs.clear();  // a release the handles' deaths send now follows the task
     for (const auto& buf : task->buffers) {
       if (!buf->cached || l.held.count(buf->id) == 0) send_buffer(l, buf);
     }
@@ -736,6 +1026,155 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     l.stats.tasks_sent += 1;
     l.stats.in_flight += 1;
     in_flight_[task->id] = std::move(task);
+  }
+
+  Link* link_at(int rank) {
+    for (Link& l : links_) {
+      if (l.stats.rank == rank) return &l;
+    }
+    return nullptr;
+  }
+  static std::string who(const Link& l) {
+    return "rank " + std::to_string(l.stats.rank) + " (host " + l.stats.host + ", pid " + std::to_string(l.stats.pid) + ")";
+  }
+
+  // Sends the backlog's tasks that can go now, in order: a plain task to the first free worker;
+  // a task with RemoteRef arguments (once they exist) to the rank keeping the largest if it has
+  // a free worker, else to the first free worker anywhere once the driver holds a copy of each
+  // argument that rank lacks (staging fetches them). A task whose argument failed fails with
+  // its error; one whose argument's rank is lost, with HostLost.
+  bool dispatch(std::vector<Arrival>& done) {
+    bool any = false;
+    for (auto it = backlog_.begin(); it != backlog_.end();) {
+      Link* l = nullptr;
+      if ((*it)->inputs.empty()) {
+        l = pick(it->get());
+        if (l == nullptr) break;  // no free worker (that need not wait): later tasks wait too
+      } else {
+        std::exception_ptr error;
+        l = place(**it, error);
+        if (error) {
+          Arrival a;
+          a.task = std::move(*it);
+          a.state = std::move(a.task->state);
+          a.error = std::move(error);
+          done.push_back(std::move(a));
+          ++completed_;
+          it = backlog_.erase(it);
+          any = true;
+          continue;
+        }
+        if (l == nullptr) {
+          ++it;
+          continue;
+        }
+      }
+      auto task = std::move(*it);
+      it = backlog_.erase(it);
+      send_task(*l, std::move(task));
+      any = true;
+    }
+    return any;
+  }
+
+  // Where a task with RemoteRef arguments goes now (see dispatch); nullptr: not yet.
+  Link* place(const ClusterTask& task, std::exception_ptr& error) {
+    const std::shared_ptr<RemoteResult>* largest = nullptr;
+    for (const auto& in : task.inputs) {
+      if (!in->done()) return nullptr;
+      if (in->failure()) {
+        error = in->failure();  // the argument's own error, as its get() throws it
+        return nullptr;
+      }
+      if (const auto f = stage_failed_.find(in->id); f != stage_failed_.end()) {
+        error = f->second;
+        return nullptr;
+      }
+      Link* holder = link_at(in->rank);
+      if (holder == nullptr || holder->lost) {
+        if (staged_.count(in->id) != 0) continue;  // the driver's copy outlives the rank
+        error = std::make_exception_ptr(HostLost(
+            "brine: " + (holder != nullptr ? who(*holder) : "rank " + std::to_string(in->rank)) +
+            " stopped answering and the result of " + in->function + " it kept is lost, so " + task.function +
+            ", which takes it, cannot run; submit " + in->function + " again"));
+        return nullptr;
+      }
+      if (largest == nullptr || in->bytes > (*largest)->bytes) largest = &in;
+    }
+    Link* home = largest != nullptr ? link_at((*largest)->rank) : nullptr;
+    Link* l = home != nullptr && !home->bye && home->stats.in_flight < home->stats.workers ? home : pick();
+    if (l == nullptr) return nullptr;
+    bool missing = false;
+    for (const auto& in : task.inputs) {
+      bool arriving = false;
+      if (l->held.count(in->id) != 0 || staged_.count(in->id) != 0 || host_peer(*l, in->id, arriving) != nullptr) continue;
+      missing = true;
+      if (!arriving && staging_.insert(in->id).second) fetch_from(*link_at(in->rank), in, nullptr);
+    }
+    return missing || must_wait(*l, task) ? nullptr : l;
+  }
+
+  // Asks `l` for the value `ref` keeps there, for `waiter` (or, without one, to stage it at the
+  // driver). One fetch per value at a time: later requests wait on the one travelling.
+  void fetch_from(Link& l, const std::shared_ptr<RemoteResult>& ref, FetchRequest* waiter) {
+    std::shared_ptr<ClusterTask> task;
+    if (const auto it = in_flight_.find(ref->task_id); it != in_flight_.end() && it->second->fetch) {
+      task = it->second;
+    } else {
+      task = std::make_shared<ClusterTask>();
+      task->id = ref->task_id;
+      task->fetch = true;
+      task->function = ref->function;
+      task->rank = l.stats.rank;
+      task->inputs.push_back(ref);
+      in_flight_[task->id] = task;
+      if (l.local) {  // rank 0's own pool: the frame arrives like its results do
+        SharedVector<uint8_t> frame = local_->kept_frame(ref->id);
+        std::vector<uint8_t> out = frame.size() != 0 ? std::vector<uint8_t>(frame.begin(), frame.end())
+                                                     : local_->not_kept(task->id, ref->id);
+        std::lock_guard lock(out_mu_);
+        out_.push_back(std::move(out));
+      } else {
+        auto msg = std::make_shared<Fetch>(Fetch{task->id, ref->id});
+        isend(msg.get(), sizeof *msg, l.stats.rank, kFetch, msg);
+        l.stats.bytes_sent += sizeof *msg;
+      }
+    }
+    if (waiter != nullptr) {
+      task->waiters.push_back(std::move(*waiter));
+    } else {
+      task->staging = true;
+    }
+  }
+
+  // Starts the fetches whose values exist; fails those whose task failed or whose rank is lost.
+  bool start_fetches(std::vector<Arrival>& done) {
+    bool any = false;
+    for (auto it = fetches_.begin(); it != fetches_.end();) {
+      const RemoteResult& ref = *it->ref;
+      if (!ref.done()) {
+        ++it;
+        continue;
+      }
+      any = true;
+      std::exception_ptr error = ref.failure();
+      Link* holder = error ? nullptr : link_at(ref.rank);
+      if (!error && (holder == nullptr || holder->lost)) {
+        error = std::make_exception_ptr(HostLost(
+            "brine: " + (holder != nullptr ? who(*holder) : "rank " + std::to_string(ref.rank)) +
+            " stopped answering and the result of " + ref.function + " it kept is lost; submit " + ref.function + " again"));
+      }
+      if (error) {
+        Arrival a;
+        a.state = std::move(it->state);
+        a.error = std::move(error);
+        done.push_back(std::move(a));
+      } else {
+        fetch_from(*holder, it->ref, &*it);
+      }
+      it = fetches_.erase(it);
+    }
+    return any;
   }
 
   void heard_from(int rank) {
@@ -758,11 +1197,27 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       const std::string who = "rank " + std::to_string(l.stats.rank) + " (host " + l.stats.host + ", pid " +
                               std::to_string(l.stats.pid) + ")";
       std::fprintf(stderr, "brine: %s has not answered for %lld ms (ClusterOptions::host_timeout); its %llu tasks fail "
-                   "with brine::HostLost and it gets no more\n", who.c_str(),
-                   static_cast<long long>(options_.host_timeout.count()), static_cast<unsigned long long>(l.stats.in_flight));
+                   "with brine::HostLost, the %zu results it kept are lost, and it gets no more\n", who.c_str(),
+                   static_cast<long long>(options_.host_timeout.count()), static_cast<unsigned long long>(l.stats.in_flight),
+                   l.kept.size());
       for (auto it = in_flight_.begin(); it != in_flight_.end();) {
         if (it->second->rank != l.stats.rank) {
           ++it;
+          continue;
+        }
+        if (it->second->fetch) {  // not a task: its futures fail, nothing is counted
+          ClusterTask& f = *it->second;
+          if (f.staging) staging_.erase(f.inputs.front()->id);
+          for (FetchRequest& w : f.waiters) {
+            Arrival a;
+            a.state = std::move(w.state);
+            a.error = std::make_exception_ptr(HostLost("brine: " + who + " stopped answering while the driver fetched the result of " +
+                                                       f.function + " it kept (nothing heard for " +
+                                                       std::to_string(options_.host_timeout.count()) +
+                                                       " ms, ClusterOptions::host_timeout); the value is lost"));
+            done.push_back(std::move(a));
+          }
+          it = in_flight_.erase(it);
           continue;
         }
         Arrival a;
@@ -826,6 +1281,12 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
                    static_cast<unsigned long long>(t.task_id));
       return;
     }
+    if (it->second->fetch) {
+      std::shared_ptr<ClusterTask> task = std::move(it->second);
+      in_flight_.erase(it);
+      arrive_fetched(l, *task, std::move(bytes), t, done);
+      return;
+    }
     Arrival a;
     a.task = std::move(it->second);
     in_flight_.erase(it);
@@ -839,6 +1300,13 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       if (r.error() != nullptr && r.error()->code() == static_cast<int32_t>(ErrorCode::kWorkerCrashed)) {
         l.stats.workers_crashed += 1;
       }
+      if (a.task->keep && r.error() == nullptr) {  // the rank keeps the value: record where
+        a.task->keep->rank = l.stats.rank;
+        l.held.insert(a.task->keep->id);
+        l.kept.insert(a.task->keep->id);
+        l.have.insert(a.task->keep->id);
+        l.stats.results_kept += 1;
+      }
       a.bytes = std::move(bytes);
     } catch (const Error& err) {
       a.error = std::make_exception_ptr(DecodeError("brine: the result of " + a.task->function + " from rank " +
@@ -846,6 +1314,44 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
                                                     ") failed verification: " + err.what()));
     }
     done.push_back(std::move(a));
+  }
+
+  // A kept result's frame from the rank that keeps it: for every future that fetched it, or
+  // copied into a buffer of the driver (staging) that ranks lacking the value are sent.
+  void arrive_fetched(Link& l, ClusterTask& task, std::shared_ptr<AlignedBytes> bytes, const Trailer& t,
+                      std::vector<Arrival>& done) {
+    const RemoteResult& ref = *task.inputs.front();
+    std::exception_ptr error;
+    try {
+      const std::span<const uint8_t> envelope(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size() - sizeof(Trailer));
+      const fb::Result& r = verify_result(std::as_bytes(envelope));
+      if (r.task_id() != t.task_id) throw DecodeError("brine: a result envelope's task id does not match its frame");
+      if (r.error() == nullptr) l.stats.results_fetched += 1;
+      if (task.staging) {
+        staging_.erase(ref.id);
+        if (r.error() != nullptr) rethrow(*r.error());
+        const std::span<const uint8_t> value = kept_value(envelope, ref.elem_size);
+        auto copy = std::make_shared<DriverBuffer>(ref.id, value.size(), true);  // no core: the ref releases it
+        std::memcpy(copy->bytes.data(), value.data(), value.size());
+        staged_[ref.id] = std::move(copy);
+        results_staged_ += 1;
+      }
+    } catch (const Error& err) {
+      error = std::make_exception_ptr(DecodeError("brine: the result of " + task.function + " fetched from " + who(l) +
+                                                  " failed: " + err.what()));
+      if (task.staging) stage_failed_[ref.id] = error;
+    }
+    for (FetchRequest& w : task.waiters) {
+      Arrival a;
+      a.state = std::move(w.state);
+      a.keep_bytes = std::move(w.bytes);
+      if (error) {
+        a.error = error;
+      } else {
+        a.bytes = bytes;
+      }
+      done.push_back(std::move(a));
+    }
   }
 
   bool poll(std::vector<Arrival>& done) {
@@ -870,6 +1376,18 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         check(MPI_Mrecv(ignored.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
         if (status.MPI_TAG == kBye) {
           l.bye = true;
+        } else if (status.MPI_TAG == kHeld) {
+          if (count == sizeof(uint64_t)) std::memcpy(&l.stats.held_reported, ignored.data(), sizeof(uint64_t));
+        } else if (status.MPI_TAG == kHave) {
+          uint64_t id = 0;
+          if (count == sizeof id) std::memcpy(&id, ignored.data(), sizeof id);
+          const auto buffer = static_cast<uint32_t>(id & ~kHaveFailed);
+          if ((id & kHaveFailed) != 0) {  // its peer did not pass it: the next task there gets it anew
+            l.held.erase(buffer);
+            l.have.erase(buffer);
+          } else if (l.held.count(buffer) != 0) {
+            l.have.insert(buffer);
+          }
         } else if (status.MPI_TAG == kAlive) {
           // heard above
         } else {
@@ -883,6 +1401,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
         std::lock_guard lock(out_mu_);
         out.swap(out_);
       }
+      local_->adopt_kept();  // after taking the frames: see adopt_kept
+      links_.front().stats.held_reported = local_->buffers_held();
       for (auto& frame : out) {
         any = true;
         auto bytes = std::make_shared<AlignedBytes>(frame.size());
@@ -900,9 +1420,15 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       ids->swap(releases_);
     }
     if (ids->empty()) return false;
+    for (uint32_t id : *ids) {
+      staged_.erase(id);
+      stage_failed_.erase(id);
+    }
     for (Link& l : links_) {
       std::vector<uint32_t> mine;
       for (uint32_t id : *ids) {
+        l.kept.erase(id);
+        l.have.erase(id);
         if (l.held.erase(id) != 0) mine.push_back(id);
       }
       if (mine.empty()) continue;
@@ -929,7 +1455,11 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       const fb::Result& r = *flatbuffers::GetRoot<fb::Result>(data);  // verified on arrival
       Decoder d;
       d.set_envelope(data, n, r.refs());
-      a.task->result = a.bytes;  // views in the value point into it; the future keeps the task
+      if (a.keep_bytes) {
+        *a.keep_bytes = a.bytes;  // a fetch's future keeps them
+      } else {
+        a.task->result = a.bytes;  // views in the value point into it; the future keeps the task
+      }
       a.state->decode(r, d);
       a.state->finish();
     }
@@ -946,20 +1476,15 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       for (;;) {
         bool progress = false;
         if (!now_) {
-          while (!backlog_.empty()) {
-            Link* l = pick();
-            if (l == nullptr) break;
-            auto task = std::move(backlog_.front());
-            backlog_.pop_front();
-            send_task(*l, std::move(task));
-            progress = true;
-          }
+          progress |= dispatch(done);
+          progress |= start_fetches(done);
         }
         progress |= send_releases();
         progress |= poll(done);
         progress |= test_sends();
         progress |= check_lost(done);
-        if (closing_.load(std::memory_order_acquire) && !said_stop && (now_ || (backlog_.empty() && in_flight_.empty()))) {
+        if (closing_.load(std::memory_order_acquire) && !said_stop &&
+            (now_ || (backlog_.empty() && in_flight_.empty() && fetches_.empty()))) {
           said_stop = true;
           progress = true;
           for (Link& l : links_) {
@@ -1009,15 +1534,28 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     backlog_.clear();
     for (auto& [id, t] : in_flight_) left.push_back(std::move(t));
     in_flight_.clear();
+    std::vector<FetchRequest> fetches;
+    for (FetchRequest& f : fetches_) fetches.push_back(std::move(f));
+    fetches_.clear();
+    for (auto& t : left) {
+      for (FetchRequest& w : t->waiters) fetches.push_back(std::move(w));
+    }
     lock.unlock();
     complete(done);
+    for (auto& f : fetches) {
+      f.state->fail(std::make_exception_ptr(PoolClosed("brine: the cluster shut down before the result of " + f.ref->function +
+                                                       " was fetched; fetch what you need before ClusterPool::shutdown")));
+    }
     for (auto& t : left) {
       if (t->state) {
         t->state->fail(std::make_exception_ptr(PoolClosed("brine: the cluster shut down before " + t->function +
                                                           " finished (rank " + std::to_string(t->rank) + ")")));
       }
     }
-    if (local_) local_->pool().shutdown(true);
+    if (local_) {
+      local_->drop_all();
+      local_->pool().shutdown(true);
+    }
   }
 
   // ---- a serving rank ------------------------------------------------------------------------
@@ -1041,12 +1579,109 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       status = 1;
     }
     if (status != 0) MPI_Abort(MPI_COMM_WORLD, 1);
+    server_->drop_all();
     server_->pool().shutdown(true);
     server_.reset();
     // This rank never returns to the program: it finalizes MPI even if the program initialized it.
     owns_mpi_ = true;
     finalize();
     std::exit(0);
+  }
+
+  void say_have(uint64_t id) {
+    auto msg = std::make_shared<uint64_t>(id);
+    isend(msg.get(), sizeof *msg, 0, kHave, msg);
+  }
+
+  // kPeerSend: passes what this rank holds under an id to a rank of its host: the size, then
+  // the bytes (kNotHeld if it holds nothing under it: the receiver then gives up on it).
+  void peer_send(const PeerSend& order) {
+    const std::optional<SharedVector<uint8_t>> data = server_->held(static_cast<uint32_t>(order.id));
+    const int to = static_cast<int>(order.to);
+    auto size = std::make_shared<uint64_t>(data ? data->size() : kNotHeld);
+    isend(size.get(), sizeof *size, to, kPeerData, size);
+    if (!data) {
+      std::fprintf(stderr, "brine: rank %d was asked to pass buffer %llu to rank %d but holds none\n", rank_,
+                   static_cast<unsigned long long>(order.id), to);
+      return;
+    }
+    auto keep = std::make_shared<SharedVector<uint8_t>>(*data);  // until MPI is done with the bytes
+    for (std::size_t off = 0; off < keep->size(); off += kMaxChunk) {
+      isend(keep->data() + off, std::min(kMaxChunk, keep->size() - off), to, kPeerData, keep);
+    }
+  }
+
+  // kPeerHead: receives a cached buffer from a rank of this host into the arena, then tells the
+  // driver it has it. While it waits, it serves the peer sends the driver asks of this rank (two
+  // ranks receiving from each other must not wait on each other) and says it is alive. A peer
+  // that sends nothing for host_timeout is given up on: the buffer is not stored, and tasks that
+  // need it fail as referencing a buffer the rank does not hold.
+  void peer_receive(const PeerHead& head) {
+    const int from = static_cast<int>(head.from);
+    auto size = std::make_shared<uint64_t>(0);
+    const auto id = static_cast<uint32_t>(head.id);
+    const auto give_up = [&](const std::string& why) {
+      server_->missing(id, "rank " + std::to_string(from) + " of its host was to pass it on, but " + why +
+                               "; submit the task again (the driver then sends the buffer itself)");
+      say_have(head.id | kHaveFailed);
+    };
+    if (!receive_from_peer(size, size.get(), sizeof *size, from)) return give_up("stopped answering");
+    if (*size == kNotHeld) return give_up("held none");
+    auto data = std::make_shared<SharedVector<uint8_t>>(server_->allocate(*size));
+    for (std::size_t off = 0; off < data->size(); off += kMaxChunk) {
+      if (!receive_from_peer(data, data->data() + off, std::min(kMaxChunk, data->size() - off), from)) {
+        return give_up("stopped answering");
+      }
+    }
+    server_->store(id, *data, true);
+    say_have(head.id);
+  }
+
+  // One kPeerData message of exactly `n` bytes from `from` into `into` (kept alive by `keep`).
+  bool receive_from_peer(std::shared_ptr<const void> keep, void* into, std::size_t n, int from) {
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Irecv(into, static_cast<int>(n), MPI_BYTE, from, kPeerData, comm_, &request), "MPI_Irecv (peer)");
+    auto since = std::chrono::steady_clock::now();
+    for (;;) {
+      int flag = 0;
+      MPI_Status status;
+      check(MPI_Test(&request, &flag, &status), "MPI_Test (peer)");
+      if (flag != 0) {
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        if (static_cast<std::size_t>(count) == n) return true;
+        std::fprintf(stderr, "brine: rank %d got %d bytes from rank %d where %zu were due; buffer dropped\n", rank_, count,
+                     from, n);
+        return false;
+      }
+      int order_waiting = 0;
+      MPI_Message msg;
+      MPI_Status order_status;
+      check(MPI_Improbe(0, kPeerSend, comm_, &order_waiting, &msg, &order_status), "MPI_Improbe (peer send)");
+      if (order_waiting != 0) {
+        PeerSend order{};
+        check(MPI_Mrecv(&order, sizeof order, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (peer send)");
+        peer_send(order);
+        since = std::chrono::steady_clock::now();
+        continue;
+      }
+      test_sends();
+      keep_alive();
+      const auto waited = std::chrono::steady_clock::now() - since;
+      if (options_.host_timeout.count() > 0 && waited > options_.host_timeout) {
+        std::fprintf(stderr, "brine: rank %d gave up on a buffer from rank %d (nothing for %lld ms)\n", rank_, from,
+                     static_cast<long long>(options_.host_timeout.count()));
+        MPI_Cancel(&request);
+        abandoned_recvs_.push_back({request, std::move(keep)});  // never completed: its bytes live until exit
+        return false;
+      }
+      // The sender may need this core (ranks of one host): spin briefly, then nap between polls.
+      if (waited < options_.poll_spin) {
+        sched_yield();
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+    }
   }
 
   // A serving rank that has said nothing for a quarter of host_timeout says it is alive.
@@ -1057,6 +1692,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   }
 
   void serve_loop() {
+    uint64_t reported_held = 0;
     auto last = std::chrono::steady_clock::now();
     std::chrono::microseconds nap{0};
     bool stopping = false;
@@ -1087,6 +1723,42 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
             keep_alive();
           }
           server_->store(static_cast<uint32_t>(head.id), std::move(data), head.cached != 0);
+          if (head.cached != 0) say_have(head.id);
+        } else if (status.MPI_TAG == kPeerSend) {
+          PeerSend order{};
+          if (n != sizeof order) throw DecodeError("brine: a peer send order of " + std::to_string(n) + " bytes");
+          check(MPI_Mrecv(&order, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (peer send)");
+          peer_send(order);
+        } else if (status.MPI_TAG == kPeerHead) {
+          PeerHead head{};
+          if (n != sizeof head) throw DecodeError("brine: a peer buffer header of " + std::to_string(n) + " bytes");
+          check(MPI_Mrecv(&head, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (peer head)");
+          peer_receive(head);
+        } else if (status.MPI_TAG == kFetch) {
+          Fetch req{};
+          if (n != sizeof req) throw DecodeError("brine: a fetch request of " + std::to_string(n) + " bytes");
+          check(MPI_Mrecv(&req, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (fetch)");
+          const auto id = static_cast<uint32_t>(req.keep_id);
+          SharedVector<uint8_t> frame = server_->kept_frame(id);
+          if (frame.size() > kMaxFrame) {
+            const Trailer t{req.task_id, 0, 0, 0};
+            std::vector<uint8_t> out = error_result(req.task_id, fb::Phase::EncodeResult, ErrorCode::kNotSerializable,
+                                                    "brine::NotSerializable",
+                                                    "brine: a kept result of " + std::to_string(frame.size()) +
+                                                        " bytes exceeds one MPI message, so it cannot be fetched; pass "
+                                                        "its RemoteRef to tasks, which read it in place, or return smaller pieces",
+                                                    "cluster fetch");
+            append_trailer(out, t);
+            frame = SharedVector<uint8_t>();
+            auto keep = std::make_shared<std::vector<uint8_t>>(std::move(out));
+            isend(keep->data(), keep->size(), 0, kResult, keep);
+          } else if (frame.size() != 0) {
+            auto keep = std::make_shared<SharedVector<uint8_t>>(frame);  // sent as it is kept: no copy
+            isend(keep->data(), keep->size(), 0, kResult, keep);
+          } else {
+            auto keep = std::make_shared<std::vector<uint8_t>>(server_->not_kept(req.task_id, id));
+            isend(keep->data(), keep->size(), 0, kResult, keep);
+          }
         } else if (status.MPI_TAG == kRelease) {
           std::vector<uint32_t> ids(n / sizeof(uint32_t) + 1);
           check(MPI_Mrecv(ids.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (release)");
@@ -1106,6 +1778,12 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       {
         std::lock_guard lock(out_mu_);
         out.swap(out_);
+      }
+      server_->adopt_kept();  // after taking the frames: see adopt_kept
+      if (server_->buffers_held() != reported_held) {  // tell the driver what this rank holds now
+        reported_held = server_->buffers_held();
+        auto held = std::make_shared<uint64_t>(reported_held);
+        isend(held.get(), sizeof *held, 0, kHeld, held);
       }
       for (auto& frame : out) {
         progress = true;
@@ -1165,15 +1843,28 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   bool now_ = false;
   bool lost_any_ = false;
   std::exception_ptr broken_;
+  std::deque<FetchRequest> fetches_;  // RemoteRef::fetch requests not yet sent
+  // Kept results copied to the driver to run a task away from their rank (by buffer id), the
+  // ones being copied, and the copies that failed. The service thread's only.
+  std::unordered_map<uint32_t, std::shared_ptr<DriverBuffer>> staged_;
+  std::set<uint32_t> staging_;
+  std::unordered_map<uint32_t, std::exception_ptr> stage_failed_;
+  uint64_t results_staged_ = 0;
 
   std::mutex releases_mu_;
   std::vector<uint32_t> releases_;  // cached buffers dropped by the driver, to release on ranks
 
   std::mutex buffers_mu_;
   std::map<uintptr_t, std::weak_ptr<DriverBuffer>> cached_;  // SharedVectors by address
+  std::unordered_map<uintptr_t, std::weak_ptr<RemoteResult>> remote_;  // RemoteRefs by token
 
   std::vector<PendingSend> sends_;  // the thread making MPI calls only
   std::vector<PendingSend> abandoned_;  // sends to lost ranks: never completed, kept until exit
+  struct AbandonedReceive {
+    MPI_Request request;
+    std::shared_ptr<const void> keep;
+  };
+  std::vector<AbandonedReceive> abandoned_recvs_;  // receives from silent peers, kept until exit
   std::chrono::steady_clock::time_point last_sent_{};  // a serving rank's last message to rank 0
 
   // Result frames from a RankServer's pool, for the thread making MPI calls.
@@ -1194,6 +1885,34 @@ DriverBuffer::~DriverBuffer() {
 }
 }  // namespace
 
+RemoteResult::~RemoteResult() {
+  if (auto c = core.lock()) c->forget(*this);
+}
+
+void RemoteResult::decode(const fb::Result& result, const Decoder& d) noexcept {
+  try {
+    bytes = decode_result<uint64_t>(result, d);
+  } catch (...) {
+    error_ = std::current_exception();
+  }
+}
+
+void request_fetch(const std::shared_ptr<RemoteResult>& ref, const std::shared_ptr<TaskStateBase>& state) {
+  if (!ref) {
+    throw BadRemoteRef("brine: this RemoteRef is empty (default-constructed or moved from); use one returned by "
+                       "ClusterPool::submit_remote");
+  }
+  const auto core = ref->core.lock();
+  if (!core) {
+    throw PoolClosed("brine: the ClusterPool that made this RemoteRef is gone, and the value with it; fetch what you "
+                     "need before the pool is destroyed");
+  }
+  // The future keeps the fetched frame: the value's views (a span, a SharedVector) point into it.
+  auto bytes = std::make_shared<std::shared_ptr<const void>>();
+  state->cancel_hook = [bytes] { return false; };  // a fetch cannot be cancelled
+  core->fetch(FetchRequest{ref, state, std::move(bytes)});
+}
+
 }  // namespace brine::detail
 
 namespace brine {
@@ -1212,8 +1931,20 @@ ClusterPool::~ClusterPool() {
 }
 
 void ClusterPool::submit_encoded(const std::shared_ptr<detail::TaskStateBase>& state, const FunctionInfo& info,
-                                 const EncodeArgs& encode, const SubmitOptions& opts) {
-  core_->submit(state, info, encode, opts);
+                                 const EncodeArgs& encode, const SubmitOptions& opts,
+                                 const std::shared_ptr<detail::RemoteResult>& keep) {
+  core_->submit(state, info, encode, opts, keep);
+}
+
+void ClusterPool::check_remote(const detail::RemoteResult* ref) const {
+  if (ref == nullptr) {
+    throw BadRemoteRef("brine: a RemoteRef argument is empty (default-constructed or moved from); pass one returned "
+                       "by ClusterPool::submit_remote");
+  }
+  if (!core_->owns(*ref)) {
+    throw BadRemoteRef("brine: a RemoteRef argument was made by another ClusterPool, whose ranks keep its value; pass "
+                       "ref.get() (the value) instead");
+  }
 }
 
 ClusterPool::SharedBuffer ClusterPool::allocate_shared_buffer(std::size_t bytes, std::size_t align) {
