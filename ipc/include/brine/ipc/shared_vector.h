@@ -20,6 +20,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "brine/core/reducer.h"
 
@@ -80,6 +81,25 @@ struct Reducer<SharedVector<T>> : detail::SequenceOf<T> {
     const auto bytes = d.contiguous(p, sizeof(T), alignof(T));
     return SharedVector<T>(d.pin(p), reinterpret_cast<T*>(const_cast<std::byte*>(bytes.data())), bytes.size() / sizeof(T));
   }
+};
+
+// The element type of a parameter that reads contiguous data (std::span<const T>,
+// std::vector<T>, SharedVector<T>); void for any other type.
+template <class P>
+struct ContiguousElement {
+  using type = void;
+};
+template <class T>
+struct ContiguousElement<std::span<const T>> {
+  using type = T;
+};
+template <class T>
+struct ContiguousElement<std::vector<T>> {
+  using type = T;
+};
+template <class T>
+struct ContiguousElement<SharedVector<T>> {
+  using type = T;
 };
 
 }  // namespace brine

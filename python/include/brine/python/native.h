@@ -75,21 +75,7 @@ constexpr char kind_of() {
 }
 
 template <class T>
-struct Element {
-  using type = void;
-};
-template <class T>
-struct Element<std::span<const T>> {
-  using type = T;
-};
-template <class T>
-struct Element<std::vector<T>> {
-  using type = T;
-};
-template <class T>
-struct Element<SharedVector<T>> {
-  using type = T;
-};
+using Element = ContiguousElement<T>;
 
 [[noreturn]] inline void mismatch(std::size_t i, const std::string& want) {
   throw std::invalid_argument("brine: argument " + std::to_string(i) + " of this native function must be " + want);

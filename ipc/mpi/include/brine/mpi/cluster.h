@@ -190,21 +190,7 @@ struct KeptElement<SharedVector<T>> {
 };
 // The element a parameter P reads contiguous data as (void: P cannot take a kept result).
 template <class P>
-struct InPlaceParameter {
-  using type = void;
-};
-template <class T>
-struct InPlaceParameter<std::span<const T>> {
-  using type = T;
-};
-template <class T>
-struct InPlaceParameter<std::vector<T>> {
-  using type = T;
-};
-template <class T>
-struct InPlaceParameter<SharedVector<T>> {
-  using type = T;
-};
+using InPlaceParameter = ContiguousElement<P>;
 
 // The driver's record of one result kept on a rank (ClusterPool::submit_remote). It completes
 // (finish) when that rank says it holds the value, or fails with the task's error; the fields
