@@ -110,7 +110,11 @@ class Arena : public ArenaView {
   // own mapping of the pages, so this process takes no page fault, and on a VM whose hypervisor
   // shadows the page tables (this one) no trap per page either: the first send of 1 GiB by
   // brine::ref went from 2.79/2.46 s to 1.03/0.85 s (BM_PoolArraySum/1024MiB/ref_first, old
-  // and new binaries interleaved). Into warm chunks: populate (a no-op there), then memcpy.
+  // and new binaries interleaved). Chunks stay cold in this process, so repeated sends through
+  // them take pwrite too: 149-200 ms per 1 GiB against 114-117 ms for a memcpy into warm pages.
+  // Switching such chunks to memcpy on the second send was worse here: the first touch of those
+  // pages through the mapping cost 3.8 s per GiB on every send in a slow phase of this VM.
+  // Into warm chunks (populated by this process): populate (a no-op there), then memcpy.
   void copy_in(std::byte* dst, const void* src, std::size_t size) noexcept;
 
   std::size_t used() const noexcept;
