@@ -349,8 +349,8 @@ DumpView open_dump(std::span<const std::byte> bytes, const std::string& identifi
            "it starts at an address that is not 8-byte aligned; copy it into a std::vector<std::byte> first");
   }
   DumpView view;
-  // The type's own tail, byte for byte: its DumpInfo is the one this build writes, so the
-  // format version and the shape match, and the table was verified when the tail was made.
+  // The type's own tail, byte for byte: its DumpInfo is the one this process built for the type,
+  // so the table is well formed and its format version and shape match without checking.
   const bool own_tail = tail != nullptr && bytes.size() >= tail->bytes.size() + kHeaderSize &&
                         std::memcmp(data + bytes.size() - tail->bytes.size(), tail->bytes.data(), tail->bytes.size()) == 0;
   view.info = own_tail ? reinterpret_cast<const fb::DumpInfo*>(data + bytes.size() - tail->info) : dump_info(bytes);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "brine/core/error.h"
 
@@ -62,21 +63,19 @@ std::atomic<bool> populate_unsupported{false};  // the kernel predates MADV_POPU
 void ArenaView::populate(const void* data, std::size_t size, bool write) const noexcept {
 #if defined(MADV_POPULATE_WRITE) && defined(MADV_POPULATE_READ)
   if (size < kPopulateMinBytes || base_ == nullptr || populate_unsupported.load(std::memory_order_relaxed)) return;
+  const std::optional<std::pair<std::size_t, std::size_t>> chunks = chunks_of(data, size);
+  if (!chunks) return;
   std::byte* const arena = base_ + header_->arena_offset;
   const std::size_t arena_size = header_->arena_size;
-  const auto* p = static_cast<const std::byte*>(data);
-  if (p < arena || p >= arena + arena_size) return;
-  const std::size_t first = static_cast<std::size_t>(p - arena) / kPopulateChunk;
-  const std::size_t end = std::min(static_cast<std::size_t>(p - arena) + size, arena_size);
-  const std::size_t last = (end - 1) / kPopulateChunk;
+  const auto [first, last] = *chunks;
   // Runs of cold chunks, one madvise each.
   for (std::size_t c = first; c <= last;) {
-    if (warm_ && (warm_[c / 64].load(std::memory_order_relaxed) >> (c % 64) & 1) != 0) {
+    if (is_warm(c)) {
       ++c;
       continue;
     }
     std::size_t stop = c + 1;
-    while (stop <= last && !(warm_ && (warm_[stop / 64].load(std::memory_order_relaxed) >> (stop % 64) & 1) != 0)) ++stop;
+    while (stop <= last && !is_warm(stop)) ++stop;
     std::byte* from = arena + c * kPopulateChunk;
     const std::size_t bytes = std::min(stop * kPopulateChunk, arena_size) - c * kPopulateChunk;
     // The arena starts page-aligned; chunk boundaries are 2 MiB multiples from there.
@@ -96,15 +95,24 @@ void ArenaView::populate(const void* data, std::size_t size, bool write) const n
 #endif
 }
 
-bool ArenaView::cold(const void* data, std::size_t size) const noexcept {
-  if (!warm_ || size == 0) return true;
+std::optional<std::pair<std::size_t, std::size_t>> ArenaView::chunks_of(const void* data, std::size_t size) const noexcept {
   std::byte* const arena = base_ + header_->arena_offset;
   const auto* p = static_cast<const std::byte*>(data);
-  if (p < arena || p >= arena + header_->arena_size) return false;
-  const std::size_t first = static_cast<std::size_t>(p - arena) / kPopulateChunk;
-  const std::size_t last = (std::min(static_cast<std::size_t>(p - arena) + size, header_->arena_size) - 1) / kPopulateChunk;
-  for (std::size_t c = first; c <= last; ++c) {
-    if ((warm_[c / 64].load(std::memory_order_relaxed) >> (c % 64) & 1) == 0) return true;
+  if (size == 0 || p < arena || p >= arena + header_->arena_size) return std::nullopt;
+  const auto at = static_cast<std::size_t>(p - arena);
+  return std::pair{at / kPopulateChunk, (std::min(at + size, header_->arena_size) - 1) / kPopulateChunk};
+}
+
+bool ArenaView::is_warm(std::size_t chunk) const noexcept {
+  return warm_ && (warm_[chunk / 64].load(std::memory_order_relaxed) >> (chunk % 64) & 1) != 0;
+}
+
+bool ArenaView::cold(const void* data, std::size_t size) const noexcept {
+  if (size == 0) return true;
+  const std::optional<std::pair<std::size_t, std::size_t>> chunks = chunks_of(data, size);
+  if (!chunks) return false;
+  for (std::size_t c = chunks->first; c <= chunks->second; ++c) {
+    if (!is_warm(c)) return true;
   }
   return false;
 }

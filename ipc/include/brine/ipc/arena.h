@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <utility>
 
 #include "brine/core/buffers.h"
 #include "brine/ipc/layout.h"
@@ -79,6 +80,10 @@ class ArenaView : public BufferSource {
   SegmentHeader* header() const noexcept { return header_; }
 
  protected:
+  // The first and last kPopulateChunk of [data, data + size) in the arena; none if it is empty
+  // or starts outside the arena.
+  std::optional<std::pair<std::size_t, std::size_t>> chunks_of(const void* data, std::size_t size) const noexcept;
+  bool is_warm(std::size_t chunk) const noexcept;  // populated by this process
   std::byte* base_ = nullptr;
   SegmentHeader* header_ = nullptr;
   // One bit per kPopulateChunk of the arena: populated in this process (per process: a forked
