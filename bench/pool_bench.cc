@@ -279,7 +279,9 @@ void futex_wait_for(std::atomic<uint32_t>& word, uint32_t want) {
 }
 
 void futex_rare_ping_pong(benchmark::State& state) {
-  resources().pool(Config::kSpin1);  // no other pool's threads around: one pool at a time
+  // No pool around: a spinning pool's idle worker would hold one CPU and turn this into a
+  // same-CPU ping-pong, a floor brine's row (both CPUs free) never sees.
+  resources().clear();
   void* mem = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   auto* words = new (mem) std::atomic<uint32_t>[2]{};
   std::atomic<uint32_t>& ping = words[0];
@@ -311,7 +313,7 @@ void futex_rare_ping_pong(benchmark::State& state) {
 }
 
 void eventfd_same_cpu_ping_pong(benchmark::State& state) {
-  resources().pool(Config::kSpin1);
+  resources().clear();
   const int to_child = eventfd(0, EFD_CLOEXEC), to_parent = eventfd(0, EFD_CLOEXEC);
   ScopedPin pin(0);
   const pid_t child = fork();  // inherits the pin

@@ -97,12 +97,13 @@ uint32_t collecting_on_this_thread() noexcept { return tls_collecting; }
 void DrainHook::collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done,
                               uint64_t deadline) noexcept {
   collectors.fetch_add(1, std::memory_order_seq_cst);
+  bell->unwant();  // this thread drains every completion now, until it leaves (below)
   ++tls_collecting;
   if (open.load(std::memory_order_seq_cst)) collect(*this, policy, done, deadline);
   --tls_collecting;
   if (collectors.fetch_sub(1, std::memory_order_seq_cst) == 1 && collector_napping.load(std::memory_order_seq_cst) != 0 &&
       open.load() && outstanding()) {
-    ipc::futex_wake_all(&collectors);  // others' tasks are in flight: the collector takes over
+    bell->wake();  // others' tasks are in flight: the collector takes over
   }
 }
 
@@ -128,11 +129,19 @@ bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout, const ipc::WaitPo
                      deadline == UINT64_MAX ? std::chrono::nanoseconds::max() : std::chrono::nanoseconds(deadline - now));
 }
 
+bool TaskStateBase::poll() const noexcept {
+  if (DrainHook* hook = drain_hook.get(); hook != nullptr && hook->open.load(std::memory_order_acquire)) {
+    hook->try_drain();
+  }
+  return done();
+}
+
 void TaskStateBase::add_done_callback(std::function<void()> callback) {
   {
     std::lock_guard lock(callbacks_mu_);
     if (!done()) {
       callbacks_.push_back(std::move(callback));
+      if (DrainHook* hook = drain_hook.get()) hook->wake_collector_if_alone();  // nobody may wait for it
       return;
     }
   }

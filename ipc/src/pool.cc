@@ -244,6 +244,7 @@ PoolCore::PoolCore(PoolOptions opts) : options(opts), requested(opts), parent_pi
 
   drain_hook_->drain = [this] { return drain(); };
   drain_hook_->doorbell = &header->doorbell;
+  drain_hook_->bell = &header->collector_bell;
   drain_hook_->work_waiting = [this] {
     if (deaths_.load(std::memory_order_acquire)) return true;
     for (auto& w : workers_) {
@@ -359,8 +360,9 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   pending_[s] = std::move(rec);
   state->cancel_hook = [this, s, task_id, raw = state.get()] { return cancel(s, task_id, *raw); };
   state->drain_hook = drain_hook_;
-  inflight_total_.fetch_add(1, std::memory_order_seq_cst);
-  drain_hook_->wake_collector_if_alone();  // nobody may be waiting for this one: the collector must be
+  // A lone task is drained by whoever observes it; with others in flight and nobody
+  // collecting, its completion wakes the collector (future.h).
+  if (inflight_total_.fetch_add(1, std::memory_order_seq_cst) != 0) drain_hook_->want_collector_if_alone();
   header->tasks_submitted.fetch_add(1, std::memory_order_relaxed);
   if (timeout_ns != 0 && timed_inflight_.fetch_add(1, std::memory_order_relaxed) == 0) {
     request_monitor(kNoWorker);  // start checking deadlines
@@ -693,13 +695,18 @@ void PoolCore::collector_loop() {
     }
     // The collector always ends up asleep: waiters collect their own results, and a third
     // spinner on a 2-CPU machine would starve the worker. While a waiter collects (spinning or
-    // asleep on the doorbell), nap on the count of collectors rather than have every completion
-    // pay for a futex wake; the last collector out wakes us if tasks remain (future.h).
+    // asleep on the doorbell), nap on the collector bell rather than have every completion
+    // pay for a futex wake; the last collector out wakes us if tasks remain, and a task
+    // submitted while nobody collects wakes us when it completes (future.h, wait.h).
     if (drain_hook_->collectors.load(std::memory_order_seq_cst) != 0 && !stopping_.load()) {
+      ipc::CollectorBell& bell = header->collector_bell;
+      const uint32_t seq = bell.seq.load(std::memory_order_seq_cst);
       drain_hook_->collector_napping.store(1, std::memory_order_seq_cst);
-      const uint32_t c = drain_hook_->collectors.load(std::memory_order_seq_cst);
-      if (c != 0) ipc::futex_wait(&drain_hook_->collectors, c, next_pump_in(std::chrono::milliseconds(100)));
+      if (drain_hook_->collectors.load(std::memory_order_seq_cst) != 0) {
+        ipc::futex_wait(&bell.seq, seq, next_pump_in(std::chrono::milliseconds(100)));
+      }
       drain_hook_->collector_napping.store(0, std::memory_order_seq_cst);
+      bell.unwant();  // awake: it watches the doorbell itself until it naps again
       pump_if_due();
       continue;
     }
@@ -1035,6 +1042,8 @@ void PoolCore::start_worker(uint32_t w) {
   WorkerEntry& e = *workers_[w];
   e.control->state.store(uint32_t(ipc::WorkerState::kStarting), std::memory_order_relaxed);
   e.control->exit_reason.store(uint32_t(ipc::ExitReason::kNone), std::memory_order_relaxed);
+  e.started_ns = ipc::monotonic_ns();
+  e.killed_at_start = false;
   pid_t pid = -1;
   switch (options.start_method) {
     case StartMethod::kFork:
@@ -1094,6 +1103,7 @@ void PoolCore::reap(uint32_t w) {
   e.dead.store(true, std::memory_order_release);
   deaths_.store(true, std::memory_order_release);
   header->doorbell.wake();
+  header->collector_bell.wake();  // a napping collector handles the death if nobody collects
   announce_room();  // a bounded shutdown waits for reaping here
 }
 
@@ -1113,6 +1123,24 @@ void PoolCore::check_timeouts() {
       kill(e->pid, SIGKILL);
     }
   }
+}
+
+bool PoolCore::check_starts() {
+  const uint64_t limit = static_cast<uint64_t>(std::chrono::nanoseconds(options.start_timeout).count());
+  if (limit == 0) return false;
+  const uint64_t now = ipc::monotonic_ns();
+  bool starting = false;
+  for (auto& e : workers_) {
+    if (e->pidfd < 0 || e->control->state.load(std::memory_order_acquire) != uint32_t(ipc::WorkerState::kStarting)) {
+      continue;
+    }
+    starting = true;
+    if (!e->killed_at_start && now > e->started_ns + limit) {
+      e->killed_at_start = true;
+      kill(e->pid, SIGKILL);  // reaped through its pidfd, then replaced
+    }
+  }
+  return starting;
 }
 
 void PoolCore::monitor_loop() {
@@ -1144,13 +1172,16 @@ void PoolCore::monitor_loop() {
       }
     }
     if (fds.size() == 1 && stopping_.load(std::memory_order_acquire)) break;
-    // Deadlines are checked every 5 ms while a task with a timeout is in flight.
-    const int tick = timed_inflight_.load(std::memory_order_relaxed) != 0 ? 5 : -1;
+    // Deadlines are checked every 5 ms while a task with a timeout is in flight, starts every
+    // 100 ms while a worker is starting.
+    const bool timed = timed_inflight_.load(std::memory_order_relaxed) != 0;
+    const bool starting = check_starts();
+    const int tick = timed ? 5 : starting ? 100 : -1;
     if (poll(fds.data(), fds.size(), tick) < 0) continue;
     for (std::size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents != 0) reap(who[i]);
     }
-    if (tick > 0) check_timeouts();
+    if (timed) check_timeouts();
     if (fds[0].revents != 0) {
       uint64_t count = 0;
       [[maybe_unused]] ssize_t r = read(control_fd_, &count, sizeof count);
@@ -1235,6 +1266,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
     }
   };
   bool in_time = true;
+  header->collector_bell.wake();  // it drains what nobody waits for (a lone task's result)
   if (wait && !broken()) {
     // Queued tasks run first: the stop message goes behind them in each ring.
     in_time = wait_until([this] { return inflight_total_.load(std::memory_order_acquire) == 0 || broken(); });
@@ -1270,7 +1302,7 @@ bool PoolCore::shutdown(bool wait, bool cancel_futures, std::chrono::millisecond
   request_monitor(kNoWorker);
   if (monitor_.joinable()) monitor_.join();
   header->doorbell.wake();
-  ipc::futex_wake_all(&drain_hook_->collectors);  // a collector napping while a waiter collected
+  header->collector_bell.wake();  // a collector napping while a waiter collected
   if (collector_.joinable()) collector_.join();
   {
     std::lock_guard lock(drain_hook_->mu);

@@ -6,7 +6,9 @@
 //    envelope in and hand the slot to the scheduler (below);
 //  - the collector: drains every completion ring, completes futures, answers workers' arena
 //    requests and cleans up after dead workers; sleeps on the segment's doorbell when idle.
-//    A thread waiting on a future drains too while it spins (DrainHook);
+//    A thread waiting on a future drains too while it spins (DrainHook); meanwhile the
+//    collector naps on the CollectorBell and is woken only for completions nobody else
+//    observes (future.h);
 //  - the monitor: starts workers (fork, forkserver or exec) so their parent-death signal is
 //    tied to a thread that lives as long as the pool, learns of deaths at once from pidfds in
 //    poll(), and enforces task timeouts.
@@ -107,6 +109,8 @@ struct WorkerEntry {
   std::atomic<pid_t> pid{0};  // rewritten by the monitor on respawn, read by any thread
   int pidfd = -1;
   int wait_status = 0;  // of the last exit
+  uint64_t started_ns = 0;      // when the monitor started it (monitor only)
+  bool killed_at_start = false;  // the monitor killed it for not starting (monitor only)
 };
 
 
@@ -191,6 +195,11 @@ class PoolCore {
   void start_worker(uint32_t worker);
   void reap(uint32_t worker);
   void check_timeouts();
+  // Kills a worker still not in its serving code PoolOptions::start_timeout after it was
+  // started: a child forked while another thread of the parent held a lock (a sanitizer's
+  // allocator, a user's mutex) can wait on it forever. It is replaced like any worker that
+  // died idle. True while a worker is still starting.
+  bool check_starts();
   void request_monitor(uint32_t respawn_worker);
 
   std::vector<std::unique_ptr<WorkerEntry>> workers_;

@@ -46,6 +46,7 @@ class Worker final : public BufferSink {
   [[noreturn]] void serve() {
     tls_worker = this;
     control_.pid.store(getpid(), std::memory_order_relaxed);
+    control_.state.store(uint32_t(ipc::WorkerState::kInitializing), std::memory_order_release);
     run_initializer();
     if (config_.max_rss != 0) {
       rss_baseline_ = private_resident_bytes();
@@ -206,6 +207,7 @@ class Worker final : public BufferSink {
       complete_.producer_wake().wait([this] { return complete_.size() < complete_.capacity(); }, ipc::WaitPolicy{.spin_ns = 2000});
     }
     header_.doorbell.notify();
+    header_.collector_bell.ring_if_wanted();
   }
 
   std::span<const std::byte> task_envelope(const ipc::SlotHeader& h) const {

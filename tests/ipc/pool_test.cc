@@ -235,6 +235,34 @@ TEST(PoolTest, WaitForWithAZeroOrNegativeTimeoutOnlyChecks) {
   EXPECT_EQ(slow.get(), 7);
 }
 
+// Nobody waits: polling done() alone sees a lone task finish (done() drains what has
+// completed), and tasks observed only through callbacks all run them (the collector drains
+// what no waiter collects), whether they completed before or after the callback was added.
+TEST(PoolTest, TasksNobodyWaitsForAreSeenByPollingDoneAndRunTheirCallbacks) {
+  using namespace std::chrono_literals;
+  brine::Pool pool({.workers = 2});
+  for (int round = 0; round < 3; ++round) {
+    auto lone = pool.submit(add, round, 3);
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (!lone.done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(lone.done()) << "round " << round;
+    EXPECT_EQ(lone.get(), round + 3);
+  }
+  constexpr int kTasks = 20;
+  std::atomic<int> called{0};
+  std::promise<void> all;
+  std::vector<brine::Future<int>> futures;
+  for (int i = 0; i < kTasks; ++i) futures.push_back(pool.submit(sleep_then, i % 3 == 0 ? 0 : 20, i));
+  std::this_thread::sleep_for(5ms);  // some complete before their callback is added, some after
+  for (auto& f : futures) {
+    f.add_done_callback([&] {
+      if (called.fetch_add(1) + 1 == kTasks) all.set_value();
+    });
+  }
+  ASSERT_EQ(all.get_future().wait_for(60s), std::future_status::ready) << called.load() << " callbacks ran";
+  for (int i = 0; i < kTasks; ++i) EXPECT_EQ(futures[i].get(), i);
+}
+
 TEST(PoolTest, DestroyingThePoolLeavesNoSegmentNoFdAndNoChild) {
   const auto shm_before = brine::testing::brine_shm_entries();
   ASSERT_TRUE(brine::testing::brine_memfds().empty());

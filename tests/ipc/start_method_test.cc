@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -218,6 +219,29 @@ TEST(StartMethodOptionsTest, SpawnExecsTheWorkerCommand) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   const std::string cmdline((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_NE(cmdline.find(marker_arg), std::string::npos) << "the worker was not started with worker_command";
+}
+
+// A worker that never reaches its serving code (here the first one execs `sleep` instead of
+// the worker; in real life, a child forked while another thread held a lock) is killed after
+// PoolOptions::start_timeout and replaced; the task waiting for it then runs.
+TEST(StartMethodOptionsTest, AWorkerStuckStartingIsKilledAndReplaced) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(n, 0);
+  self[n] = 0;
+  const auto marker = std::filesystem::temp_directory_path() /
+                      ("brine-stuck-start-" + std::to_string(getpid()));
+  std::filesystem::remove_all(marker);
+  const std::string script = "if mkdir '" + marker.string() + "' 2>/dev/null; then exec sleep 600; fi; exec \"$0\" \"$@\"";
+  brine::Pool pool({.workers = 1,
+                    .start_method = StartMethod::kSpawn,
+                    .start_timeout = 500ms,
+                    .worker_command = {"/bin/sh", "-c", script, self, "--gtest_filter=brine-stuck-start-marker"}});
+  EXPECT_EQ(pool.submit(start_method::cube, int64_t{4}).get(), 64);
+  EXPECT_TRUE(std::filesystem::exists(marker)) << "the first worker did not take the stuck path";
+  EXPECT_EQ(pool.stats().idle_workers_crashed, 1u) << "the stuck worker is counted as a worker that died idle";
+  EXPECT_EQ(pool.stats().workers_crashed, 0u);
+  std::filesystem::remove_all(marker);
 }
 
 }  // namespace

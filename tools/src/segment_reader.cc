@@ -35,6 +35,7 @@ const char* to_string(ipc::WorkerState state) noexcept {
   switch (state) {
     case ipc::WorkerState::kEmpty: return "empty";
     case ipc::WorkerState::kStarting: return "starting";
+    case ipc::WorkerState::kInitializing: return "initializing";
     case ipc::WorkerState::kIdle: return "idle";
     case ipc::WorkerState::kBusy: return "busy";
     case ipc::WorkerState::kExited: return "exited";

@@ -41,16 +41,19 @@ enum class TaskStatus : uint32_t { kPending = 0, kDone = 1, kFailed = 2 };
 //
 // A waiter spins (ipc::SpinLearner decides how long) draining, then sleeps on the pool's
 // doorbell itself, so that the worker's completion wakes it directly. While any thread collects
-// this way (`collectors`), the collector thread naps on `collectors` instead of the doorbell: a
-// worker then makes no wake syscall for a sleeper nobody needs. The last collector to leave
-// wakes the collector if tasks are still in flight; a submit with nobody collecting wakes it
-// too. `doorbell`, `work_waiting` and `outstanding` are set once by the pool before any future
-// exists and used only by a thread counted in `collectors` while `open`; the pool's shutdown
-// closes the hook, wakes the doorbell and waits for `collectors` to drain before it unmaps.
+// this way (`collectors`), the collector thread naps on the segment's CollectorBell instead of
+// the doorbell: a worker then makes no wake syscall for a sleeper nobody needs. The last
+// collector to leave wakes the collector if tasks are still in flight; a submit with nobody
+// collecting asks the bell to wake it at the next completion (unless a waiter comes first).
+// `doorbell`, `bell`, `work_waiting` and `outstanding` are set once by the pool before any
+// future exists and used only by a thread counted in `collectors` while `open`; the pool's
+// shutdown closes the hook, wakes the doorbell and waits for `collectors` to drain before it
+// unmaps.
 struct DrainHook {
   std::recursive_mutex mu;
   std::function<std::size_t()> drain;  // guarded by mu
   ipc::EventCount* doorbell = nullptr;
+  ipc::CollectorBell* bell = nullptr;
   std::function<bool()> work_waiting;  // a completion or a death waits to be drained
   std::function<bool()> outstanding;   // tasks are in flight
   std::atomic<bool> open{true};
@@ -71,10 +74,19 @@ struct DrainHook {
   // With a deadline (CLOCK_MONOTONIC ns), it also returns once the deadline passes.
   void collect_until(const ipc::WaitPolicy& policy, const std::function<bool()>& done,
                      uint64_t deadline = UINT64_MAX) noexcept;
-  // The collector thread is napping and nobody collects: wake it.
+  // A task is about to be published while others are in flight: if the collector naps and
+  // nobody collects, its completion must wake the collector (the bell's `wanted`); a waiter
+  // that comes first cancels that. A lone task needs no collector: whoever observes it (get,
+  // wait, done, a callback, shutdown) drains it.
+  void want_collector_if_alone() noexcept {
+    if (collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0) {
+      bell->want();
+    }
+  }
+  // The collector must drain now if nobody collects (a callback was added to a pending task).
   void wake_collector_if_alone() noexcept {
     if (collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0) {
-      ipc::futex_wake_all(&collectors);
+      bell->wake();
     }
   }
 };
@@ -93,6 +105,8 @@ class TaskStateBase {
   void fail(std::exception_ptr error) noexcept;  // completes with an error (first completion wins)
   void finish() noexcept;                         // completes after decode() (first completion wins)
   bool done() const noexcept { return status_.load(std::memory_order_acquire) != uint32_t(TaskStatus::kPending); }
+  // Drains the pool's completions once, without blocking; true if this task is done then.
+  bool poll() const noexcept;
   void wait(const ipc::WaitPolicy& policy) const noexcept;
   bool wait_for(std::chrono::nanoseconds timeout, const ipc::WaitPolicy& policy) const noexcept;
   void add_done_callback(std::function<void()> callback);
@@ -200,7 +214,9 @@ class Future {
   }
 
   bool valid() const noexcept { return state_ != nullptr; }
-  bool done() const noexcept { return state_->done(); }
+  // Not done yet: collects what has completed (without blocking), so polling done() alone
+  // sees the task finish.
+  bool done() const noexcept { return state_->done() || state_->poll(); }
   void wait() const noexcept { state_->wait(policy_); }
   // True if the task finished within `timeout`.
   template <class Rep, class Period>

@@ -45,7 +45,8 @@ namespace brine::ipc {
 inline constexpr uint64_t kSegmentMagic = 0x31454e4952423a42ull;  // "B:BRINE1"
 // 3: issue 11/17's layout (separate task/result envelope regions, page-aligned worker-writable
 // regions) merged with issue 13's (64-bit slot state word with a dispatch ticket, run_ns).
-inline constexpr uint32_t kLayoutVersion = 3;
+// 4: the collector's bell on the doorbell's page.
+inline constexpr uint32_t kLayoutVersion = 4;
 // The protection granule: regions a worker may write start and end on this boundary.
 inline constexpr std::size_t kPageSize = 4096;
 
@@ -91,7 +92,9 @@ struct IndexStack {
   }
 };
 
-enum class WorkerState : uint32_t { kEmpty = 0, kStarting, kIdle, kBusy, kExited };
+// kStarting: forked or exec'd, not yet in its serving code (written by the parent);
+// kInitializing: serving, running the pool's initializer (written by the worker).
+enum class WorkerState : uint32_t { kEmpty = 0, kStarting, kIdle, kBusy, kExited, kInitializing };
 
 // Why a worker exited on its own (written just before _exit; a crash leaves kNone).
 enum class ExitReason : uint32_t { kNone = 0, kStopped, kRetired, kIdle, kInitFailed, kMemory };
@@ -202,6 +205,9 @@ struct alignas(kPageSize) SegmentHeader {  // page-aligned: its doorbell has a p
   // The parent sleeps here for completions. On a page of its own: the one part of the header
   // that workers write.
   alignas(kPageSize) EventCount doorbell;
+  // Wakes the parent's napping collector when nobody else watches completions (wait.h). On the
+  // doorbell's line: a completion touches that line anyway.
+  CollectorBell collector_bell;
 };
 
 static_assert(std::is_standard_layout_v<SegmentHeader>);

@@ -84,6 +84,11 @@ struct PoolOptions {
   std::size_t max_worker_rss = 0;
   std::chrono::milliseconds task_timeout{0};  // run-time limit per task; 0: none
   std::chrono::milliseconds idle_timeout{0};  // a worker idle this long exits (restarted on demand); 0: never
+  // A worker that has not reached its serving code this long after it was started (forked,
+  // or exec'd and loading) is killed and replaced: a child forked while another thread of the
+  // parent held a lock may wait on it forever. The initializer's own time does not count.
+  // 0: no limit.
+  std::chrono::milliseconds start_timeout{30'000};
   // How long the destructor lets queued and running tasks finish before it kills the workers
   // (their futures then fail with brine::PoolClosed) and reaps them; 0: no bound.
   std::chrono::milliseconds shutdown_timeout{kDefaultShutdownTimeout};

@@ -158,4 +158,34 @@ struct EventCount {
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(std::is_standard_layout_v<EventCount>);
 
+// Wakes a thread that naps while others watch for events, only when nobody watches any more.
+// The pool's collector thread naps on `seq` while waiters collect their own results
+// (future.h). A submit that finds nobody collecting does not wake it: it sets `wanted`, and
+// the worker that completes the next task clears the flag and makes the one wake syscall. A
+// waiter that starts collecting clears the flag first, so the usual submit-then-get() wakes
+// nobody but the waiter. Lives in shared memory (the doorbell's page, which workers write): a
+// worker that scribbles here can only delay the collector until its nap times out.
+struct CollectorBell {
+  std::atomic<uint32_t> seq{0};
+  std::atomic<uint32_t> wanted{0};
+
+  // Asks the next completion to wake the napper. Call before the task is published.
+  void want() noexcept {
+    if (wanted.load(std::memory_order_relaxed) == 0) wanted.store(1, std::memory_order_seq_cst);
+  }
+  // Somebody watches now (a waiter collects, or the napper itself woke up).
+  void unwant() noexcept {
+    if (wanted.load(std::memory_order_relaxed) != 0) wanted.store(0, std::memory_order_relaxed);
+  }
+  // A completion was published: wake the napper if it was wanted.
+  void ring_if_wanted() noexcept {
+    if (wanted.load(std::memory_order_seq_cst) != 0 && wanted.exchange(0, std::memory_order_seq_cst) != 0) wake();
+  }
+  void wake() noexcept {
+    seq.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(&seq);
+  }
+};
+static_assert(std::is_standard_layout_v<CollectorBell>);
+
 }  // namespace brine::ipc
