@@ -893,8 +893,9 @@ def targets13_section(rows):
                "builds): the adaptive wait then sleeps rather than spin, by design." + profile_link("sleep"))
     time_ratio("default round trip, tasks 2 ms apart, ≤ 1.2× a bare futex ping-pong with the same pauses",
                ns(pool.get("RoundTrip/rare")), ns(raw.get("futex_rare")), 1.2,
-               "a task still costs two wake-ups of sleeping processes (worker, then caller) plus the envelope "
-               "work, against one pair of wake-ups in the bare ping-pong's round trip." + profile_link("rare"))
+               "a task now makes as many context switches as the bare ping-pong (the collector thread is no "
+               "longer woken per task); what is left is the task's own work (encode, slot, decode, result, "
+               "collect) on caches gone cold in 2 ms asleep." + profile_link("rare"))
     time_ratio("default round trip, worker and caller on one CPU, ≤ 1.2× an eventfd ping-pong there",
                ns(pool.get("RoundTrip/same_cpu")), ns(raw.get("eventfd_same_cpu")), 1.2,
                "the envelope encode/verify/decode on top of the two context switches." + profile_link("same_cpu"))
