@@ -231,17 +231,23 @@ int main(int argc, char** argv) {
     for (auto& f : fs) sum += f.get();
     const double s = seconds_since(t);
     if (sum != 100.0 * local_sum) std::fprintf(stderr, "array_once: wrong sum\n");
-    nlohmann::json per_rank = nlohmann::json::object();
+    // Per rank: the buffer bytes the driver sent it (to its own rank 0: a copy into the local
+    // pool, no network). Per host: what crossed MPI to that host's serving ranks, whose ranks
+    // pass the array to each other (ClusterOptions::share_on_host).
+    nlohmann::json per_rank = nlohmann::json::object(), per_host = nlohmann::json::object();
     std::string text;
     const auto after = pool.stats().ranks;
     for (std::size_t i = 0; i < after.size(); ++i) {
       const uint64_t sent = after[i].buffer_bytes_sent - before[i];
       per_rank[std::to_string(after[i].rank)] = sent;
+      if (after[i].rank != 0) per_host[after[i].host] = per_host.value(after[i].host, uint64_t{0}) + sent;
       text += " rank " + std::to_string(after[i].rank) + ": " + std::to_string(sent >> 20) + " MiB";
     }
     std::printf("%-22s %12.3f s    (%ld MiB array, 100 sums; one sum in-process %.3f s; sent:%s)\n", "array_sum", s,
                 array_mib, local_s, text.c_str());
-    row("array_sum", s, "s", {{"array_mib", array_mib}, {"local_sum_s", local_s}, {"buffer_bytes_sent_per_rank", per_rank}});
+    row("array_sum", s, "s",
+        {{"array_mib", array_mib}, {"local_sum_s", local_s}, {"buffer_bytes_sent_per_rank", per_rank},
+         {"buffer_bytes_sent_per_host", per_host}});
   }
 
   if (result_mib > 0) {
