@@ -17,9 +17,10 @@ namespace brine {
 enum class Placement : uint8_t { kAuto, kCopy, kReference };
 
 // Default size from which a buffer is referenced in the arena rather than copied into the
-// envelope. The copy-vs-reference sweep in bench/ puts the crossover between 2 and 17 KiB on a
-// 2-core machine; 16 KiB sits at its top, so small values never pay for an arena block.
-inline constexpr std::size_t kDefaultReferenceThreshold = 16 * 1024;
+// envelope. The interleaved copy-vs-reference sweep in bench/ (BM_PoolSweep) put the crossover
+// at 4.0 and 6.4 KiB in two full runs on a 2-vCPU VM (REPORT.md of 2026-12-02 00:50 and 11:01
+// UTC; 16 KiB and more in runs on a loaded machine); 8 KiB is within 2x of both.
+inline constexpr std::size_t kDefaultReferenceThreshold = 8 * 1024;
 
 class BufferSink {
  public:
