@@ -181,6 +181,14 @@ TEST_P(StartMethodTest, ALambdaByValueRunsBecauseTheImageIsTheSame) {
 }
 
 TEST_P(StartMethodTest, ThousandsOfTasksAndARespawnStorm) {
+#if defined(__SANITIZE_ADDRESS__)
+  // GCC 12's AddressSanitizer allocator is not fork-safe: a replacement forked from this
+  // multithreaded parent while another thread allocates inherits the allocator's lock held and
+  // can hang at its next allocation, before or after it starts serving (about 1 run in 16 here).
+  // That is the hazard the README gives for kFork; PoolOptions::start_timeout recovers the
+  // first case only. The storm runs in every other build and with the other start methods.
+  if (GetParam() == StartMethod::kFork) GTEST_SKIP() << "kFork respawn storm under GCC 12 ASan (its allocator is not fork-safe)";
+#endif
   brine::Pool pool({.workers = 2, .start_method = GetParam(), .max_tasks_per_child = 50});
   std::vector<brine::Future<int64_t>> fs;
   for (int64_t i = 0; i < 2'000; ++i) fs.push_back(pool.submit(cube, i % 100));
