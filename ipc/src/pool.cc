@@ -480,6 +480,7 @@ void PoolCore::schedule(uint32_t s) {
       }
     }
     bool any_eligible = false, queued = false;
+    std::vector<uint32_t> unpark;
     {
       std::lock_guard lock(sched_mu_);
       if (broken()) throw broken_error();
@@ -493,8 +494,16 @@ void PoolCore::schedule(uint32_t s) {
         backlog_.push_back(s);
         pump();
         queued = true;
+        // A worker parked since the check above (handle_death parks only with an empty
+        // backlog, under this lock) is needed for this task.
+        for (uint32_t w = 0; w < workers_.size(); ++w) {
+          if (workers_[w]->parked.load(std::memory_order_acquire) && workers_[w]->parked.exchange(false)) {
+            unpark.push_back(w);
+          }
+        }
       }
     }
+    for (const uint32_t w : unpark) request_monitor(w);
     if (queued) {
       wake_pushed();
       return;
@@ -1001,8 +1010,15 @@ void PoolCore::handle_death(uint32_t w) {
 
   const bool wanted = !stopping && !broken() && w < target_workers_.load(std::memory_order_acquire);
   e.retiring.store(false, std::memory_order_release);
+  // An idle exit parks the worker (restarted by the next submit that needs it) unless tasks
+  // already wait in the backlog: a submit that queued one before the park saw nothing to restart.
+  bool park = false;
   if (wanted && reason == ipc::ExitReason::kIdle && requeue.empty()) {
-    e.parked.store(true, std::memory_order_release);  // restarted by the next submit that needs it
+    std::lock_guard lock(sched_mu_);
+    park = backlog_.empty();
+    if (park) e.parked.store(true, std::memory_order_release);
+  }
+  if (park) {
     // A submitter may already be waiting for a worker (it saw this one dead before it was
     // parked): wake it, so that it sees the parked worker and restarts it.
     announce_room();
