@@ -1368,8 +1368,10 @@ PoolStats PoolCore::stats() const {
     for (uint32_t c; (c = completing_.load(std::memory_order_acquire)) != 0;) completing_.wait(c, std::memory_order_acquire);
   }
   PoolStats s;
-  s.submitted = header->tasks_submitted.load();
+  // Completed first: both only grow, so a snapshot never shows more completed than submitted
+  // (submitted - completed, the tasks in flight, cannot wrap below zero).
   s.completed = header->tasks_completed.load();
+  s.submitted = header->tasks_submitted.load();
   s.workers_crashed = header->workers_crashed.load();
   s.idle_workers_crashed = header->idle_workers_crashed.load();
   s.workers_recycled_for_memory = header->workers_recycled.load();
