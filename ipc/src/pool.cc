@@ -473,16 +473,17 @@ void PoolCore::record_run_time(uint64_t ns) noexcept {
 void PoolCore::schedule(uint32_t s) {
   for (;;) {
     const uint32_t seen = slots_released_.load(std::memory_order_acquire);
-    for (uint32_t w = 0; w < workers_.size(); ++w) {
-      WorkerEntry& e = *workers_[w];
-      if (e.parked.load(std::memory_order_acquire) && e.parked.exchange(false)) {
-        request_monitor(w);  // a worker that exited when idle is needed again
-      }
-    }
     bool any_eligible = false, queued = false;
-    std::vector<uint32_t> unpark;
+    std::vector<uint32_t> unpark;  // workers that exited when idle, needed again
     {
       std::lock_guard lock(sched_mu_);
+      // Under the lock handle_death parks under (only with an empty backlog): a worker is either
+      // found parked here or sees this task in the backlog and is restarted.
+      for (uint32_t w = 0; w < workers_.size(); ++w) {
+        if (workers_[w]->parked.load(std::memory_order_acquire) && workers_[w]->parked.exchange(false)) {
+          unpark.push_back(w);
+        }
+      }
       if (broken()) throw broken_error();
       if (stopping_.load(std::memory_order_acquire)) {
         throw PoolClosed("brine: the pool shut down before the task could be queued");
@@ -494,13 +495,6 @@ void PoolCore::schedule(uint32_t s) {
         backlog_.push_back(s);
         pump();
         queued = true;
-        // A worker parked since the check above (handle_death parks only with an empty
-        // backlog, under this lock) is needed for this task.
-        for (uint32_t w = 0; w < workers_.size(); ++w) {
-          if (workers_[w]->parked.load(std::memory_order_acquire) && workers_[w]->parked.exchange(false)) {
-            unpark.push_back(w);
-          }
-        }
       }
     }
     for (const uint32_t w : unpark) request_monitor(w);

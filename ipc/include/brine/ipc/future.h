@@ -79,15 +79,15 @@ struct DrainHook {
   // that comes first cancels that. A lone task needs no collector: whoever observes it (get,
   // wait, done, a callback, shutdown) drains it.
   void want_collector_if_alone() noexcept {
-    if (collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0) {
-      bell->want();
-    }
+    if (collector_alone()) bell->want();
   }
   // The collector must drain now if nobody collects (a callback was added to a pending task).
   void wake_collector_if_alone() noexcept {
-    if (collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0) {
-      bell->wake();
-    }
+    if (collector_alone()) bell->wake();
+  }
+  // The collector thread naps and no other thread collects.
+  bool collector_alone() const noexcept {
+    return collector_napping.load(std::memory_order_seq_cst) != 0 && collectors.load(std::memory_order_seq_cst) == 0;
   }
 };
 
