@@ -6,6 +6,8 @@ worker processes), for comparison with bench/cluster_bench.cc in the same run:
 Rows: round trip of an empty task, client.map of small tasks (one task per call: Dask has no
 chunksize), 600 uneven naps, and an M MiB numpy array scattered to every worker
 (broadcast=True) then summed by 100 tasks. Prints one line per row and a JSON object.
+The workers have no memory limit (memory_limit=0): with Dask's default share of RAM per worker,
+the copies of a large array make workers spill and pause, which measures the limit, not the transfer.
 """
 import argparse
 import json
@@ -42,12 +44,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=500)
-    parser.add_argument("--array-mib", type=int, default=0)  # 1024 did not finish in 10 min here
+    parser.add_argument("--array-mib", type=int, default=0)  # 1024 did not finish in 6 min here; run_report: 256
     parser.add_argument("--json", help="also write the JSON object to this file")
     args = parser.parse_args()
     rows = []
     workers = 6
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0) as cluster, \
             Client(cluster) as client:
         client.submit(noop, pure=False).result()
         us = []
