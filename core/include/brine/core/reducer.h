@@ -678,9 +678,46 @@ struct SequenceOf {
       }
     }
   }
+  // Calls `each` with every element's offset slot of a vector of offsets.
+  template <class Each>
+  static void read_elements(const Decoder&, const uint8_t* p, Each&& each) {
+    if (p == nullptr) return;
+    const auto n = flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p);
+    for (flatbuffers::uoffset_t i = 0; i < n; ++i) {
+      each(p + sizeof(flatbuffers::uoffset_t) + std::size_t{i} * sizeof(flatbuffers::uoffset_t));
+    }
+  }
   static std::size_t count(const uint8_t* p) {
     return p == nullptr ? 0 : flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p);
   }
+};
+
+// Reads the field in `slot` into `dst`: a std::string straight into its own storage, anything
+// else by assignment.
+template <class M>
+void read_slot_into(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot, const M* dflt,
+                    M& dst) {
+  if constexpr (std::is_same_v<M, std::string>) {
+    if (!overridden<M>(d.overrides())) {
+      const auto* s = t != nullptr ? t->GetPointer<const flatbuffers::String*>(slot) : nullptr;
+      if (s == nullptr) {
+        dst.clear();
+      } else {
+        dst.assign(s->c_str(), s->size());
+      }
+      return;
+    }
+  }
+  dst = Slot<M>::read(d, t, slot, dflt);
+}
+
+// Converts to the element at `elem` when a container constructs it in place: emplace_back of
+// one of these decodes the element directly into the container's storage.
+template <class T>
+struct ElementReader {
+  const Decoder& d;
+  const uint8_t* elem;
+  operator T() const { return read_element<T>(d, elem); }
 };
 
 // Elements I... of a tuple type, without constructing anything.
@@ -817,21 +854,22 @@ struct Reducer<std::vector<T, A>> : detail::SequenceOf<T> {
     if constexpr (detail::native_decode<T>()) {
       if (!detail::overridden<T>(d.overrides())) {
         const auto s = detail::inline_elements<T>(d, p);
-        if constexpr (std::is_trivially_copyable_v<T> && !std::is_trivially_default_constructible_v<T>) {
-          // A struct with member initializers: the iterator constructor would copy element by
-          // element; value-initialize, then copy the block.
-          std::vector<T, A> out(s.size());
-          if (!s.empty()) std::memcpy(static_cast<void*>(out.data()), s.data(), s.size_bytes());
-          return out;
-        } else {
-          const T* first = reinterpret_cast<const T*>(s.data());
-          return std::vector<T, A>(first, first + s.size());  // one pass: no zero-fill first
-        }
+        // One pass over the elements (a memmove for trivial T; for a struct with member
+        // initializers a copy loop the compiler vectorizes), never a zero-fill and a copy.
+        const T* first = reinterpret_cast<const T*>(s.data());
+        return std::vector<T, A>(first, first + s.size());
       }
     }
     std::vector<T, A> out;
     out.reserve(detail::SequenceOf<T>::count(p));
-    detail::SequenceOf<T>::read_into(d, p, [&](T&& x) { out.push_back(std::move(x)); });
+    if constexpr (!detail::kInline<T>) {
+      // Each element decoded straight into the vector's storage (no temporary to move).
+      detail::SequenceOf<T>::read_elements(d, p, [&](const uint8_t* elem) {
+        out.emplace_back(detail::ElementReader<T>{d, elem});
+      });
+    } else {
+      detail::SequenceOf<T>::read_into(d, p, [&](T&& x) { out.push_back(std::move(x)); });
+    }
     return out;
   }
 };
@@ -1214,8 +1252,8 @@ struct Fields {
     const Defaults* defaults = field_defaults();
     Class out{};
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((out.*kMembers = detail::Slot<Member<I>>::read(d, t, detail::slot_of(I),
-                                                      defaults != nullptr ? &std::get<I>(*defaults) : nullptr)),
+      (detail::read_slot_into(d, t, detail::slot_of(I), defaults != nullptr ? &std::get<I>(*defaults) : nullptr,
+                              out.*kMembers),
        ...);
     }(std::index_sequence_for<decltype(kMembers)...>());
     return out;
