@@ -224,20 +224,15 @@ class EnvelopeCodecBase {
   Bytes encode_with(const Value& value, BufferSink* sink) {
     fbb_.Clear();
     Encoder e(fbb_, {.sink = sink});
-    const EncodedCall call = encode_call(e, fn_, value);
-    const auto refs = e.finish_refs();
-    fbb_.Finish(fb::CreateTask(fbb_, 1, info_.id, info_.signature, 0, info_.image_id,
-                               flatbuffers::Offset<fb::AnyTable>(call.call),
-                               flatbuffers::Offset<fb::AnyTable>(call.bound), call.bound_count, call.batch, refs),
-                fb::TaskIdentifier());
+    finish_task(e, 1, info_, encode_call(e, fn_, value));
     return builder_bytes(fbb_);
   }
   std::uint64_t decode_with(Bytes encoded, const BufferSource* source) {
     const fb::Task& task = verify_task(encoded);
-    if (task.signature() != info_.signature) throw std::runtime_error("brine: signature mismatch");
+    if (task.head()->signature() != info_.signature) throw std::runtime_error("brine: signature mismatch");
     Decoder d(source);
     d.set_envelope(reinterpret_cast<const std::uint8_t*>(encoded.data()), encoded.size(), task.refs());
-    const CallFrame frame{as_table(task.call()), as_table(task.bound()), task.bound_count()};
+    const CallFrame frame{as_table(task.call()), as_table(task.bound()), task.head()->bound_count()};
     using Table = detail::CallTable<std::tuple<Decoded>>;
     d.require([&](Verifier& v) { return Table::verify(v, frame); }, "the call's arguments");
     return digest_of(std::get<0>(Table::read(d, frame)));

@@ -1,5 +1,6 @@
 #include "brine/core/call.h"
 
+#include <cstring>
 #include <string>
 
 namespace brine {
@@ -14,12 +15,12 @@ const Root& verify(std::span<const std::byte> envelope, const char* identifier, 
     throw DecodeError(std::string("brine: corrupt ") + what + ": " + std::to_string(size) +
                       " bytes is shorter than a FlatBuffers header (8)");
   }
-  if (!flatbuffers::BufferHasIdentifier(data, identifier)) {
+  if (std::memcmp(data + sizeof(flatbuffers::uoffset_t), identifier, flatbuffers::kFileIdentifierLength) != 0) {
     throw DecodeError(std::string("brine: corrupt ") + what + ": bytes 4..7 are not the identifier \"" + identifier +
                       "\"");
   }
   flatbuffers::Verifier verifier(data, size, verifier_options(size));
-  if (!verifier.VerifyBuffer<Root>(identifier)) {
+  if (!verifier.VerifyBuffer<Root>(nullptr)) {  // the identifier is checked above
     throw DecodeError(std::string("brine: corrupt ") + what + " (" + std::to_string(size) +
                       " bytes): the FlatBuffers verifier rejected its table graph (an offset, length or "
                       "nesting points outside the buffer)");
@@ -28,6 +29,20 @@ const Root& verify(std::span<const std::byte> envelope, const char* identifier, 
 }
 
 }  // namespace
+
+void finish_task(Encoder& e, uint64_t task_id, const FunctionInfo& info, const EncodedCall& call) {
+  auto& fbb = e.builder();
+  const auto refs = e.finish_refs();
+  const fb::TaskHead head(task_id, info.id, info.signature, info.image_id, call.vectorized ? kTaskVectorized : 0,
+                          call.bound_count);
+  // The frame's vtable is the envelope's only one of its shape: searching the others for a
+  // twin costs more than the few bytes a match could save.
+  fbb.DedupVtables(false);
+  const auto task = fb::CreateTask(fbb, &head, flatbuffers::Offset<fb::AnyTable>(call.call),
+                                   flatbuffers::Offset<fb::AnyTable>(call.bound), call.batch, refs);
+  fbb.DedupVtables(true);
+  fbb.Finish(task, fb::TaskIdentifier());
+}
 
 const fb::Task& verify_task(std::span<const std::byte> envelope) {
   return verify<fb::Task>(envelope, fb::TaskIdentifier(), "task envelope");
@@ -77,47 +92,48 @@ const flatbuffers::Table* as_table(const fb::AnyTable* t) { return reinterpret_c
 
 ResultParts run_task(const fb::Task& task, const FunctionRegistry& registry, const Decoder& d, Encoder& e,
                      std::vector<std::shared_ptr<void>>* keep) {
-  const FunctionInfo* info = registry.find(task.function_id());
+  const fb::TaskHead& head = *task.head();  // required: the verifier checked it is there
+  const FunctionInfo* info = registry.find(head.function_id());
   if (info == nullptr) {
-    return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kNotRegistered, "brine::NotRegistered",
-                        "no function with id " + std::to_string(task.function_id()) +
+    return encode_error(e, head.task_id(), fb::Phase::DecodeTask, ErrorCode::kNotRegistered, "brine::NotRegistered",
+                        "no function with id " + std::to_string(head.function_id()) +
                             " is registered in the worker's binary; register it with BRINE_REGISTER in a file "
                             "linked into the worker",
                         "worker");
   }
-  if (info->signature != task.signature()) {
-    return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kDecode, "brine::DecodeError",
+  if (info->signature != head.signature()) {
+    return encode_error(e, head.task_id(), fb::Phase::DecodeTask, ErrorCode::kDecode, "brine::DecodeError",
                         "the task's argument types do not match " + info->name + info->signature_text +
                             " as registered in the worker; rebuild both sides from the same sources",
                         info->name);
   }
-  if (info->by_value && task.image_id() != info->image_id) {
-    return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kNotSerializable,
+  if (info->by_value && head.image_id() != info->image_id) {
+    return encode_error(e, head.task_id(), fb::Phase::DecodeTask, ErrorCode::kNotSerializable,
                         "brine::NotSerializable",
                         info->name + " was sent by value from a different binary image; a lambda only runs in "
                                      "workers of the binary that sent it (fork, or spawn of the same build). "
                                      "Register a function or functor and send it by name instead",
                         info->name);
   }
-  const CallFrame single{as_table(task.call()), as_table(task.bound()), task.bound_count(), keep};
-  if ((task.flags() & kTaskVectorized) != 0) {
+  const CallFrame single{as_table(task.call()), as_table(task.bound()), head.bound_count(), keep};
+  if ((head.flags() & kTaskVectorized) != 0) {
     if (info->invoke_vectorized == nullptr) {
-      return encode_error(e, task.task_id(), fb::Phase::DecodeTask, ErrorCode::kDecode, "brine::DecodeError",
+      return encode_error(e, head.task_id(), fb::Phase::DecodeTask, ErrorCode::kDecode, "brine::DecodeError",
                           "a vectorized chunk names " + info->name + ", which cannot run vectorized", info->name);
     }
-    return invoke_call(*info, info->invoke_vectorized, task.task_id(), single, d, e);
+    return invoke_call(*info, info->invoke_vectorized, head.task_id(), single, d, e);
   }
   const auto* batch = task.batch();
-  if (batch == nullptr) return invoke_call(*info, info->invoke, task.task_id(), single, d, e);
+  if (batch == nullptr) return invoke_call(*info, info->invoke, head.task_id(), single, d, e);
   // A chunk: every call shares the function and its bound state; each gets its own result.
   std::vector<flatbuffers::Offset<fb::Result>> results;
   results.reserve(batch->size());
   for (const fb::AnyTable* call : *batch) {
-    const ResultParts r =
-        invoke_call(*info, info->invoke, task.task_id(), CallFrame{as_table(call), single.bound, single.bound_count, nullptr}, d, e);
+    const ResultParts r = invoke_call(*info, info->invoke, head.task_id(),
+                                      CallFrame{as_table(call), single.bound, single.bound_count, nullptr}, d, e);
     results.push_back(fb::CreateResult(e.builder(), r.task_id, flatbuffers::Offset<fb::AnyTable>(r.value), r.error));
   }
-  return ResultParts{task.task_id(), 0, 0, e.builder().CreateVector(results)};
+  return ResultParts{head.task_id(), 0, 0, e.builder().CreateVector(results)};
 }
 
 void rethrow(const fb::Error& error) {

@@ -311,12 +311,7 @@ void PoolCore::submit(const std::shared_ptr<TaskStateBase>& state, const Functio
   // A failure completes the future after its handler has ended (see error_ptr).
   std::exception_ptr error;
   try {
-    const EncodedCall call = encode(e);
-    const auto refs = e.finish_refs();
-    fbb.Finish(fb::CreateTask(fbb, rec.task_id, info.id, info.signature, call.vectorized ? kTaskVectorized : 0,
-                              info.image_id, flatbuffers::Offset<fb::AnyTable>(call.call),
-                              flatbuffers::Offset<fb::AnyTable>(call.bound), call.bound_count, call.batch, refs),
-               fb::TaskIdentifier());
+    finish_task(e, rec.task_id, info, encode(e));
   } catch (...) {
     error = std::current_exception();
   }

@@ -35,10 +35,7 @@ class LocalPool {
     flatbuffers::FlatBufferBuilder task_fbb;
     Encoder encoder(task_fbb, EncodeOptions{.sink = &arena_});
     const EncodedCall call = encode_call(encoder, fn, args...);
-    const auto refs = encoder.finish_refs();
-    task_fbb.Finish(fb::CreateTask(task_fbb, ++last_id_, info->id, info->signature, 0, info->image_id,
-                                   flatbuffers::Offset<fb::AnyTable>(call.call), 0, 0, 0, refs),
-                    fb::TaskIdentifier());
+    finish_task(encoder, ++last_id_, *info, call);
     bytes_copied_ += encoder.bytes_copied();
     const auto task_bytes = std::as_bytes(std::span(task_fbb.GetBufferPointer(), task_fbb.GetSize()));
     const fb::Task& task = verify_task(task_bytes);

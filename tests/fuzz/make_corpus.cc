@@ -42,10 +42,7 @@ void task(const fs::path& dir, const std::string& name, R (*fn)(P...), const A&.
   Encoder e(fbb, {.reference_threshold = 256, .sink = &segment});
   const FunctionInfo& info = *FunctionRegistry::global().find_address(reinterpret_cast<const void*>(fn));
   const EncodedCall call = encode_call(e, fn, args...);
-  const auto refs = e.finish_refs();
-  fbb.Finish(fb::CreateTask(fbb, 1, info.id, info.signature, 0, 0, flatbuffers::Offset<fb::AnyTable>(call.call), 0, 0, 0,
-                            refs),
-             fb::TaskIdentifier());
+  finish_task(e, 1, info, call);
   write(dir / (name + ".bin"), fbb);
 }
 

@@ -449,7 +449,8 @@ TEST_F(FailureMatrixTest, CorruptOrTruncatedEnvelopeBytesAreRejectedByVerificati
   flatbuffers::FlatBufferBuilder fbb;
   brine::Encoder e(fbb);
   const auto call = brine::encode_call(e, &take_arg, EvilArg{kFine, false, 5});
-  fbb.Finish(brine::fb::CreateTask(fbb, 9, 1, 2, 0, 0, flatbuffers::Offset<brine::fb::AnyTable>(call.call)),
+  const brine::fb::TaskHead head(9, 1, 2, 0, 0, 0);
+  fbb.Finish(brine::fb::CreateTask(fbb, &head, flatbuffers::Offset<brine::fb::AnyTable>(call.call)),
              brine::fb::TaskIdentifier());
   std::vector<std::byte> task(reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
                               reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()) + fbb.GetSize());

@@ -276,7 +276,7 @@ std::vector<uint8_t> cluster_run(std::span<const uint8_t> envelope, std::vector<
   try {
     if (ids.size() != buffers.size()) throw DecodeError("brine: a cluster task lists buffer ids and buffers that differ in number");
     const fb::Task& task = verify_task(std::as_bytes(envelope));
-    task_id = task.task_id();
+    task_id = task.head()->task_id();
     const SentBuffers source(ids, buffers);
     Decoder d(&source);
     d.set_envelope(envelope.data(), envelope.size(), task.refs());
@@ -378,11 +378,11 @@ class RankServer {
     std::vector<std::span<const uint8_t>> buffers;
     try {
       const fb::Task& task = verify_task(std::as_bytes(envelope));
-      if (task.task_id() != t.task_id) {
-        throw DecodeError("brine: a task envelope carries id " + std::to_string(task.task_id()) + " in a frame for task " +
-                          std::to_string(t.task_id));
+      if (task.head()->task_id() != t.task_id) {
+        throw DecodeError("brine: a task envelope carries id " + std::to_string(task.head()->task_id()) +
+                          " in a frame for task " + std::to_string(t.task_id));
       }
-      if (const FunctionInfo* info = FunctionRegistry::global().find(task.function_id())) fn = info->name;
+      if (const FunctionInfo* info = FunctionRegistry::global().find(task.head()->function_id())) fn = info->name;
       if (const auto* refs = task.refs()) {
         for (flatbuffers::uoffset_t i = 0; i < refs->size(); ++i) {
           const uint32_t id = refs->Get(i)->ref().block();
@@ -623,12 +623,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     Encoder e(fbb, {options_.reference_threshold, &sink, nullptr});
     std::exception_ptr error;
     try {
-      const EncodedCall call = encode(e);
-      const auto refs = e.finish_refs();
-      fbb.Finish(fb::CreateTask(fbb, task->id, info.id, info.signature, call.vectorized ? kTaskVectorized : 0,
-                                info.image_id, flatbuffers::Offset<fb::AnyTable>(call.call),
-                                flatbuffers::Offset<fb::AnyTable>(call.bound), call.bound_count, call.batch, refs),
-                 fb::TaskIdentifier());
+      finish_task(e, task->id, info, encode(e));
       const std::size_t n = fbb.GetSize();
       if (n + sizeof(Trailer) > kMaxFrame) {
         throw NotSerializable("brine: a task envelope of " + std::to_string(n) + " bytes exceeds one MPI message (" +

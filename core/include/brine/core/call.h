@@ -65,8 +65,22 @@ flatbuffers::uoffset_t write_slots(Encoder& e, const Prepared& prepared) {
 }
 }  // namespace detail
 
+// The parts of a task a pool needs, encoded for callable `c` and its per-call arguments: one
+// call (a signature table), or a chunk of calls sharing the bound state.
+struct EncodedCall {
+  flatbuffers::uoffset_t call = 0;   // the signature table of a single call
+  flatbuffers::uoffset_t bound = 0;  // a chunk: parameters [0, bound_count)
+  uint32_t bound_count = 0;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::AnyTable>>> batch;
+  bool vectorized = false;  // the call table's last slot holds every call's last argument
+};
+
 // fb::Task::flags bits.
 inline constexpr uint32_t kTaskVectorized = 1;  // a map chunk as arrays (FunctionInfo::invoke_vectorized)
+
+// Writes the task frame around `call` (encoded with `e`), with the arena references `e`
+// recorded, and finishes the envelope.
+void finish_task(Encoder& e, uint64_t task_id, const FunctionInfo& info, const EncodedCall& call);
 
 // Verifies an untrusted task envelope's frame (its own fields and the vtables of its call
 // tables; the call's arguments are verified against their types when the call runs). Throws

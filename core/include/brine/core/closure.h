@@ -258,16 +258,6 @@ struct CallableTraits<L> {
   }
 };
 
-// The parts of a task a pool needs, encoded for callable `c` and its per-call arguments: one
-// call (a signature table), or a chunk of calls sharing the bound state.
-struct EncodedCall {
-  flatbuffers::uoffset_t call = 0;   // the signature table of a single call
-  flatbuffers::uoffset_t bound = 0;  // a chunk: parameters [0, bound_count)
-  uint32_t bound_count = 0;
-  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::AnyTable>>> batch;
-  bool vectorized = false;  // the call table's last slot holds every call's last argument
-};
-
 // The signature table of one call: the callable's state, then `args` (converted to their
 // parameter types).
 template <class C, class... A>
