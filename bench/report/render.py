@@ -798,17 +798,18 @@ def serialization_targets(cells):
     by_size = lambda c, p, codec: size(p, codec)
     target("envelope encode+decode into the native struct ≤ 1.0× FlatBuffers build + verify + unpack into the "
            "same struct (`brine` / `flatbuffers_unpack`)", ratios("brine", "flatbuffers_unpack"), 1.0,
-           "the envelope is a call, not a bare value: it writes three tables (the task frame with its ids, "
-           "signature and image, the call's argument table, then the payload's own) where FlatBuffers writes "
-           "one, and verifies the frame and the call before decoding. Under perf (`perf record` on "
-           "`BM_SerializationEncode/small_task/brine`), `FlatBufferBuilder::EndTable` takes 32 % of encoding. "
-           "Payloads of a few hundred bytes or more amortize it.")
+           "the envelope is a call, not a bare value: it writes three tables (the task frame with its "
+           "`TaskHead` struct of ids, signature and image, the call's argument table, then the payload's own) "
+           "where FlatBuffers writes one, and verifies the frame and the call before decoding. Under perf "
+           "(`perf record` on `BM_SerializationEncode/small_task/brine`), `FlatBufferBuilder::EndTable` and "
+           "the frame's writing take 40 % of encoding. Payloads of a few hundred bytes or more amortize it.")
     target("envelope decoded in place (spans, string_view, struct spans) ≤ 1.0× FlatBuffers' verify + in-place "
            "read (`brine_view` / `flatbuffers`)", ratios("brine_view", "flatbuffers"), 1.0,
            "the same three tables against one (see the row above).")
     target("envelope size ≤ 1.1× FlatBuffers' (`brine` bytes / `flatbuffers` bytes)",
            ratios("brine", "flatbuffers", by_size), 1.1,
-           "the task frame (ids, signature, image id: about 60 B) dominates a 36-byte payload.")
+           "the task frame (a 40-byte `TaskHead` of ids, signature, image id, flags, with the frame's and the call's "
+           "tables: about 80 B) dominates a 36-byte payload.")
     target("`brine_dumps` size ≤ 1.1× FlatBuffers'", ratios("brine_dumps", "flatbuffers", by_size), 1.1,
            "the DumpInfo table (type name, shape descriptor) appended to every dump.")
     target("`record_set` with its records as plain structs (`record_structs`) ≤ 2× memcpy (`brine`)",
