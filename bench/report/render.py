@@ -1140,8 +1140,11 @@ def dask_rows(dask, runs, verdicts):
     def val(key):
         return rows.get(key, {}).get("value")
 
-    def ratio(a, b, fmt="{:.1f}x"):
-        return fmt.format(a / b) if a and b else "n/a"
+    def ratio(a, b, fmt=None):
+        if not (a and b):
+            return "n/a"
+        r = a / b
+        return (fmt or ("{:,.0f}x" if r >= 100 else "{:.1f}x")).format(r)
     rt, per_call = val("round_trip"), val("map_small_per_call")
     unev, ship, arr_sum = rows.get("map_uneven", {}), rows.get("array_ship", {}), rows.get("array_sum", {})
     body = []
