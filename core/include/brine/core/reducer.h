@@ -862,10 +862,11 @@ struct Reducer<std::vector<T, A>> : detail::SequenceOf<T> {
     }
     std::vector<T, A> out;
     out.reserve(detail::SequenceOf<T>::count(p));
-    if constexpr (!detail::kInline<T> && std::is_aggregate_v<T>) {
-      // Each element decoded straight into the vector's storage (no temporary to move). Only
-      // for aggregates: a class with a constructor template taking anything would take the
-      // reader itself as its argument.
+    if constexpr (!detail::kInline<T> && std::is_aggregate_v<T> && !std::is_trivially_copyable_v<T>) {
+      // Each element decoded straight into the vector's storage: no temporary whose strings
+      // and vectors would be moved (a trivially copyable element is cheaper pushed). Only for
+      // aggregates: a class with a constructor template taking anything would take the reader
+      // itself as its argument.
       detail::SequenceOf<T>::read_elements(d, p, [&](const uint8_t* elem) {
         out.emplace_back(detail::ElementReader<T>{d, elem});
       });
