@@ -49,7 +49,8 @@ def main():
     args = parser.parse_args()
     rows = []
     workers = 6
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0) as cluster, \
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit=0) as cluster, \
             Client(cluster) as client:
         client.submit(noop, pure=False).result()
         us = []

@@ -36,7 +36,8 @@ void finish_task(Encoder& e, uint64_t task_id, const FunctionInfo& info, const E
   const fb::TaskHead head(task_id, info.id, info.signature, info.image_id, call.vectorized ? kTaskVectorized : 0,
                           call.bound_count);
   // The frame's vtable is the envelope's only one of its shape: searching the others for a
-  // twin costs more than the few bytes a match could save.
+  // twin costs more than the few bytes a match could save. (Every builder brine encodes with
+  // de-duplicates; FlatBuffers 2.0 has no getter to save and restore the setting.)
   fbb.DedupVtables(false);
   const auto task = fb::CreateTask(fbb, &head, flatbuffers::Offset<fb::AnyTable>(call.call),
                                    flatbuffers::Offset<fb::AnyTable>(call.bound), call.batch, refs);

@@ -378,11 +378,12 @@ class RankServer {
     std::vector<std::span<const uint8_t>> buffers;
     try {
       const fb::Task& task = verify_task(std::as_bytes(envelope));
-      if (task.head()->task_id() != t.task_id) {
-        throw DecodeError("brine: a task envelope carries id " + std::to_string(task.head()->task_id()) +
+      const fb::TaskHead& head = *task.head();  // required: the verifier checked it is there
+      if (head.task_id() != t.task_id) {
+        throw DecodeError("brine: a task envelope carries id " + std::to_string(head.task_id()) +
                           " in a frame for task " + std::to_string(t.task_id));
       }
-      if (const FunctionInfo* info = FunctionRegistry::global().find(task.head()->function_id())) fn = info->name;
+      if (const FunctionInfo* info = FunctionRegistry::global().find(head.function_id())) fn = info->name;
       if (const auto* refs = task.refs()) {
         for (flatbuffers::uoffset_t i = 0; i < refs->size(); ++i) {
           const uint32_t id = refs->Get(i)->ref().block();
