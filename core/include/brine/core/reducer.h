@@ -53,6 +53,10 @@
 
 #include "brine/core/codec.h"
 
+// Forces inlining of the small per-field steps (a scalar's read, a field's verify): without
+// it GCC leaves some of them as calls inside every table's loop over its fields.
+#define BRINE_DETAIL_INLINE [[gnu::always_inline]] inline
+
 namespace brine {
 
 // Specialize for your type (see the header comment). The primary template is left undefined.
@@ -224,7 +228,7 @@ constexpr flatbuffers::voffset_t slot_of(std::size_t i) {
 }
 
 template <class S>
-bool all_zero(const S& s) noexcept {
+BRINE_DETAIL_INLINE bool all_zero(const S& s) noexcept {
   std::array<unsigned char, sizeof(S)> raw;
   std::memcpy(raw.data(), &s, sizeof(S));
   return std::all_of(raw.begin(), raw.end(), [](unsigned char c) { return c == 0; });
@@ -255,7 +259,7 @@ template <class T>
 using Storage = std::remove_cvref_t<decltype(Wire<T>::store(std::declval<const T&>()))>;
 
 template <class T>
-auto store_value(const Encoder& e, const T& v) {
+BRINE_DETAIL_INLINE auto store_value(const Encoder& e, const T& v) {
   if constexpr (!std::is_same_v<reduced_t<T>, T>) {
     if (const ReducerTable* o = e.overrides()) {
       if (const auto* h = o->find<T, reduced_t<T>>()) return Wire<reduced_t<T>>::store(h->reduce(v));
@@ -269,7 +273,7 @@ auto store_value(const Encoder& e, const T& v) {
 }
 
 template <class T, class S>
-T load_value(const Decoder& d, const S& s) {
+BRINE_DETAIL_INLINE T load_value(const Decoder& d, const S& s) {
   if (const ReducerTable* o = d.overrides()) {
     if constexpr (!std::is_same_v<reduced_t<T>, T>) {
       if (const auto* h = o->find<T, reduced_t<T>>()) return h->rebuild(Wire<reduced_t<T>>::load(s));
@@ -315,7 +319,7 @@ constexpr bool kInline = Wire<T>::kind == WireKind::kScalar || Wire<T>::kind == 
 template <class T>
 struct Slot {
   using W = Wire<T>;
-  static auto prepare(Encoder& e, const T& v) {
+  BRINE_DETAIL_INLINE static auto prepare(Encoder& e, const T& v) {
     if constexpr (kInline<T>) {
       return store_value<T>(e, v);
     } else {
@@ -329,8 +333,8 @@ struct Slot {
   // A scalar is left out when its bits are its default's: `dflt` (the field's declared
   // default, see Fields) or else zero. Bitwise: -0.0 is kept, and a NaN payload.
   template <class P>
-  static void add(flatbuffers::FlatBufferBuilder& b, flatbuffers::voffset_t slot, const P& p, bool force = false,
-                  const T* dflt = nullptr) {
+  BRINE_DETAIL_INLINE static void add(flatbuffers::FlatBufferBuilder& b, flatbuffers::voffset_t slot, const P& p,
+                                      bool force = false, const T* dflt = nullptr) {
     if constexpr (W::kind == WireKind::kScalar) {
       bool absent = all_zero(p);
       if (dflt != nullptr) {
@@ -349,7 +353,8 @@ struct Slot {
   static bool present(const flatbuffers::Table* t, flatbuffers::voffset_t slot) {
     return t != nullptr && t->CheckField(slot);
   }
-  static T read(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot, const T* dflt = nullptr) {
+  BRINE_DETAIL_INLINE static T read(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot,
+                                    const T* dflt = nullptr) {
     if constexpr (W::kind == WireKind::kScalar) {
       using S = Storage<T>;
       const S absent = dflt != nullptr ? S(W::store(*dflt)) : S{};
@@ -366,7 +371,7 @@ struct Slot {
       return read_value<T>(d, t != nullptr ? t->GetPointer<const uint8_t*>(slot) : nullptr);
     }
   }
-  static bool verify(Verifier& v, const flatbuffers::Table* t, flatbuffers::voffset_t slot) {
+  BRINE_DETAIL_INLINE static bool verify(Verifier& v, const flatbuffers::Table* t, flatbuffers::voffset_t slot) {
     if constexpr (kInline<T>) {
       using S = Storage<T>;
       return t->VerifyField<S>(v, slot, alignof(S));
@@ -678,9 +683,10 @@ struct SequenceOf {
       }
     }
   }
-  // Calls `each` with every element's offset slot of a vector of offsets.
+  // Calls `each` with every element's offset slot of a vector of offsets. (read_into spells the
+  // same loop out: written through this one, GCC stops inlining the element reads there.)
   template <class Each>
-  static void read_elements(const Decoder&, const uint8_t* p, Each&& each) {
+  static void read_elements(const uint8_t* p, Each&& each) {
     if (p == nullptr) return;
     const auto n = flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p);
     for (flatbuffers::uoffset_t i = 0; i < n; ++i) {
@@ -695,8 +701,8 @@ struct SequenceOf {
 // Reads the field in `slot` into `dst`: a std::string straight into its own storage, anything
 // else by assignment.
 template <class M>
-void read_slot_into(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot, const M* dflt,
-                    M& dst) {
+BRINE_DETAIL_INLINE void read_slot_into(const Decoder& d, const flatbuffers::Table* t, flatbuffers::voffset_t slot,
+                                        const M* dflt, M& dst) {
   if constexpr (std::is_same_v<M, std::string>) {
     if (!overridden<M>(d.overrides())) {
       const auto* s = t != nullptr ? t->GetPointer<const flatbuffers::String*>(slot) : nullptr;
@@ -867,7 +873,7 @@ struct Reducer<std::vector<T, A>> : detail::SequenceOf<T> {
       // and vectors would be moved (a trivially copyable element is cheaper pushed). Only for
       // aggregates: a class with a constructor template taking anything would take the reader
       // itself as its argument.
-      detail::SequenceOf<T>::read_elements(d, p, [&](const uint8_t* elem) {
+      detail::SequenceOf<T>::read_elements(p, [&](const uint8_t* elem) {
         out.emplace_back(detail::ElementReader<T>{d, elem});
       });
     } else {
