@@ -61,7 +61,7 @@ flatbuffers::uoffset_t write_slots(Encoder& e, const Prepared& prepared) {
   auto& b = e.builder();
   const auto start = b.StartTable();
   SlotsOf<Params, kFirst, Prepared>::Table::add_all(b, prepared, kFirst);
-  return b.EndTable(start);
+  return e.end_table(start);
 }
 }  // namespace detail
 

@@ -310,7 +310,7 @@ EncodedCall encode_vectorized_batch(Encoder& e, const C& c, const Range& inputs,
   auto& b = e.builder();
   const auto start = b.StartTable();
   b.AddOffset(detail::slot_of(Traits::kBound), flatbuffers::Offset<void>(xs));
-  out.call = b.EndTable(start);
+  out.call = e.end_table(start);
   out.vectorized = true;
   return out;
 }

@@ -479,7 +479,7 @@ struct TableOf {
     auto& b = e.builder();
     const auto start = b.StartTable();
     add_all(b, prepared, 0, defaults);
-    return b.EndTable(start);
+    return e.end_table(start);
   }
   static flatbuffers::uoffset_t write(Encoder& e, const Ts&... values) {
     return write_defaulted(e, static_cast<const std::tuple<>*>(nullptr), values...);
